@@ -1,0 +1,165 @@
+//! Server functions: register, log in, log out, who am I.
+//!
+//! Each one is a thin call into [`ssr::AuthBackend`] (provided by the server in
+//! context) plus the session bookkeeping: the session id is rotated at login
+//! (no session fixation) and the session is deleted from the store at logout.
+//! Failures are an [`ApiError`] with a matching HTTP status (401 when there is
+//! no user, 409 for a taken name, 400 for bad input, 503 when the store is down).
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// The logged-in user, as the page needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// The user name.
+    pub user: String,
+    /// The instance that served the page.
+    pub instance: String,
+}
+
+/// What went wrong in a server function; the message is written for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    /// The input was refused (bad user name, weak password...).
+    #[error("{0}")]
+    Invalid(String),
+    /// Registration with a name that exists.
+    #[error("that user name is taken")]
+    NameTaken,
+    /// Wrong password or unknown user: deliberately the same answer.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// The request needs a logged-in user.
+    #[error("you are not logged in")]
+    NotLoggedIn,
+    /// A backend (Redis) is unreachable; nothing was changed.
+    #[error("the service is unavailable right now; please try again in a moment")]
+    Unavailable,
+    /// The request did not reach the server function or its answer could not be read.
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}
+
+/// Creates an account and logs it in.
+#[server(prefix = "/api", endpoint = "register")]
+pub async fn register(name: String, password: String) -> Result<(), ApiError> {
+    let user = ssr::auth()?.register(&name, &password).await.map_err(ssr::fail)?;
+    ssr::start_session(&user).await
+}
+
+/// Logs in with a user name and password.
+#[server(prefix = "/api", endpoint = "login")]
+pub async fn login(name: String, password: String) -> Result<(), ApiError> {
+    let user = ssr::auth()?.authenticate(&name, &password).await.map_err(ssr::fail)?;
+    ssr::start_session(&user).await
+}
+
+/// Logs out: deletes the session from the store and clears the cookie.
+#[server(prefix = "/api", endpoint = "logout")]
+pub async fn logout() -> Result<(), ApiError> {
+    let session = ssr::session().await?;
+    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The logged-in user; 401 without one.
+#[server(prefix = "/api", endpoint = "whoami")]
+pub async fn whoami() -> Result<Me, ApiError> {
+    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    Ok(Me { user, instance: ssr::instance() })
+}
+
+/// Server-side plumbing of the server functions.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use http::StatusCode;
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+    use tower_sessions::Session;
+
+    use super::ApiError;
+
+    /// The session key holding the logged-in user's name (shared with the websocket gateway).
+    pub const USER_KEY: &str = "user";
+
+    /// Account operations the server implements (argon2id, storage, rate limits).
+    #[async_trait]
+    pub trait AuthBackend: Send + Sync + 'static {
+        /// Creates an account; returns the user name as stored.
+        async fn register(&self, name: &str, password: &str) -> Result<String, ApiError>;
+        /// Checks a password; returns the user name as stored.
+        async fn authenticate(&self, name: &str, password: &str) -> Result<String, ApiError>;
+    }
+
+    /// What the server puts in the Leptos context for every request.
+    #[derive(Clone)]
+    pub struct Services {
+        /// Account operations.
+        pub auth: Arc<dyn AuthBackend>,
+        /// This instance's id.
+        pub instance: String,
+    }
+
+    fn services() -> Result<Services, ApiError> {
+        use_context::<Services>().ok_or_else(|| ApiError::Transport("server context missing".into()))
+    }
+
+    /// The account operations.
+    pub fn auth() -> Result<Arc<dyn AuthBackend>, ApiError> {
+        Ok(services()?.auth)
+    }
+
+    /// This instance's id (empty if the context is missing).
+    pub fn instance() -> String {
+        services().map(|s| s.instance).unwrap_or_default()
+    }
+
+    /// Sets the HTTP status matching `error` and returns it.
+    pub fn fail(error: ApiError) -> ApiError {
+        let status = match &error {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::NameTaken => StatusCode::CONFLICT,
+            ApiError::BadCredentials | ApiError::NotLoggedIn => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(status);
+        }
+        error
+    }
+
+    /// The request's session.
+    pub async fn session() -> Result<Session, ApiError> {
+        leptos_axum::extract::<Session>().await.map_err(|err| fail(ApiError::Transport(err.to_string())))
+    }
+
+    /// The logged-in user, if any.
+    pub async fn current_user() -> Result<Option<String>, ApiError> {
+        session().await?.get::<String>(USER_KEY).await.map_err(|_| fail(ApiError::Unavailable))
+    }
+
+    /// Logs `user` in on this request's session under a fresh session id.
+    pub async fn start_session(user: &str) -> Result<(), ApiError> {
+        let session = session().await?;
+        session.cycle_id().await.map_err(|_| fail(ApiError::Unavailable))?;
+        session.insert(USER_KEY, user).await.map_err(|_| fail(ApiError::Unavailable))?;
+        leptos_axum::redirect("/");
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! The chat transcript as the page shows it, built from server frames.
+//!
+//! Pure data, no Leptos and no browser, so the rules are unit-tested on the
+//! host: a message id is shown at most once (history and live delivery overlap
+//! after a reconnect), the user's own messages are marked, `/me` messages are
+//! actions, and a sent message is shown as pending until the server acks it.
+
+use std::collections::HashSet;
+
+use protocol::{action_text, ChatMessage, ServerFrame};
+
+/// How a line is drawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// An ordinary message.
+    Text,
+    /// A `/me` action; the line's text is the action without `/me`.
+    Action,
+    /// A join, leave or system notice.
+    Notice,
+}
+
+/// One line of the transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// A key unique within the log: the message id, the client id while pending, or a counter.
+    pub key: String,
+    /// The author (empty for notices).
+    pub user: String,
+    /// What to show after the author.
+    pub text: String,
+    /// Milliseconds since the Unix epoch (0 while pending).
+    pub ts: u64,
+    /// How to draw the line.
+    pub kind: LineKind,
+    /// Written by the user of this page.
+    pub mine: bool,
+    /// Sent but not yet acknowledged by the server.
+    pub pending: bool,
+}
+
+/// The transcript of one room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatLog {
+    lines: Vec<Line>,
+    seen: HashSet<String>,
+    notices: u64,
+    last_id: Option<String>,
+}
+
+impl ChatLog {
+    /// The lines, oldest first.
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// The id of the newest stored message seen, for catching up after a reconnect.
+    pub fn last_id(&self) -> Option<&str> {
+        self.last_id.as_deref()
+    }
+
+    /// Adds a message typed by this user, shown as pending until [`ChatLog::apply`] sees its ack.
+    pub fn push_pending(&mut self, me: &str, client_id: &str, text: &str) {
+        self.lines.push(message_line(me, client_id.to_owned(), text, 0, true, true));
+    }
+
+    /// Removes a pending message the server refused.
+    pub fn drop_pending(&mut self, client_id: &str) {
+        self.lines.retain(|l| !(l.pending && l.key == client_id));
+    }
+
+    /// Adds a notice line (join, leave, connection notes).
+    pub fn push_notice(&mut self, text: String, ts: u64) {
+        self.notices += 1;
+        let key = format!("notice-{}", self.notices);
+        self.lines.push(Line { key, user: String::new(), text, ts, kind: LineKind::Notice, mine: false, pending: false });
+    }
+
+    /// Applies a frame from the server; `me` is this page's user.
+    pub fn apply(&mut self, frame: &ServerFrame, me: &str) {
+        match frame {
+            ServerFrame::History { messages, .. } => {
+                for message in messages {
+                    self.add_message(message, me);
+                }
+            }
+            ServerFrame::Message(message) => self.add_message(message, me),
+            ServerFrame::Ack { client_id, id } => self.confirm(client_id, id),
+            ServerFrame::Joined { user, ts, .. } => self.push_notice(format!("{user} joined"), *ts),
+            ServerFrame::Left { user, ts, .. } => self.push_notice(format!("{user} left"), *ts),
+            _ => {}
+        }
+    }
+
+    fn add_message(&mut self, message: &ChatMessage, me: &str) {
+        if !self.seen.insert(message.id.clone()) {
+            return;
+        }
+        self.note_id(&message.id);
+        let mine = message.user == me;
+        // Our own message coming back live or in history replaces its pending line.
+        if let Some(client_id) = &message.client_id {
+            if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.mine && &l.key == client_id) {
+                if mine {
+                    line.key = message.id.clone();
+                    line.ts = message.ts;
+                    line.pending = false;
+                    return;
+                }
+            }
+        }
+        self.lines.push(message_line(&message.user, message.id.clone(), &message.text, message.ts, mine, false));
+    }
+
+    fn confirm(&mut self, client_id: &str, id: &str) {
+        if self.seen.contains(id) {
+            // The live copy arrived first and already took the pending line's place.
+            self.lines.retain(|l| !(l.pending && l.key == client_id));
+            return;
+        }
+        if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.key == client_id) {
+            self.seen.insert(id.to_owned());
+            line.key = id.to_owned();
+            line.ts = crate::chat_log::id_ms(id);
+            line.pending = false;
+            self.note_id(id);
+        }
+    }
+
+    fn note_id(&mut self, id: &str) {
+        let newer = self.last_id.as_deref().is_none_or(|last| id_order(id) > id_order(last));
+        if newer {
+            self.last_id = Some(id.to_owned());
+        }
+    }
+}
+
+fn message_line(user: &str, key: String, text: &str, ts: u64, mine: bool, pending: bool) -> Line {
+    let (kind, text) = match action_text(text) {
+        Some(action) => (LineKind::Action, action.to_owned()),
+        None => (LineKind::Text, text.to_owned()),
+    };
+    Line { key, user: user.to_owned(), text, ts, kind, mine, pending }
+}
+
+/// The milliseconds part of a stream id.
+pub fn id_ms(id: &str) -> u64 {
+    id_order(id).0
+}
+
+fn id_order(id: &str) -> (u64, u64) {
+    let mut parts = id.splitn(2, '-').map(|p| p.parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, user: &str, text: &str, cid: Option<&str>) -> ChatMessage {
+        ChatMessage { room: "general".into(), id: id.into(), user: user.into(), text: text.into(), ts: 5, client_id: cid.map(Into::into) }
+    }
+
+    #[test]
+    fn a_message_id_is_shown_once() {
+        let mut log = ChatLog::default();
+        let m = msg("1-0", "bob", "hi", None);
+        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![m.clone()] }, "alice");
+        log.apply(&ServerFrame::Message(m), "alice");
+        assert_eq!(log.lines().len(), 1);
+        assert_eq!(log.last_id(), Some("1-0"));
+    }
+
+    #[test]
+    fn own_messages_are_pending_until_acked_and_not_duplicated() {
+        let mut log = ChatLog::default();
+        log.push_pending("alice", "c1", "hello");
+        assert!(log.lines()[0].pending);
+        log.apply(&ServerFrame::Ack { client_id: "c1".into(), id: "7-1".into() }, "alice");
+        log.apply(&ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))), "alice");
+        assert_eq!(log.lines().len(), 1);
+        assert!(!log.lines()[0].pending && log.lines()[0].mine);
+
+        // Live copy before the ack: still one line.
+        log.push_pending("alice", "c2", "again");
+        log.apply(&ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))), "alice");
+        log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: "8-0".into() }, "alice");
+        assert_eq!(log.lines().len(), 2);
+        assert_eq!(log.last_id(), Some("8-0"));
+    }
+
+    #[test]
+    fn me_is_an_action_and_others_are_not_mine() {
+        let mut log = ChatLog::default();
+        log.apply(&ServerFrame::Message(msg("1-0", "bob", "/me waves", None)), "alice");
+        assert_eq!(log.lines()[0].kind, LineKind::Action);
+        assert_eq!(log.lines()[0].text, "waves");
+        assert!(!log.lines()[0].mine);
+    }
+
+    #[test]
+    fn joins_and_leaves_are_notices() {
+        let mut log = ChatLog::default();
+        log.apply(&ServerFrame::Joined { room: "general".into(), user: "bob".into(), ts: 1 }, "alice");
+        log.apply(&ServerFrame::Left { room: "general".into(), user: "bob".into(), ts: 2 }, "alice");
+        assert_eq!(log.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["bob joined", "bob left"]);
+        assert_ne!(log.lines()[0].key, log.lines()[1].key);
+    }
+
+    #[test]
+    fn ids_order_numerically() {
+        let mut log = ChatLog::default();
+        log.apply(&ServerFrame::Message(msg("10-0", "b", "x", None)), "a");
+        log.apply(&ServerFrame::Message(msg("9-5", "b", "y", None)), "a");
+        assert_eq!(log.last_id(), Some("10-0"));
+    }
+}

@@ -1,0 +1,38 @@
+//! The browser's side of the websocket.
+//!
+//! [`backoff`] is the pure reconnect schedule (compiled everywhere so it is
+//! unit-tested on the host); [`connection`] runs the socket in the browser only.
+
+pub mod backoff;
+#[cfg(feature = "hydrate")]
+pub mod connection;
+
+/// What the page shows about its connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConnectionState {
+    /// Not started yet (server-side render, or before hydration).
+    #[default]
+    Idle,
+    /// Opening the websocket.
+    Connecting,
+    /// Connected to the named instance.
+    Connected(String),
+    /// Waiting this many seconds before the next try.
+    Reconnecting(u32),
+    /// The browser reports no network.
+    Offline,
+}
+
+impl ConnectionState {
+    /// The status line for the page footer.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Idle => "starting…".into(),
+            Self::Connecting => "connecting…".into(),
+            Self::Connected(instance) => format!("connected to {instance}"),
+            Self::Reconnecting(0) => "reconnecting…".into(),
+            Self::Reconnecting(secs) => format!("reconnecting in {secs} s"),
+            Self::Offline => "offline".into(),
+        }
+    }
+}

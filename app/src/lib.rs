@@ -1,0 +1,54 @@
+//! Switchboard's Leptos application.
+//!
+//! The same crate renders on the server (feature `ssr`) and hydrates in the
+//! browser (feature `hydrate`). Server functions in [`api`] are one-liners over
+//! the [`AuthBackend`](api::ssr::AuthBackend) the server provides in context, so
+//! this crate holds no storage code. The websocket client in [`client`] only
+//! exists in the browser; during SSR the chat page renders its static frame.
+
+pub mod api;
+pub mod chat_log;
+pub mod client;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app, rendered by the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes for the chat page and the login page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
+        <Title text="Switchboard"/>
+        <Router>
+            <main>
+                <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
+                    <Route path=path!("/") view=pages::chat::ChatPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=pages::login::LoginPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

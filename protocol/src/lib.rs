@@ -1,0 +1,271 @@
+//! The websocket wire protocol of Switchboard.
+//!
+//! Every frame is one JSON text frame holding an object with a `type` tag. The
+//! types live here, once, so that the server, the WASM client, the integration
+//! tests and the load generator cannot drift apart. The crate has no Leptos,
+//! no tokio and no I/O: it compiles for the browser and the server alike.
+//!
+//! Versioning: [`PROTOCOL_VERSION`] is announced in [`ServerFrame::Welcome`].
+//! Fields are only ever added (with `#[serde(default)]` on the receiving side),
+//! so an older client keeps working against a newer server; a change that
+//! breaks that rule bumps the version.
+
+mod names;
+
+pub use names::{NameError, RoomName, UserName};
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the wire protocol spoken by this build.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The room every user joins unless the client asks for another one.
+pub const DEFAULT_ROOM: &str = "general";
+
+/// The longest chat message, in characters, the server accepts by default.
+pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Close code sent when the server goes away for a restart (RFC 6455, 1012).
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
+
+/// Close code sent when a client breaks the protocol's rules (1008).
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+
+/// Close code sent for data the server cannot accept, such as binary frames (1003).
+pub const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+
+/// Close code sent when a frame is larger than the configured limit (1009).
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Close code used when the session behind the socket was logged out (4001,
+/// application range): the client must not reconnect but show the login page.
+pub const CLOSE_LOGGED_OUT: u16 = 4001;
+
+/// Close code used when the client could not keep up with its send queue (4008,
+/// application range): the client reconnects and catches up from history.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+
+/// The server-assigned id of a stored message: a Redis stream id
+/// (`<milliseconds>-<sequence>`), which also gives the order of a room.
+pub type MessageId = String;
+
+/// A frame sent by the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Join a room; the server answers with its recent history, then live messages.
+    Join {
+        /// The room to join.
+        room: String,
+        /// The last message id the client has seen in this room, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<MessageId>,
+    },
+    /// Leave a room.
+    Leave {
+        /// The room to leave.
+        room: String,
+    },
+    /// Send a chat message to a room the client has joined.
+    Send {
+        /// The room to send to.
+        room: String,
+        /// The client's own id for this message; a resend with the same id is stored once.
+        client_id: String,
+        /// The text of the message (`/me waves` is an action).
+        text: String,
+    },
+    /// Keep-alive; the server answers with [`ServerFrame::Pong`].
+    Ping,
+}
+
+/// A chat message as stored and delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The room the message belongs to.
+    pub room: String,
+    /// The server-assigned id (stream id); gives the order within the room.
+    pub id: MessageId,
+    /// The author's user name.
+    pub user: String,
+    /// The text, exactly as sent; clients render it as text, never as HTML.
+    pub text: String,
+    /// Milliseconds since the Unix epoch when the server stored the message
+    /// (the time part of `id`; defaulted so a publisher may leave it out).
+    #[serde(default)]
+    pub ts: u64,
+    /// The id the sending client gave the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl ChatMessage {
+    /// The action text of a `/me` message (`/me waves` → `Some("waves")`).
+    pub fn action(&self) -> Option<&str> {
+        action_text(&self.text)
+    }
+}
+
+/// The action of a `/me` message, or `None` for an ordinary one.
+pub fn action_text(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("/me ")?;
+    let rest = rest.trim();
+    (!rest.is_empty()).then_some(rest)
+}
+
+/// Machine-readable reasons carried by [`ServerFrame::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known frame type.
+    BadFrame,
+    /// The room name is not valid.
+    BadRoom,
+    /// The message is empty or longer than the limit.
+    BadMessage,
+    /// The client acted on a room it has not joined.
+    NotJoined,
+    /// The client is sending too fast.
+    RateLimited,
+    /// The server could not reach its store; the message was not stored.
+    Unavailable,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Welcome {
+        /// The user name the session belongs to.
+        user: String,
+        /// The id of the instance holding this socket.
+        instance: String,
+        /// The protocol version the server speaks.
+        protocol: u32,
+    },
+    /// The recent history of a room, sent in answer to a join, oldest first.
+    History {
+        /// The room.
+        room: String,
+        /// The messages, oldest first.
+        messages: Vec<ChatMessage>,
+    },
+    /// A live message.
+    Message(ChatMessage),
+    /// The sender's message was stored under `id`.
+    Ack {
+        /// The id the client gave the message.
+        client_id: String,
+        /// The id the server stored it under.
+        id: MessageId,
+    },
+    /// A user joined a room.
+    Joined {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+        /// Milliseconds since the Unix epoch.
+        ts: u64,
+    },
+    /// A user left a room.
+    Left {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+        /// Milliseconds since the Unix epoch.
+        ts: u64,
+    },
+    /// Something the client asked for failed; the connection stays open.
+    Error {
+        /// What went wrong, for programs.
+        code: ErrorCode,
+        /// What went wrong, for people.
+        message: String,
+        /// The client id of the send that failed, if the error is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// The server is draining: reconnect (to another instance) after this many milliseconds.
+    Move {
+        /// Delay before reconnecting, spread by the server so clients do not all come back at once.
+        after_ms: u64,
+    },
+    /// Answer to [`ClientFrame::Ping`].
+    Pong,
+}
+
+/// Why a text frame could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed frame: {0}")]
+pub struct DecodeError(#[from] serde_json::Error);
+
+impl ClientFrame {
+    /// Decodes a client frame from the text of a websocket frame.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Encodes the frame as JSON text.
+    pub fn encode(&self) -> String {
+        // Serializing these plain data types cannot fail (no maps with non-string keys).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl ServerFrame {
+    /// Decodes a server frame from the text of a websocket frame.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Encodes the frame as JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frames = [
+            ClientFrame::Join { room: "general".into(), since: Some("1-0".into()) },
+            ClientFrame::Join { room: "general".into(), since: None },
+            ClientFrame::Leave { room: "general".into() },
+            ClientFrame::Send { room: "r".into(), client_id: "c1".into(), text: "hi".into() },
+            ClientFrame::Ping,
+        ];
+        for frame in frames {
+            assert_eq!(ClientFrame::decode(&frame.encode()).ok(), Some(frame));
+        }
+    }
+
+    #[test]
+    fn wire_format_is_tagged_snake_case() {
+        let text = ClientFrame::Send { room: "a".into(), client_id: "x".into(), text: "t".into() }.encode();
+        assert_eq!(text, r#"{"type":"send","room":"a","client_id":"x","text":"t"}"#);
+        let frame = ServerFrame::Move { after_ms: 5 }.encode();
+        assert_eq!(frame, r#"{"type":"move","after_ms":5}"#);
+    }
+
+    #[test]
+    fn malformed_and_unknown_frames_are_errors() {
+        assert!(ClientFrame::decode("{").is_err());
+        assert!(ClientFrame::decode(r#"{"type":"launch_missiles"}"#).is_err());
+        assert!(ClientFrame::decode(r#"{"type":"send","room":"a"}"#).is_err());
+        assert!(ClientFrame::decode(r#"[1,2]"#).is_err());
+    }
+
+    #[test]
+    fn me_actions_are_recognised() {
+        assert_eq!(action_text("/me waves"), Some("waves"));
+        assert_eq!(action_text("/me   "), None);
+        assert_eq!(action_text("/meow"), None);
+        assert_eq!(action_text("hello /me waves"), None);
+    }
+}

@@ -1,0 +1,56 @@
+# Shared by the scripts behind the README's commands. Source it; do not run it.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WASM_BINDGEN_VERSION=0.2.129
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Installs what is missing: Debian packages, the wasm target, the wasm-bindgen CLI, npm packages.
+ensure_deps() {
+  local missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  [ "${NEED_BROWSER:-0}" = 1 ] && { command -v chromium >/dev/null || missing+=(chromium); }
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" \
+      || { as_root apt-get -f install -y -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }
+  fi
+  export PATH="$PATH:/usr/sbin"
+  rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
+    || { log "adding the wasm32 target"; rustup target add wasm32-unknown-unknown; }
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (must match Cargo.lock)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+  fi
+  if [ "${NEED_BROWSER:-0}" = 1 ] && [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    log "installing the Playwright test runner (npm ci; the browser is Debian's chromium)"
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
+  fi
+  if [ "${PROFILE:-debug}" = release ] && [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
+    log "installing wasm-opt (npm binaryen)"
+    (cd "$ROOT/tools" && npm ci --no-audit --no-fund)
+  fi
+}
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until a URL answers (any HTTP status below 500, or the given one).
+wait_http() {
+  local url=$1 tries=${2:-150}
+  for _ in $(seq "$tries"); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "timed out waiting for $url" >&2
+  return 1
+}

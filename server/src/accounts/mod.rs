@@ -1,0 +1,48 @@
+//! User accounts: the seam between authentication and storage.
+//!
+//! An account is the argon2id hash of the password and the display name, kept
+//! under the case-folded user name (so `Alice` and `alice` are one account).
+//! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
+//! a cluster (`{p}user:<name>` hashes); both pass `tests/accounts_contract.rs`.
+
+pub mod memory;
+pub mod redis;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The name as the user registered it (shown in chat).
+    pub display: String,
+    /// The argon2id hash of the password (PHC string).
+    pub password_hash: String,
+}
+
+/// Why the account store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountStoreError {
+    /// The backend could not be reached.
+    #[error("account store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<::redis::RedisError> for AccountStoreError {
+    fn from(err: ::redis::RedisError) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+/// Stores accounts by their case-folded user name.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Creates the account unless the key is taken; `Ok(false)` when it is.
+    async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError>;
+    /// The account under `key`, if any.
+    async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError>;
+}
+
+/// An account store shared by the instance.
+pub type SharedAccounts = Arc<dyn AccountStore>;

@@ -1,0 +1,145 @@
+//! Local delivery of room events to the sockets of this instance.
+//!
+//! One `tokio::sync::broadcast` channel per room that has local members. The
+//! first [`Subscription`] of a room asks the backend (through a
+//! [`RemoteSubscriptions`]) to start listening to the room, the last one to stop,
+//! so the number of backend subscriptions is the number of rooms with local
+//! members, not the number of sockets. Subscribing waits until the backend has
+//! confirmed, so nothing published after `subscribe` returns can be missed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use protocol::RoomName;
+use tokio::sync::{broadcast, watch};
+
+use super::{BrokerError, RoomEvent};
+
+/// How many events a slow local receiver may fall behind before it lags.
+const ROOM_BUFFER: usize = 1024;
+
+/// The backend side of a subscription: listening to a room across instances.
+pub trait RemoteSubscriptions: Send + Sync + 'static {
+    /// Starts listening to `room`; the receiver yields once the backend confirmed (or failed).
+    fn listen(&self, room: &RoomName) -> tokio::sync::oneshot::Receiver<Result<(), BrokerError>>;
+    /// Stops listening to `room`.
+    fn unlisten(&self, room: &RoomName);
+}
+
+struct Room {
+    sender: broadcast::Sender<Arc<RoomEvent>>,
+    members: usize,
+    /// `Some(true)` once the backend listens, `Some(false)` while it is being asked.
+    ready: watch::Receiver<Option<bool>>,
+}
+
+/// The per-instance registry of rooms with local members.
+#[derive(Clone)]
+pub struct Fanout {
+    rooms: Arc<Mutex<HashMap<RoomName, Room>>>,
+    remote: Option<Arc<dyn RemoteSubscriptions>>,
+}
+
+impl Fanout {
+    /// A fanout for a single instance: nothing to ask a backend.
+    pub fn local() -> Self {
+        Self { rooms: Arc::default(), remote: None }
+    }
+
+    /// A fanout whose rooms are also listened to on a backend.
+    pub fn with_remote(remote: Arc<dyn RemoteSubscriptions>) -> Self {
+        Self { rooms: Arc::default(), remote: Some(remote) }
+    }
+
+    /// Delivers an event to this instance's members of `room` (no-op without members).
+    pub fn deliver(&self, room: &RoomName, event: RoomEvent) {
+        let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = rooms.get(room) {
+            // An error only means no receiver is left; the room is being torn down.
+            let _ = entry.sender.send(Arc::new(event));
+        }
+    }
+
+    /// The rooms that currently have local members.
+    pub fn rooms(&self) -> Vec<RoomName> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+    }
+
+    /// Adds a local member to `room`, listening on the backend first if it is the first one.
+    pub async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {
+        let (receiver, mut ready, confirm) = {
+            let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+            match rooms.get_mut(room) {
+                Some(entry) => {
+                    entry.members += 1;
+                    (entry.sender.subscribe(), entry.ready.clone(), None)
+                }
+                None => {
+                    let (sender, receiver) = broadcast::channel(ROOM_BUFFER);
+                    let initial = if self.remote.is_some() { Some(false) } else { Some(true) };
+                    let (ready_tx, ready) = watch::channel(initial);
+                    rooms.insert(room.clone(), Room { sender, members: 1, ready: ready.clone() });
+                    let confirm = self.remote.as_ref().map(|remote| (remote.listen(room), ready_tx));
+                    (receiver, ready, confirm)
+                }
+            }
+        };
+        let subscription = Subscription { room: room.clone(), receiver, fanout: self.clone() };
+        if let Some((confirmed, ready_tx)) = confirm {
+            let outcome = confirmed
+                .await
+                .unwrap_or_else(|_| Err(BrokerError::Unavailable("subscriber task stopped".into())));
+            // Waiters learn the outcome; `None` tells them it failed.
+            let _ = ready_tx.send(if outcome.is_ok() { Some(true) } else { None });
+            outcome?;
+        } else {
+            match ready.wait_for(|state| *state != Some(false)).await {
+                Ok(state) if *state == Some(true) => {}
+                _ => return Err(BrokerError::Unavailable("could not subscribe to the room".into())),
+            }
+        }
+        Ok(subscription)
+    }
+
+    fn release(&self, room: &RoomName) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = match rooms.get_mut(room) {
+            Some(entry) => {
+                entry.members = entry.members.saturating_sub(1);
+                entry.members == 0
+            }
+            None => false,
+        };
+        if last {
+            rooms.remove(room);
+            if let Some(remote) = &self.remote {
+                remote.unlisten(room);
+            }
+        }
+    }
+}
+
+/// A local member's view of a room: receives its events until dropped.
+pub struct Subscription {
+    room: RoomName,
+    receiver: broadcast::Receiver<Arc<RoomEvent>>,
+    fanout: Fanout,
+}
+
+impl Subscription {
+    /// The room subscribed to.
+    pub fn room(&self) -> &RoomName {
+        &self.room
+    }
+
+    /// The next event. `Err(Lagged(n))` means this member fell `n` events behind and must resync.
+    pub async fn recv(&mut self) -> Result<Arc<RoomEvent>, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.fanout.release(&self.room);
+    }
+}

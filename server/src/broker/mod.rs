@@ -1,0 +1,136 @@
+//! The broker: how chat moves between users, within and across instances.
+//!
+//! A [`Broker`] stores a room's messages (history) and delivers room events to
+//! every member of the room on every instance. It is the seam between the chat
+//! logic and the backend: [`memory::MemoryBroker`] serves a single instance with
+//! no Redis (the dev loop), [`redis::RedisBroker`] carries a cluster. Both run
+//! the same contract test suite (`tests/broker_contract.rs`).
+//!
+//! Delivery inside an instance goes through [`fanout::Fanout`]: one broadcast
+//! channel per room with local members, so a room is subscribed in Redis once
+//! per instance (on its first local member) however many sockets join it, and
+//! unsubscribed with the last — never one Redis listener per connection.
+
+pub mod fanout;
+pub mod memory;
+pub mod redis;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use protocol::{ChatMessage, MessageId, RoomName};
+use serde::{Deserialize, Serialize};
+
+pub use fanout::Subscription;
+
+/// A message as a user sent it, before the broker stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The author (from the session, never from the client).
+    pub user: String,
+    /// The message text, already validated.
+    pub text: String,
+    /// The client's id for the message; a second send with the same id (and user) is not stored again.
+    pub client_id: String,
+}
+
+/// What [`Broker::append`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// The message was stored and published.
+    Stored(ChatMessage),
+    /// A message with this client id was already stored under this id; nothing was published.
+    Duplicate(MessageId),
+}
+
+impl Appended {
+    /// The id the message is stored under, whether new or a duplicate.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Stored(message) => &message.id,
+            Self::Duplicate(id) => id,
+        }
+    }
+}
+
+/// Something that happened in a room, delivered to its members on every instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// A stored chat message.
+    Message(ChatMessage),
+    /// A user joined the room.
+    Joined {
+        /// The user.
+        user: String,
+        /// Milliseconds since the Unix epoch.
+        ts: u64,
+    },
+    /// A user left the room.
+    Left {
+        /// The user.
+        user: String,
+        /// Milliseconds since the Unix epoch.
+        ts: u64,
+    },
+}
+
+/// Why a broker operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The backend could not be reached or answered with an error; nothing was stored.
+    #[error("chat backend unavailable: {0}")]
+    Unavailable(String),
+    /// The backend answered with data the broker cannot read.
+    #[error("chat backend returned unreadable data: {0}")]
+    Corrupt(String),
+}
+
+impl From<::redis::RedisError> for BrokerError {
+    fn from(err: ::redis::RedisError) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+/// Stores and delivers chat. See the module documentation.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Stores a message at most once per (user, client id) and publishes it to the room.
+    /// Returns only after the message is stored, so the sender can be acked.
+    async fn append(&self, room: &RoomName, draft: Draft) -> Result<Appended, BrokerError>;
+
+    /// Publishes a room event that is not stored (join and leave lines).
+    async fn announce(&self, room: &RoomName, event: RoomEvent) -> Result<(), BrokerError>;
+
+    /// The last `limit` messages of a room, oldest first.
+    async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError>;
+
+    /// Starts receiving a room's events on this instance. Events published after this returns
+    /// are delivered to the subscription; dropping it ends the subscription.
+    async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError>;
+
+    /// Whether the backend is reachable now.
+    async fn is_healthy(&self) -> bool;
+}
+
+/// A broker shared by every part of the instance.
+pub type SharedBroker = Arc<dyn Broker>;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The timestamp part of a stream id (`<ms>-<seq>`).
+pub fn id_millis(id: &str) -> u64 {
+    id_order(id).0
+}
+
+/// A stream id as a sortable pair (`"12-3"` → `(12, 3)`; unreadable parts are 0).
+pub fn id_order(id: &str) -> (u64, u64) {
+    let mut parts = id.splitn(2, '-').map(|part| part.parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}

@@ -1,0 +1,200 @@
+//! The instance's one Redis pub/sub connection.
+//!
+//! A single task owns the connection. Subscribe and unsubscribe requests from
+//! the [`Fanout`] arrive in order on one channel, so an unsubscribe followed by
+//! a subscribe of the same room can never be reordered. When the connection
+//! drops, the task reconnects with capped exponential backoff and full jitter
+//! and subscribes every wanted room again; meanwhile [`Subscriber::is_connected`]
+//! is false (the instance reports not-ready) and new subscriptions fail with a
+//! clear error instead of waiting forever.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use protocol::RoomName;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::{decode_event, Keys};
+use crate::broker::fanout::{Fanout, RemoteSubscriptions};
+use crate::broker::BrokerError;
+
+enum Command {
+    Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
+    Unlisten(RoomName),
+}
+
+/// Handle to the pub/sub task: what the [`Fanout`] talks to.
+pub struct Subscriber {
+    commands: mpsc::UnboundedSender<Command>,
+    connected: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+impl Subscriber {
+    /// Starts the pub/sub task for `client`, delivering into the fanout built by `fanout_for`.
+    pub fn start(client: redis::Client, keys: Keys, fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout) -> (Arc<Self>, Fanout) {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let subscriber = Arc::new(Self {
+            commands,
+            connected: Arc::new(AtomicBool::new(false)),
+            stop: CancellationToken::new(),
+        });
+        let fanout = fanout_for(subscriber.clone());
+        let task = Task {
+            client,
+            keys,
+            fanout: fanout.clone(),
+            commands: receiver,
+            connected: subscriber.connected.clone(),
+            wanted: HashSet::new(),
+        };
+        tokio::spawn(task.run(subscriber.stop.clone()));
+        (subscriber, fanout)
+    }
+
+    /// Whether the pub/sub connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Stops the task and closes the connection.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl RemoteSubscriptions for Subscriber {
+    fn listen(&self, room: &RoomName) -> oneshot::Receiver<Result<(), BrokerError>> {
+        let (reply, confirmed) = oneshot::channel();
+        // If the task is gone the reply sender is dropped and the caller sees an error.
+        let _ = self.commands.send(Command::Listen(room.clone(), reply));
+        confirmed
+    }
+
+    fn unlisten(&self, room: &RoomName) {
+        let _ = self.commands.send(Command::Unlisten(room.clone()));
+    }
+}
+
+struct Task {
+    client: redis::Client,
+    keys: Keys,
+    fanout: Fanout,
+    commands: mpsc::UnboundedReceiver<Command>,
+    connected: Arc<AtomicBool>,
+    wanted: HashSet<RoomName>,
+}
+
+/// Delay before reconnect attempt `attempt`: full jitter over min(5 s, 100 ms · 2^attempt).
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = 100u64.saturating_mul(1 << attempt.min(10)).min(5_000);
+    Duration::from_millis(rand::rng().random_range(0..=ceiling))
+}
+
+impl Task {
+    async fn run(mut self, stop: CancellationToken) {
+        let mut attempt = 0u32;
+        loop {
+            let session = tokio::select! {
+                () = stop.cancelled() => return,
+                session = self.connect() => session,
+            };
+            match session {
+                Ok((sink, stream)) => {
+                    attempt = 0;
+                    self.connected.store(true, Ordering::Relaxed);
+                    info!(rooms = self.wanted.len(), "redis pub/sub connected");
+                    let ended = tokio::select! {
+                        () = stop.cancelled() => true,
+                        ended = self.serve(sink, stream) => ended,
+                    };
+                    self.connected.store(false, Ordering::Relaxed);
+                    if ended {
+                        return;
+                    }
+                    warn!("redis pub/sub connection lost; reconnecting");
+                }
+                Err(err) => warn!(%err, attempt, "redis pub/sub connect failed"),
+            }
+            let pause = tokio::time::sleep(backoff(attempt));
+            attempt = attempt.saturating_add(1);
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = &mut pause => break,
+                    command = self.commands.recv() => match command {
+                        None => return,
+                        Some(command) => self.refuse_while_down(command),
+                    },
+                }
+            }
+        }
+    }
+
+    async fn connect(&mut self) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
+        let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
+        if !self.wanted.is_empty() {
+            let channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
+            sink.subscribe(&channels).await?;
+        }
+        Ok((sink, stream))
+    }
+
+    fn refuse_while_down(&mut self, command: Command) {
+        match command {
+            Command::Listen(_, reply) => {
+                let _ = reply.send(Err(BrokerError::Unavailable("redis pub/sub is reconnecting".into())));
+            }
+            Command::Unlisten(room) => {
+                self.wanted.remove(&room);
+            }
+        }
+    }
+
+    /// Serves one connection; returns `true` when the broker is gone, `false` when the connection dropped.
+    async fn serve(&mut self, mut sink: redis::aio::PubSubSink, mut stream: redis::aio::PubSubStream) -> bool {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None => return true,
+                    Some(Command::Listen(room, reply)) => {
+                        let outcome = sink.subscribe(self.keys.channel(&room)).await;
+                        let failed = outcome.is_err();
+                        if !failed {
+                            self.wanted.insert(room);
+                        }
+                        let _ = reply.send(outcome.map_err(BrokerError::from));
+                        if failed {
+                            return false;
+                        }
+                    }
+                    Some(Command::Unlisten(room)) => {
+                        self.wanted.remove(&room);
+                        if sink.unsubscribe(self.keys.channel(&room)).await.is_err() {
+                            return false;
+                        }
+                    }
+                },
+                message = stream.next() => match message {
+                    None => return false,
+                    Some(message) => self.deliver(&message),
+                },
+            }
+        }
+    }
+
+    fn deliver(&self, message: &redis::Msg) {
+        let Some(room) = self.keys.room_of(message.get_channel_name()) else { return };
+        match decode_event(message.get_payload_bytes()) {
+            Ok(event) => self.fanout.deliver(&room, event),
+            Err(err) => debug!(%err, %room, "dropping unreadable room event"),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Configuration, from command-line flags or environment variables.
+//!
+//! Every setting has an environment variable so the cluster script, the
+//! Dockerfile and an operator's unit file can configure instances the same way;
+//! `--help` lists them all. Leptos' own settings (`LEPTOS_SITE_ROOT`,
+//! `LEPTOS_OUTPUT_NAME`, ...) are read by Leptos itself, not here.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The settings of one Switchboard instance.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "switchboard-server", version, about = "Switchboard chat server: one instance of a horizontally scaled cluster")]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port). Defaults to Leptos' LEPTOS_SITE_ADDR.
+    #[arg(long, env = "LISTEN_ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Redis URL, e.g. redis://127.0.0.1:6379/0. Without it the instance runs alone on an in-memory backend.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This instance's id, shown in the page footer and in the `welcome` frame. Defaults to the host name and port.
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// Name of the session cookie.
+    #[arg(long, env = "COOKIE_NAME", default_value = "jsessionid")]
+    pub cookie_name: String,
+
+    /// Mark the session cookie `Secure` (set this when the site is served over TLS).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "sb:")]
+    pub redis_prefix: String,
+
+    /// Origins allowed to open the websocket, comma-separated (e.g. https://chat.example.com).
+    /// The page's own origin (the request's Host) is always allowed.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Idle time after which a session expires, in seconds (sliding: each visit renews it).
+    #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 86_400)]
+    pub session_ttl_secs: u64,
+
+    /// Number of recent messages a room shows on join.
+    #[arg(long, env = "HISTORY_ON_JOIN", default_value_t = 50)]
+    pub history_on_join: usize,
+
+    /// Messages kept per room (the stream is trimmed to about this length).
+    #[arg(long, env = "HISTORY_CAP", default_value_t = 1000)]
+    pub history_cap: usize,
+
+    /// Longest chat message, in characters.
+    #[arg(long, env = "MAX_MESSAGE_CHARS", default_value_t = protocol::DEFAULT_MAX_MESSAGE_CHARS)]
+    pub max_message_chars: usize,
+
+    /// Largest websocket frame accepted, in bytes; bigger frames close the socket with 1009.
+    #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
+    pub max_frame_bytes: usize,
+}
+
+impl Config {
+    /// The session time-to-live as a [`Duration`].
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs.max(60))
+    }
+
+    /// A configuration for tests and embedding: defaults everywhere, memory backend, port 0.
+    pub fn for_tests() -> Self {
+        let mut config = Self::parse_from(["switchboard-server"]);
+        config.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.redis_url = None;
+        config
+    }
+}

@@ -1,0 +1,109 @@
+//! Switchboard's server, as a library: the binary in `main.rs` only parses
+//! configuration, sets up logging and calls [`Server::build`] and
+//! [`Server::run`]; the integration tests start instances on port 0 the same
+//! way, in process.
+//!
+//! Layout, one concept per module: [`config`], [`backend`] (memory or Redis),
+//! [`broker`] (chat storage and delivery), [`accounts`], [`auth`], [`session`],
+//! [`chat`] (the chat domain), [`ws`] (the websocket gateway), [`routes`],
+//! [`state`], [`telemetry`].
+
+pub mod accounts;
+pub mod auth;
+pub mod backend;
+pub mod broker;
+pub mod chat;
+pub mod config;
+pub mod routes;
+pub mod session;
+pub mod state;
+pub mod telemetry;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::api::ssr::Services;
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::auth::AuthService;
+use crate::backend::{Backend, BackendError};
+use crate::config::Config;
+use crate::state::AppState;
+use crate::ws::origin::OriginPolicy;
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The backend could not be set up.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-run instance.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Connects the backend the configuration names and binds the listen address.
+    pub async fn build(config: Config, leptos: LeptosOptions) -> Result<Self, StartError> {
+        let backend = Backend::from_config(&config).await?;
+        Self::with_backend(config, leptos, backend).await
+    }
+
+    /// Like [`Server::build`], with a backend made by the caller (tests share one memory backend).
+    pub async fn with_backend(config: Config, leptos: LeptosOptions, backend: Backend) -> Result<Self, StartError> {
+        let addr = config.listen.unwrap_or(leptos.site_addr);
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+        let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
+        let services = Services { auth: Arc::new(AuthService::new(backend.accounts.clone())), instance: instance.clone() };
+        let state = AppState {
+            origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
+            config: Arc::new(config),
+            instance,
+            backend,
+            leptos,
+            services,
+            shutdown: CancellationToken::new(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The address the instance listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.leptos.site_addr)
+    }
+
+    /// This instance's id.
+    pub fn instance(&self) -> &str {
+        &self.state.instance
+    }
+
+    /// Cancelling this token shuts the instance down: sockets are closed with 1012, then the server stops.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled.
+    pub async fn run(self) -> std::io::Result<()> {
+        let addr = self.local_addr();
+        let shutdown = self.state.shutdown.clone();
+        info!(%addr, instance = %self.state.instance, "listening");
+        let router = routes::router(self.state);
+        axum::serve(self.listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    }
+}

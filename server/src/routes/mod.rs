@@ -1,0 +1,46 @@
+//! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
+//! and the static site (`/pkg`). Sessions wrap everything.
+
+pub mod health;
+
+use std::time::Duration;
+
+use app::{shell, App};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::state::AppState;
+use crate::ws;
+
+/// The instance's router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let services = state.services.clone();
+    let context = move || provide_context(services.clone());
+    let ttl = Duration::from_secs(state.config.session_ttl_secs.max(60));
+    let sessions = SessionManagerLayer::new(state.backend.sessions.clone())
+        .with_name(state.config.cookie_name.clone())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.cookie_secure)
+        .with_path("/")
+        // Sliding expiry: every request renews the session (the store's SET XX never revives a deleted one).
+        .with_always_save(true)
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(86_400))));
+    let leptos = state.leptos.clone();
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(sessions)
+        .with_state(state)
+}

@@ -1,0 +1,37 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+
+use app::api::ssr::Services;
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::ws::origin::OriginPolicy;
+
+/// Shared by every request and socket of an instance; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The settings.
+    pub config: Arc<Config>,
+    /// This instance's id.
+    pub instance: String,
+    /// Storage.
+    pub backend: Backend,
+    /// Leptos' settings (site root, output name...).
+    pub leptos: LeptosOptions,
+    /// What server functions find in their context.
+    pub services: Services,
+    /// Which origins may open the websocket.
+    pub origins: Arc<OriginPolicy>,
+    /// Cancelled when the instance shuts down; every socket task watches it.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}

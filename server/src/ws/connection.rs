@@ -1,0 +1,269 @@
+//! One websocket connection: the per-socket task.
+//!
+//! Three kinds of task cooperate: the reader (this function's loop) decodes
+//! client frames and acts on them; one forwarder per joined room moves room
+//! events into the socket's bounded send queue; the writer drains that queue
+//! into the socket. Every way a connection can end — the client leaves, a
+//! write fails, the client is too slow, the frame is too big, the instance
+//! shuts down — goes through one [`Closer`], which sends exactly one close
+//! frame with a meaningful code and stops all three. A forwarder whose client
+//! cannot keep up closes the socket with 4008 (the client reconnects and
+//! catches up from history) instead of silently dropping events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use protocol::{
+    ClientFrame, ErrorCode, RoomName, ServerFrame, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG, CLOSE_TOO_SLOW,
+    CLOSE_UNSUPPORTED_DATA, PROTOCOL_VERSION,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info_span, Instrument};
+
+use crate::broker::{id_order, Appended, RoomEvent};
+use crate::chat::{ChatError, ChatService, Joined};
+use crate::state::AppState;
+
+/// Frames a socket may have queued before its client counts as too slow.
+const SEND_QUEUE: usize = 256;
+
+/// Ends a connection once, with one close frame.
+#[derive(Default)]
+struct Closer {
+    token: CancellationToken,
+    frame: Mutex<Option<CloseFrame>>,
+}
+
+impl Closer {
+    /// Asks for the connection to close with `code`; the first reason wins.
+    fn close(&self, code: u16, reason: &str) {
+        let mut frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
+        if frame.is_none() && !self.token.is_cancelled() {
+            *frame = Some(CloseFrame { code, reason: reason.into() });
+        }
+        self.token.cancel();
+    }
+
+    fn take_frame(&self) -> Option<CloseFrame> {
+        self.frame.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Serves one admitted socket for `user` until it ends.
+pub async fn run(socket: WebSocket, user: String, state: AppState) {
+    let span = info_span!("socket", %user, instance = %state.instance);
+    Connection::serve(socket, user, state).instrument(span).await;
+}
+
+struct Connection {
+    user: String,
+    chat: ChatService,
+    out: mpsc::Sender<ServerFrame>,
+    closer: Arc<Closer>,
+    rooms: HashMap<RoomName, JoinHandle<()>>,
+}
+
+impl Connection {
+    async fn serve(socket: WebSocket, user: String, state: AppState) {
+        let (sink, mut stream) = socket.split();
+        let (out, queue) = mpsc::channel(SEND_QUEUE);
+        let closer = Arc::new(Closer::default());
+        let writer = tokio::spawn(write(sink, queue, closer.clone()).in_current_span());
+        let chat = ChatService::new(
+            state.backend.broker.clone(),
+            state.config.history_on_join,
+            state.config.max_message_chars,
+        );
+        let mut connection = Self { user, chat, out, closer: closer.clone(), rooms: HashMap::new() };
+        debug!("socket open");
+        connection
+            .queue(ServerFrame::Welcome {
+                user: connection.user.clone(),
+                instance: state.instance.clone(),
+                protocol: PROTOCOL_VERSION,
+            })
+            .await;
+        loop {
+            tokio::select! {
+                () = closer.token.cancelled() => break,
+                () = state.shutdown.cancelled() => closer.close(CLOSE_SERVICE_RESTART, "server restarting"),
+                frame = stream.next() => match frame {
+                    Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
+                    Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Err(err)) => {
+                        let text = err.to_string();
+                        if text.contains("too long") || text.contains("Space limit") {
+                            closer.close(CLOSE_TOO_BIG, "frame too large");
+                        } else {
+                            debug!(%err, "socket read failed");
+                            closer.close(1002, "protocol error");
+                        }
+                    }
+                },
+            }
+        }
+        connection.finish().await;
+        drop(connection);
+        if tokio::time::timeout(Duration::from_secs(2), writer).await.is_err() {
+            debug!("writer did not finish in time");
+        }
+        debug!("socket closed");
+    }
+
+    async fn queue(&self, frame: ServerFrame) {
+        // Fails only when the writer has stopped, i.e. the connection is closing anyway.
+        let _ = self.out.send(frame).await;
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let frame = match ClientFrame::decode(text) {
+            Ok(frame) => frame,
+            Err(err) => return self.error(ErrorCode::BadFrame, err.to_string(), None).await,
+        };
+        match frame {
+            ClientFrame::Ping => self.queue(ServerFrame::Pong).await,
+            ClientFrame::Join { room, .. } => self.join(&room).await,
+            ClientFrame::Leave { room } => self.leave(&room).await,
+            ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
+        }
+    }
+
+    async fn error(&self, code: ErrorCode, message: String, client_id: Option<String>) {
+        self.queue(ServerFrame::Error { code, message, client_id }).await;
+    }
+
+    async fn fail(&self, err: ChatError, client_id: Option<String>) {
+        self.error(err.code(), err.to_string(), client_id).await;
+    }
+
+    async fn join(&mut self, raw: &str) {
+        let room = match ChatService::room(raw) {
+            Ok(room) => room,
+            Err(err) => return self.fail(err, None).await,
+        };
+        if self.rooms.contains_key(&room) {
+            return;
+        }
+        match self.chat.join(&self.user, &room).await {
+            Ok(joined) => {
+                let newest = joined.history.last().map(|m| id_order(&m.id));
+                self.queue(ServerFrame::History { room: room.to_string(), messages: joined.history.clone() }).await;
+                let forwarder = tokio::spawn(forward(joined, newest, self.out.clone(), self.closer.clone()).in_current_span());
+                self.rooms.insert(room, forwarder);
+            }
+            Err(err) => self.fail(err, None).await,
+        }
+    }
+
+    async fn leave(&mut self, raw: &str) {
+        let Ok(room) = ChatService::room(raw) else { return };
+        if let Some(forwarder) = self.rooms.remove(&room) {
+            forwarder.abort();
+            if let Err(err) = self.chat.leave(&self.user, &room).await {
+                debug!(%err, "could not announce leave");
+            }
+        }
+    }
+
+    async fn send(&mut self, raw: &str, client_id: String, text: &str) {
+        let room = match ChatService::room(raw) {
+            Ok(room) => room,
+            Err(err) => return self.fail(err, Some(client_id)).await,
+        };
+        if !self.rooms.contains_key(&room) {
+            let message = format!("join #{room} before sending to it");
+            return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
+        }
+        match self.chat.send(&self.user, &room, &client_id, text).await {
+            Ok(appended) => {
+                let id = appended.id().to_owned();
+                if let Appended::Duplicate(_) = appended {
+                    debug!(%client_id, "duplicate send acked again");
+                }
+                self.queue(ServerFrame::Ack { client_id, id }).await;
+            }
+            Err(err) => self.fail(err, Some(client_id)).await,
+        }
+    }
+
+    /// Leaves every room (announcing it) when the socket ends.
+    async fn finish(&mut self) {
+        for (room, forwarder) in std::mem::take(&mut self.rooms) {
+            forwarder.abort();
+            if let Err(err) = self.chat.leave(&self.user, &room).await {
+                debug!(%err, "could not announce leave");
+            }
+        }
+    }
+}
+
+/// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
+async fn forward(mut joined: Joined, newest: Option<(u64, u64)>, out: mpsc::Sender<ServerFrame>, closer: Arc<Closer>) {
+    let room = joined.subscription.room().to_string();
+    loop {
+        let event = match joined.subscription.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                debug!(missed, "room receiver lagged");
+                return closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let frame = match &*event {
+            // Already sent as part of the join's history.
+            RoomEvent::Message(message) if newest.is_some_and(|n| id_order(&message.id) <= n) => continue,
+            RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
+            RoomEvent::Joined { user, ts } => ServerFrame::Joined { room: room.clone(), user: user.clone(), ts: *ts },
+            RoomEvent::Left { user, ts } => ServerFrame::Left { room: room.clone(), user: user.clone(), ts: *ts },
+        };
+        match out.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                return closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}
+
+/// Writes queued frames to the socket; on close, sends the close frame and stops.
+async fn write(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<ServerFrame>,
+    closer: Arc<Closer>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            () = closer.token.cancelled() => break,
+            frame = queue.recv() => match frame {
+                Some(frame) => {
+                    if sink.send(Message::Text(frame.encode().into())).await.is_err() {
+                        closer.close(1011, "write failed");
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    // Flush what is already queued (acks, errors) before the close frame, without waiting for more,
+    // and give up on a client that does not read at all.
+    let frame = closer.take_frame();
+    let tail = async {
+        while let Ok(frame) = queue.try_recv() {
+            if sink.send(Message::Text(frame.encode().into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.send(Message::Close(frame)).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), tail).await;
+}

@@ -1,0 +1,47 @@
+//! The websocket gateway: `/ws`.
+//!
+//! The upgrade is admitted only from an allowed Origin ([`origin`], 403
+//! otherwise) and only for a session with a logged-in user (401 otherwise); the
+//! user's identity comes from the session, never from the client. Each admitted
+//! socket runs [`connection::run`] with small read buffers (idle sockets are
+//! cheap) and the configured frame-size limit.
+
+pub mod connection;
+pub mod origin;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+use tracing::debug;
+
+use crate::session::USER_KEY;
+use crate::state::AppState;
+
+/// Handles `GET /ws`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !state.origins.admits(origin, host) {
+        debug!(?origin, ?host, "websocket refused: foreign origin");
+        return (StatusCode::FORBIDDEN, "websocket origin not allowed").into_response();
+    }
+    let user = match session.get::<String>(USER_KEY).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response(),
+    };
+    let max = state.config.max_frame_bytes;
+    upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| connection::run(socket, user, state))
+}

@@ -1,0 +1,298 @@
+//! The integration-test harness: a real `redis-server` on a free port (killed
+//! on drop), Switchboard instances on port 0 in this process, and a client that
+//! logs in over HTTP with a cookie jar and speaks the websocket protocol.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use leptos::prelude::LeptosOptions;
+use protocol::{ClientFrame, ServerFrame};
+use reqwest::cookie::{CookieStore, Jar};
+use switchboard::backend::Backend;
+use switchboard::config::Config;
+use switchboard::Server;
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for anything before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A `redis-server` child process on a free port, persistence off, killed on drop.
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts Redis and waits until it answers.
+    pub async fn start() -> Self {
+        let mut redis = Self { port: free_port(), child: None };
+        redis.spawn().await;
+        redis
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server must be installed (scripts/test installs it)");
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).expect("url");
+        for _ in 0..100 {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// The Redis URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills Redis (SIGKILL) and starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+        self.spawn().await;
+    }
+}
+
+/// Leptos settings for in-process instances (the static site is not needed).
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("switchboard").site_root("target/site").build()
+}
+
+/// A Switchboard instance running in this process.
+pub struct Instance {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its id.
+    pub id: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Instance {
+    /// Starts an instance on `redis_url` (or the memory backend when `None`).
+    pub async fn start(redis_url: Option<&str>, id: &str) -> Self {
+        let mut config = Config::for_tests();
+        config.redis_url = redis_url.map(str::to_owned);
+        config.instance_id = Some(id.to_owned());
+        Self::start_with(config, None).await
+    }
+
+    /// Starts an instance with a given configuration and, optionally, a shared backend.
+    pub async fn start_with(config: Config, backend: Option<Backend>) -> Self {
+        let server = match backend {
+            Some(backend) => Server::with_backend(config, leptos_options(), backend).await,
+            None => Server::build(config, leptos_options()).await,
+        }
+        .expect("instance starts");
+        let addr = server.local_addr();
+        let id = server.instance().to_owned();
+        let shutdown = server.shutdown_token();
+        let task = tokio::spawn(async move {
+            let _ = server.run().await;
+        });
+        Self { addr, id, shutdown, task }
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Shuts the instance down and waits until it stopped.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(PATIENCE, self.task).await;
+    }
+}
+
+/// A user's browser, minus the browser: a cookie jar and HTTP calls.
+pub struct Browser {
+    jar: Arc<Jar>,
+    http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar.
+    pub fn new() -> Self {
+        let jar = Arc::new(Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Self { jar, http }
+    }
+
+    /// POSTs a server function form; returns the status.
+    pub async fn call(&self, instance: &Instance, endpoint: &str, form: &[(&str, &str)]) -> reqwest::StatusCode {
+        let url = format!("{}/api/{endpoint}", instance.url());
+        self.http.post(url).form(form).send().await.expect("server fn answers").status()
+    }
+
+    /// Registers (and so logs in) `name`.
+    pub async fn register(&self, instance: &Instance, name: &str, password: &str) -> reqwest::StatusCode {
+        self.call(instance, "register", &[("name", name), ("password", password)]).await
+    }
+
+    /// Logs in as `name`.
+    pub async fn login(&self, instance: &Instance, name: &str, password: &str) -> reqwest::StatusCode {
+        self.call(instance, "login", &[("name", name), ("password", password)]).await
+    }
+
+    /// GETs a path; returns status and body.
+    pub async fn get(&self, instance: &Instance, path: &str) -> (reqwest::StatusCode, String) {
+        let response = self.http.get(format!("{}{path}", instance.url())).send().await.expect("GET answers");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// The `Cookie` header this browser sends to `instance`.
+    pub fn cookie(&self, instance: &Instance) -> Option<String> {
+        let url = instance.url().parse().expect("url");
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
+    }
+
+    /// Replaces the cookies for `instance` with a raw `name=value` pair.
+    pub fn set_cookie(&self, instance: &Instance, cookie: &str) {
+        let url = instance.url().parse().expect("url");
+        self.jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
+    }
+
+    /// Opens the chat websocket with this browser's cookies and the instance's own Origin.
+    pub async fn socket(&self, instance: &Instance) -> Result<Socket, u16> {
+        let origin = instance.url();
+        Socket::connect(instance, self.cookie(instance).as_deref(), Some(&origin)).await
+    }
+}
+
+type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A websocket speaking Switchboard's protocol.
+pub struct Socket {
+    stream: Stream,
+}
+
+impl Socket {
+    /// Opens `/ws`; `Err(status)` when the handshake is refused.
+    pub async fn connect(instance: &Instance, cookie: Option<&str>, origin: Option<&str>) -> Result<Self, u16> {
+        let mut request = format!("ws://{}/ws", instance.addr).into_client_request().expect("request");
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", cookie.parse().expect("cookie header"));
+        }
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", origin.parse().expect("origin header"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(Self { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(err) => panic!("websocket failed: {err}"),
+        }
+    }
+
+    /// Sends a frame.
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_raw(Message::text(frame.encode())).await;
+    }
+
+    /// Sends a raw websocket message.
+    pub async fn send_raw(&mut self, message: Message) {
+        self.stream.send(message).await.expect("send");
+    }
+
+    /// The next server frame, or `None` when the socket closed. Panics after [`PATIENCE`].
+    pub async fn next(&mut self) -> Option<ServerFrame> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame in time")?;
+            match message {
+                Ok(Message::Text(text)) => return Some(ServerFrame::decode(text.as_str()).expect("valid frame")),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Reads frames until one matches; panics if the socket closes first.
+    pub async fn expect<T>(&mut self, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+        loop {
+            let frame = self.next().await.expect("socket closed while waiting for a frame");
+            if let Some(found) = pick(frame) {
+                return found;
+            }
+        }
+    }
+
+    /// Reads until the close frame; returns its code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("close in time");
+            match message {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// Waits for `welcome`, joins `room` and waits for its history.
+    pub async fn join(&mut self, room: &str) -> Vec<protocol::ChatMessage> {
+        self.expect(|f| matches!(f, ServerFrame::Welcome { .. }).then_some(())).await;
+        self.send(&ClientFrame::Join { room: room.to_owned(), since: None }).await;
+        self.expect(|f| match f {
+            ServerFrame::History { messages, .. } => Some(messages),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Sends a message and waits for its ack; returns the stored id.
+    pub async fn say(&mut self, room: &str, client_id: &str, text: &str) -> String {
+        self.send(&ClientFrame::Send { room: room.to_owned(), client_id: client_id.to_owned(), text: text.to_owned() })
+            .await;
+        let wanted = client_id.to_owned();
+        self.expect(|f| match f {
+            ServerFrame::Ack { client_id, id } if client_id == wanted => Some(id),
+            ServerFrame::Error { message, client_id: Some(c), .. } if c == wanted => panic!("send refused: {message}"),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for a live message with this text; returns it.
+    pub async fn hear(&mut self, text: &str) -> protocol::ChatMessage {
+        self.expect(|f| match f {
+            ServerFrame::Message(m) if m.text == text => Some(m),
+            _ => None,
+        })
+        .await
+    }
+}
