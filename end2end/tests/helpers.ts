@@ -1,0 +1,55 @@
+import { Browser, BrowserContext, expect, Page } from "@playwright/test";
+
+export const PASSWORD = "correct horse battery";
+
+/** A user name no other test uses. */
+export function uniqueUser(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** The URL of instance `n` (1-based), as exported by scripts/cluster. */
+export function instanceUrl(n: number): string {
+  const url = process.env[`SB_APP_${n}_URL`];
+  if (!url) throw new Error(`SB_APP_${n}_URL is not set: run through scripts/test`);
+  return url;
+}
+
+/** Registers `name` through the login page and waits for the chat page to be connected. */
+export async function register(page: Page, name: string): Promise<void> {
+  await page.goto("/login");
+  const form = page.locator("#register-form");
+  await form.getByLabel("User name").fill(name);
+  await form.getByLabel("Password").fill(PASSWORD);
+  await form.getByRole("button", { name: "Register" }).click();
+  await expectConnected(page);
+}
+
+/** Logs in as `name` through the login page. */
+export async function login(page: Page, name: string): Promise<void> {
+  await page.goto("/login");
+  const form = page.locator("#login-form");
+  await form.getByLabel("User name").fill(name);
+  await form.getByLabel("Password").fill(PASSWORD);
+  await form.getByRole("button", { name: "Log in" }).click();
+  await expectConnected(page);
+}
+
+/** Waits until the page shows a live websocket (hydrated and welcomed). */
+export async function expectConnected(page: Page): Promise<void> {
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.locator("#connection")).toHaveText(/^connected to /);
+}
+
+/** Types and sends a message, then waits until the server acknowledged it. */
+export async function say(page: Page, text: string): Promise<void> {
+  await page.locator("#message").fill(text);
+  await page.locator("#send").click();
+  await expect(page.locator("#message")).toHaveValue("");
+  await expect(page.locator(".line.mine").last()).not.toHaveClass(/pending/);
+}
+
+/** A fresh browser context (own cookie jar) on `baseURL`, with one page. */
+export async function newPage(browser: Browser, baseURL: string): Promise<[BrowserContext, Page]> {
+  const context = await browser.newContext({ baseURL });
+  return [context, await context.newPage()];
+}

@@ -1,0 +1,163 @@
+//! The broker contract: every [`Broker`] implementation — memory and Redis —
+//! passes the same suite. Each test is written once, as a function of a broker
+//! factory, and instantiated per backend by `contract_tests!`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::RoomName;
+use switchboard::broker::memory::MemoryBroker;
+use switchboard::broker::redis::RedisBroker;
+use switchboard::broker::{Appended, Broker, Draft, RoomEvent};
+use support::RedisServer;
+
+/// Makes brokers that share one backend (two "instances" of it).
+#[async_trait::async_trait]
+trait Backend: Send + Sync {
+    async fn broker(&self, cap: usize) -> Arc<dyn Broker>;
+}
+
+struct Memory(Arc<MemoryBroker>);
+
+#[async_trait::async_trait]
+impl Backend for Memory {
+    async fn broker(&self, _cap: usize) -> Arc<dyn Broker> {
+        self.0.clone()
+    }
+}
+
+struct Redis(RedisServer);
+
+#[async_trait::async_trait]
+impl Backend for Redis {
+    async fn broker(&self, cap: usize) -> Arc<dyn Broker> {
+        let client = ::redis::Client::open(self.0.url()).expect("url");
+        let conn = client.get_connection_manager().await.expect("redis up");
+        Arc::new(RedisBroker::new(client, conn, "test:", cap))
+    }
+}
+
+async fn memory() -> Box<dyn Backend> {
+    Box::new(Memory(Arc::new(MemoryBroker::new(5))))
+}
+
+async fn redis() -> Box<dyn Backend> {
+    Box::new(Redis(RedisServer::start().await))
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).expect("valid room")
+}
+
+fn draft(user: &str, client_id: &str, text: &str) -> Draft {
+    Draft { user: user.into(), client_id: client_id.into(), text: text.into() }
+}
+
+async fn next_event(sub: &mut switchboard::broker::Subscription) -> RoomEvent {
+    let event = tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.expect("event in time");
+    (*event.expect("subscription open")).clone()
+}
+
+async fn appended_messages_are_delivered_and_kept_in_order(backend: Box<dyn Backend>) {
+    let (one, two) = (backend.broker(5).await, backend.broker(5).await);
+    let general = room("general");
+    let mut sub = two.subscribe(&general).await.expect("subscribe");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let Appended::Stored(message) = one.append(&general, draft("alice", &format!("c{i}"), &format!("m{i}"))).await.expect("append") else {
+            panic!("new message reported as duplicate")
+        };
+        assert_eq!(message.user, "alice");
+        assert!(message.ts > 0);
+        ids.push(message.id);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        match next_event(&mut sub).await {
+            RoomEvent::Message(message) => {
+                assert_eq!((&message.id, message.text.as_str()), (id, format!("m{i}").as_str()));
+                assert_eq!(message.client_id.as_deref(), Some(format!("c{i}").as_str()));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let recent = two.recent(&general, 10).await.expect("recent");
+    assert_eq!(recent.iter().map(|m| &m.id).collect::<Vec<_>>(), ids.iter().collect::<Vec<_>>());
+    let last_two = two.recent(&general, 2).await.expect("recent");
+    assert_eq!(last_two.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["m1", "m2"]);
+}
+
+async fn a_client_id_is_stored_once_per_user(backend: Box<dyn Backend>) {
+    let broker = backend.broker(5).await;
+    let general = room("general");
+    let first = broker.append(&general, draft("alice", "same", "hello")).await.expect("append");
+    let again = broker.append(&general, draft("alice", "same", "hello")).await.expect("append");
+    assert!(matches!(first, Appended::Stored(_)));
+    assert_eq!(again, Appended::Duplicate(first.id().to_owned()));
+    let other_user = broker.append(&general, draft("bob", "same", "hello")).await.expect("append");
+    assert!(matches!(other_user, Appended::Stored(_)), "ids are scoped per user");
+    assert_eq!(broker.recent(&general, 10).await.expect("recent").len(), 2);
+}
+
+async fn rooms_are_separate_and_announcements_are_not_stored(backend: Box<dyn Backend>) {
+    let broker = backend.broker(5).await;
+    let (a, b) = (room("a"), room("b"));
+    let mut sub_a = broker.subscribe(&a).await.expect("subscribe");
+    broker.append(&b, draft("alice", "1", "for b")).await.expect("append");
+    broker.announce(&a, RoomEvent::Joined { user: "bob".into(), ts: 7 }).await.expect("announce");
+    assert_eq!(next_event(&mut sub_a).await, RoomEvent::Joined { user: "bob".into(), ts: 7 });
+    assert!(broker.recent(&a, 10).await.expect("recent").is_empty());
+    assert_eq!(broker.recent(&b, 10).await.expect("recent").len(), 1);
+}
+
+async fn history_is_capped(backend: Box<dyn Backend>) {
+    let broker = backend.broker(5).await;
+    let general = room("general");
+    for i in 0..300 {
+        broker.append(&general, draft("alice", &i.to_string(), &i.to_string())).await.expect("append");
+    }
+    let kept = broker.recent(&general, 1000).await.expect("recent");
+    // Redis trims approximately (MAXLEN ~), by whole nodes of up to 100 entries.
+    assert!(kept.len() >= 5 && kept.len() < 300, "kept {}", kept.len());
+    assert_eq!(kept.last().map(|m| m.text.as_str()), Some("299"));
+}
+
+async fn dropping_the_last_subscription_unsubscribes_and_resubscribing_works(backend: Box<dyn Backend>) {
+    let broker = backend.broker(5).await;
+    let general = room("general");
+    let first = broker.subscribe(&general).await.expect("subscribe");
+    drop(first);
+    let mut again = broker.subscribe(&general).await.expect("subscribe again");
+    broker.append(&general, draft("alice", "x", "after resubscribe")).await.expect("append");
+    assert!(matches!(next_event(&mut again).await, RoomEvent::Message(m) if m.text == "after resubscribe"));
+    assert!(broker.is_healthy().await);
+}
+
+macro_rules! contract_tests {
+    ($backend:ident: $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::$backend().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(memory:
+    appended_messages_are_delivered_and_kept_in_order,
+    a_client_id_is_stored_once_per_user,
+    rooms_are_separate_and_announcements_are_not_stored,
+    history_is_capped,
+    dropping_the_last_subscription_unsubscribes_and_resubscribing_works,
+);
+contract_tests!(redis:
+    appended_messages_are_delivered_and_kept_in_order,
+    a_client_id_is_stored_once_per_user,
+    rooms_are_separate_and_announcements_are_not_stored,
+    history_is_capped,
+    dropping_the_last_subscription_unsubscribes_and_resubscribing_works,
+);
