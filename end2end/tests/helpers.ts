@@ -1,3 +1,4 @@
+import { execSync } from "node:child_process";
 import { Browser, BrowserContext, expect, Page } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
@@ -52,4 +53,32 @@ export async function say(page: Page, text: string): Promise<void> {
 export async function newPage(browser: Browser, baseURL: string): Promise<[BrowserContext, Page]> {
   const context = await browser.newContext({ baseURL });
   return [context, await context.newPage()];
+}
+
+/** Runs `scripts/cluster <args>` on the cluster the suite runs against (see scripts/test). */
+export function cluster(args: string): void {
+  const name = process.env.SB_CLUSTER ?? "e2e";
+  execSync(`${__dirname}/../../scripts/cluster ${args} --name ${name}`, { stdio: "inherit" });
+}
+
+/** The instance number (app-N) holding the page's websocket. */
+export async function socketInstance(page: Page): Promise<number> {
+  await expect(page.locator("#socket-instance")).toHaveText(/^app-\d+$/);
+  const text = (await page.locator("#socket-instance").textContent()) ?? "";
+  return Number(text.replace("app-", ""));
+}
+
+/** How many instances the cluster has. */
+export function instanceCount(): number {
+  return Number(process.env.SB_INSTANCES ?? "3");
+}
+
+/** Waits until every instance answers /readyz (after restarts). */
+export async function waitAllReady(): Promise<void> {
+  for (let n = 1; n <= instanceCount(); n++) {
+    await expect(async () => {
+      const response = await fetch(`${instanceUrl(n)}/readyz`);
+      expect(response.status).toBe(200);
+    }).toPass({ timeout: 20_000 });
+  }
 }

@@ -62,6 +62,18 @@ pub struct Config {
     /// Largest websocket frame accepted, in bytes; bigger frames close the socket with 1009.
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,
+
+    /// On SIGTERM, keep serving this long after /readyz turned 503 (at least one health-check interval).
+    #[arg(long, env = "DRAIN_GRACE_MS", default_value_t = 2_000)]
+    pub drain_grace_ms: u64,
+
+    /// On drain, sockets are told to reconnect after a random delay of up to this.
+    #[arg(long, env = "DRAIN_SPREAD_MS", default_value_t = 3_000)]
+    pub drain_spread_ms: u64,
+
+    /// On drain, exit after this many seconds even if sockets remain.
+    #[arg(long, env = "DRAIN_DEADLINE_SECS", default_value_t = 10)]
+    pub drain_deadline_secs: u64,
 }
 
 impl Config {
@@ -70,11 +82,23 @@ impl Config {
         Duration::from_secs(self.session_ttl_secs.max(60))
     }
 
+    /// The drain timings.
+    pub fn drain_timings(&self) -> crate::drain::DrainTimings {
+        crate::drain::DrainTimings {
+            grace: Duration::from_millis(self.drain_grace_ms),
+            spread: Duration::from_millis(self.drain_spread_ms),
+            deadline: Duration::from_secs(self.drain_deadline_secs),
+        }
+    }
+
     /// A configuration for tests and embedding: defaults everywhere, memory backend, port 0.
     pub fn for_tests() -> Self {
         let mut config = Self::parse_from(["switchboard-server"]);
         config.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.redis_url = None;
+        config.drain_grace_ms = 0;
+        config.drain_spread_ms = 200;
+        config.drain_deadline_secs = 5;
         config
     }
 }

@@ -14,6 +14,7 @@ pub mod backend;
 pub mod broker;
 pub mod chat;
 pub mod config;
+pub mod drain;
 pub mod routes;
 pub mod session;
 pub mod state;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 use app::api::ssr::Services;
 use leptos::prelude::LeptosOptions;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -32,6 +34,7 @@ use tracing::info;
 use crate::auth::AuthService;
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
+use crate::drain::Drain;
 use crate::state::AppState;
 use crate::ws::origin::OriginPolicy;
 
@@ -71,6 +74,7 @@ impl Server {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
         let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
         let services = Services { auth: Arc::new(AuthService::new(backend.accounts.clone())), instance: instance.clone() };
+        let config_drain = config.drain_timings();
         let state = AppState {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
             config: Arc::new(config),
@@ -78,7 +82,7 @@ impl Server {
             backend,
             leptos,
             services,
-            shutdown: CancellationToken::new(),
+            drain: Drain::new(config_drain),
         };
         Ok(Self { listener, state })
     }
@@ -93,17 +97,24 @@ impl Server {
         &self.state.instance
     }
 
-    /// Cancelling this token shuts the instance down: sockets are closed with 1012, then the server stops.
+    /// Cancelling this token starts the graceful drain (see [`drain`]); the server stops when it is done.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.state.shutdown.clone()
+        self.state.drain.trigger()
     }
 
-    /// Serves until the shutdown token is cancelled.
+    /// Serves until the drain has finished.
     pub async fn run(self) -> std::io::Result<()> {
         let addr = self.local_addr();
-        let shutdown = self.state.shutdown.clone();
+        let drain = self.state.drain.clone();
+        tokio::spawn(drain.clone().run());
         info!(%addr, instance = %self.state.instance, "listening");
         let router = routes::router(self.state);
-        axum::serve(self.listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+        // Chat frames are small and latency-bound: no Nagle delay on sockets.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, router).with_graceful_shutdown(async move { drain.finished().await }).await
     }
 }

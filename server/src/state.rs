@@ -5,10 +5,10 @@ use std::sync::Arc;
 use app::api::ssr::Services;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::drain::Drain;
 use crate::ws::origin::OriginPolicy;
 
 /// Shared by every request and socket of an instance; cheap to clone.
@@ -26,8 +26,8 @@ pub struct AppState {
     pub services: Services,
     /// Which origins may open the websocket.
     pub origins: Arc<OriginPolicy>,
-    /// Cancelled when the instance shuts down; every socket task watches it.
-    pub shutdown: CancellationToken,
+    /// The graceful drain; every socket task watches it.
+    pub drain: Drain,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -65,7 +65,12 @@ enum Event {
     Frame(Result<Message, WebSocketError>),
     SocketEnded,
     Command(Command),
+    Tick,
 }
+
+/// How often a connected page pings (keeps idle sockets alive through proxies, detects dead
+/// ones) and retries sends the server could not store.
+const TICK: Duration = Duration::from_secs(5);
 
 /// Unacked sends: kept until the server acks them, resent after every reconnect.
 type Outbox = Vec<(String, String)>;
@@ -116,8 +121,11 @@ async fn session(
 ) -> End {
     let (mut sink, stream) = socket.split();
     let frames = stream.map(Event::Frame).chain(futures::stream::once(futures::future::ready(Event::SocketEnded)));
-    let mut events = futures::stream::select(frames, commands.map(Event::Command));
+    let ticks = gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
+    let mut events = futures::stream::select(futures::stream::select(frames, commands.map(Event::Command)), ticks);
     let mut welcomed = false;
+    // Sends the server could not store (its Redis was away): retried on the next tick.
+    let mut retry: Vec<String> = Vec::new();
     while let Some(event) = events.next().await {
         let frame = match event {
             Event::Command(Command::Stop) => {
@@ -125,6 +133,21 @@ async fn session(
                 return End::Stop;
             }
             Event::Command(Command::RetryNow) => continue,
+            Event::Tick => {
+                if welcomed {
+                    let mut frames = vec![ClientFrame::Ping];
+                    frames.extend(outbox.iter().filter(|(id, _)| retry.contains(id)).map(|(client_id, text)| {
+                        ClientFrame::Send { room: room.to_owned(), client_id: client_id.clone(), text: text.clone() }
+                    }));
+                    retry.clear();
+                    for frame in frames {
+                        if sink.send(Message::Text(frame.encode())).await.is_err() {
+                            return End::Closed;
+                        }
+                    }
+                }
+                continue;
+            }
             Event::Command(Command::Send { client_id, text }) => {
                 if welcomed {
                     let frame = ClientFrame::Send { room: room.to_owned(), client_id: client_id.clone(), text: text.clone() };
@@ -167,7 +190,9 @@ async fn session(
                 // A refused message will never be accepted as is: drop it from the outbox.
                 // One the server could not store (Redis down) stays and is sent again.
                 if let Some(client_id) = client_id {
-                    if *code != ErrorCode::Unavailable {
+                    if *code == ErrorCode::Unavailable {
+                        retry.push(client_id.clone());
+                    } else {
                         outbox.retain(|(id, _)| id != client_id);
                         chat.log.update(|log| log.drop_pending(client_id));
                     }

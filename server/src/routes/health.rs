@@ -16,7 +16,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: 200 when the backend is reachable and the instance is not draining, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.shutdown.is_cancelled() {
+    if state.drain.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
     if !state.backend.broker.is_healthy().await {

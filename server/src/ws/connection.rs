@@ -80,6 +80,8 @@ impl Connection {
             state.config.max_message_chars,
         );
         let mut connection = Self { user, chat, out, closer: closer.clone(), rooms: HashMap::new() };
+        let _tracked = state.drain.track_socket();
+        let moving = state.drain.sockets();
         debug!("socket open");
         connection
             .queue(ServerFrame::Welcome {
@@ -91,7 +93,9 @@ impl Connection {
         loop {
             tokio::select! {
                 () = closer.token.cancelled() => break,
-                () = state.shutdown.cancelled() => closer.close(CLOSE_SERVICE_RESTART, "server restarting"),
+                () = moving.cancelled(), if !closer.token.is_cancelled() => {
+                    connection.move_away(state.drain.spread()).await;
+                }
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
@@ -115,6 +119,14 @@ impl Connection {
             debug!("writer did not finish in time");
         }
         debug!("socket closed");
+    }
+
+    /// Tells the client to reconnect elsewhere after a random delay, then closes with 1012.
+    async fn move_away(&self, spread: Duration) {
+        let spread_ms = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
+        let after_ms = rand::random_range(0..=spread_ms);
+        self.queue(ServerFrame::Move { after_ms }).await;
+        self.closer.close(CLOSE_SERVICE_RESTART, "server restarting");
     }
 
     async fn queue(&self, frame: ServerFrame) {

@@ -29,23 +29,39 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
-/// A `redis-server` child process on a free port, persistence off, killed on drop.
+/// A `redis-server` child process on a free port with its own data directory
+/// (AOF on, so a restart keeps the data, as in production); killed and removed on drop.
 pub struct RedisServer {
     port: u16,
+    dir: std::path::PathBuf,
     child: Option<Child>,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl RedisServer {
     /// Starts Redis and waits until it answers.
     pub async fn start() -> Self {
-        let mut redis = Self { port: free_port(), child: None };
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("switchboard-test-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis data dir");
+        let mut redis = Self { port, dir, child: None };
         redis.spawn().await;
         redis
     }
 
     async fn spawn(&mut self) {
+        let dir = self.dir.to_string_lossy().into_owned();
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", &dir])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -68,11 +84,21 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Kills Redis (SIGKILL) and starts it again on the same port, empty.
+    /// Kills Redis (SIGKILL) and starts it again on the same port from its append-only file.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.spawn().await;
+    }
+
+    /// Kills Redis (SIGKILL); [`RedisServer::resume`] starts it again.
+    pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
+    }
+
+    /// Starts a stopped Redis again on the same port and data.
+    pub async fn resume(&mut self) {
         self.spawn().await;
     }
 }
@@ -120,6 +146,31 @@ impl Instance {
     /// The base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub async fn is_ready(&self) -> bool {
+        let url = format!("{}/readyz", self.url());
+        matches!(reqwest::get(url).await, Ok(r) if r.status().is_success())
+    }
+
+    /// Waits until `/readyz` says `ready` (panics after [`PATIENCE`]).
+    pub async fn wait_ready(&self, ready: bool) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.is_ready().await != ready {
+            assert!(tokio::time::Instant::now() < deadline, "{} never became ready={ready}", self.id);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts the drain (as SIGTERM does) without waiting for it.
+    pub fn begin_drain(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Whether the instance has stopped serving.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
     }
 
     /// Shuts the instance down and waits until it stopped.
