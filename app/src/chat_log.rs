@@ -64,6 +64,11 @@ impl ChatLog {
         self.lines.push(message_line(me, client_id.to_owned(), text, 0, true, true));
     }
 
+    /// Whether a message with this client id is shown as pending.
+    pub fn has_pending(&self, client_id: &str) -> bool {
+        self.lines.iter().any(|l| l.pending && l.key == client_id)
+    }
+
     /// Removes a pending message the server refused.
     pub fn drop_pending(&mut self, client_id: &str) {
         self.lines.retain(|l| !(l.pending && l.key == client_id));
@@ -79,7 +84,10 @@ impl ChatLog {
     /// Applies a frame from the server; `me` is this page's user.
     pub fn apply(&mut self, frame: &ServerFrame, me: &str) {
         match frame {
-            ServerFrame::History { messages, .. } => {
+            ServerFrame::History { messages, gap, .. } => {
+                if gap.is_some() {
+                    self.push_notice("Some messages from while you were away are no longer in the history.".into(), 0);
+                }
                 for message in messages {
                     self.add_message(message, me);
                 }
@@ -165,7 +173,7 @@ mod tests {
     fn a_message_id_is_shown_once() {
         let mut log = ChatLog::default();
         let m = msg("1-0", "bob", "hi", None);
-        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![m.clone()] }, "alice");
+        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![m.clone()], gap: None }, "alice");
         log.apply(&ServerFrame::Message(m), "alice");
         assert_eq!(log.lines().len(), 1);
         assert_eq!(log.last_id(), Some("1-0"));
@@ -196,6 +204,16 @@ mod tests {
         assert_eq!(log.lines()[0].kind, LineKind::Action);
         assert_eq!(log.lines()[0].text, "waves");
         assert!(!log.lines()[0].mine);
+    }
+
+    #[test]
+    fn a_gap_is_said_once_in_plain_words() {
+        let mut log = ChatLog::default();
+        let gap = Some(protocol::Gap { after: "1-0".into(), until: "5-0".into() });
+        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![msg("6-0", "bob", "x", None)], gap }, "alice");
+        assert_eq!(log.lines().len(), 2);
+        assert_eq!(log.lines()[0].kind, LineKind::Notice);
+        assert!(log.lines()[0].text.contains("no longer in the history"));
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! this crate holds no storage code. The websocket client in [`client`] only
 //! exists in the browser; during SSR the chat page renders its static frame.
 
+// Leptos' typed views of the chat page nest deeply.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod chat_log;
 pub mod client;
@@ -46,6 +49,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=path!("/") view=pages::chat::ChatPage ssr=SsrMode::Async/>
+                    <Route path=path!("/r/:room") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
                 </Routes>
             </main>

@@ -73,7 +73,7 @@ export function instanceCount(): number {
   return Number(process.env.SB_INSTANCES ?? "3");
 }
 
-/** Waits until every instance answers /readyz (after restarts). */
+/** Waits until every instance answers /readyz and HAProxy routes to them again (after restarts). */
 export async function waitAllReady(): Promise<void> {
   for (let n = 1; n <= instanceCount(); n++) {
     await expect(async () => {
@@ -81,4 +81,10 @@ export async function waitAllReady(): Promise<void> {
       expect(response.status).toBe(200);
     }).toPass({ timeout: 20_000 });
   }
+  // HAProxy marks a server up after two passed checks (rise 2, inter 1 s).
+  await expect(async () => {
+    const response = await fetch(`${process.env.SB_URL}/healthz`);
+    expect(response.status).toBe(200);
+  }).toPass({ timeout: 20_000 });
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
 }

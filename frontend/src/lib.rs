@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The hydrate entry point: the browser runs this when the WASM has loaded.
 
 /// Hydrates the server-rendered page.

@@ -113,6 +113,16 @@ pub fn action_text(text: &str) -> Option<&str> {
     (!rest.is_empty()).then_some(rest)
 }
 
+/// A range of a room's messages that is gone: every id in (`after`, `until`] was trimmed
+/// from the history before this client could catch up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// The last id the client had (exclusive bound).
+    pub after: MessageId,
+    /// The newest trimmed id (inclusive bound).
+    pub until: MessageId,
+}
+
 /// Machine-readable reasons carried by [`ServerFrame::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -143,13 +153,20 @@ pub enum ServerFrame {
         instance: String,
         /// The protocol version the server speaks.
         protocol: u32,
+        /// The rooms this user has joined (on any device), so every tab shows the same list.
+        #[serde(default)]
+        rooms: Vec<String>,
     },
-    /// The recent history of a room, sent in answer to a join, oldest first.
+    /// The answer to a join, oldest first: the recent history, or — when the join said
+    /// `since` — every message after that id, then live messages follow.
     History {
         /// The room.
         room: String,
         /// The messages, oldest first.
         messages: Vec<ChatMessage>,
+        /// Messages after `since` that were trimmed from the history and cannot be replayed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gap: Option<Gap>,
     },
     /// A live message.
     Message(ChatMessage),

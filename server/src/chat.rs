@@ -5,10 +5,10 @@
 //! message length) and every failure is a [`ChatError`] that maps onto a
 //! protocol [`ErrorCode`], so the client always gets a clear answer.
 
-use protocol::{ChatMessage, ErrorCode, RoomName};
+use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
 use tracing::instrument;
 
-use crate::broker::{now_ms, Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription};
+use crate::broker::{is_message_id, now_ms, Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription};
 
 /// The longest client message id accepted.
 const MAX_CLIENT_ID: usize = 64;
@@ -22,6 +22,9 @@ pub enum ChatError {
     /// The message is empty or too long.
     #[error("{0}")]
     BadMessage(String),
+    /// The `since` of a join is not a message id.
+    #[error("since must be a message id such as 1700000000000-0")]
+    BadSince,
     /// The client message id is missing or malformed.
     #[error("client_id must be 1 to {MAX_CLIENT_ID} visible ASCII characters")]
     BadClientId,
@@ -36,18 +39,20 @@ impl ChatError {
         match self {
             Self::BadRoom(_) => ErrorCode::BadRoom,
             Self::BadMessage(_) => ErrorCode::BadMessage,
-            Self::BadClientId => ErrorCode::BadFrame,
+            Self::BadClientId | Self::BadSince => ErrorCode::BadFrame,
             Self::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 }
 
-/// A room just joined: the live subscription and the recent history.
+/// A room just joined: the live subscription and the history to show first.
 pub struct Joined {
     /// Live events from now on (may overlap the history; ids tell them apart).
     pub subscription: Subscription,
-    /// The last messages, oldest first.
+    /// The recent messages, or every message after the join's `since`, oldest first.
     pub history: Vec<ChatMessage>,
+    /// Messages after `since` that were trimmed and cannot be replayed.
+    pub gap: Option<Gap>,
 }
 
 /// Chat operations of one instance.
@@ -55,13 +60,15 @@ pub struct Joined {
 pub struct ChatService {
     broker: SharedBroker,
     history_on_join: usize,
+    replay_limit: usize,
     max_message_chars: usize,
 }
 
 impl ChatService {
-    /// Chat over `broker`.
-    pub fn new(broker: SharedBroker, history_on_join: usize, max_message_chars: usize) -> Self {
-        Self { broker, history_on_join, max_message_chars }
+    /// Chat over `broker`: `history_on_join` messages for a fresh join, at most `replay_limit`
+    /// (the history cap) for a catch-up, messages of at most `max_message_chars`.
+    pub fn new(broker: SharedBroker, history_on_join: usize, replay_limit: usize, max_message_chars: usize) -> Self {
+        Self { broker, history_on_join, replay_limit, max_message_chars }
     }
 
     /// Validates a room name from the client.
@@ -69,13 +76,23 @@ impl ChatService {
         Ok(RoomName::parse(raw)?)
     }
 
-    /// Joins `room`: subscribes first, then reads history, so nothing published in between is missed.
+    /// Joins `room`: subscribes first, then reads the history — the recent messages, or with
+    /// `since` everything after it — so nothing published in between is missed.
     #[instrument(skip(self), fields(room = %room))]
-    pub async fn join(&self, user: &str, room: &RoomName) -> Result<Joined, ChatError> {
+    pub async fn join(&self, user: &str, room: &RoomName, since: Option<&str>) -> Result<Joined, ChatError> {
+        if since.is_some_and(|id| !is_message_id(id)) {
+            return Err(ChatError::BadSince);
+        }
         let subscription = self.broker.subscribe(room).await?;
-        let history = self.broker.recent(room, self.history_on_join).await?;
+        let (history, gap) = match since {
+            Some(after) => {
+                let replay = self.broker.since(room, after, self.replay_limit).await?;
+                (replay.messages, replay.gap)
+            }
+            None => (self.broker.recent(room, self.history_on_join).await?, None),
+        };
         self.broker.announce(room, RoomEvent::Joined { user: user.to_owned(), ts: now_ms() }).await?;
-        Ok(Joined { subscription, history })
+        Ok(Joined { subscription, history, gap })
     }
 
     /// Announces that `user` left `room`.

@@ -63,6 +63,10 @@ pub struct Config {
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,
 
+    /// Frames a socket may have queued before its client counts as too slow (closed with 4008).
+    #[arg(long, env = "SOCKET_QUEUE", default_value_t = 256)]
+    pub socket_queue: usize,
+
     /// On SIGTERM, keep serving this long after /readyz turned 503 (at least one health-check interval).
     #[arg(long, env = "DRAIN_GRACE_MS", default_value_t = 2_000)]
     pub drain_grace_ms: u64,

@@ -134,6 +134,28 @@ async fn dropping_the_last_subscription_unsubscribes_and_resubscribing_works(bac
     assert!(broker.is_healthy().await);
 }
 
+async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn Backend>) {
+    let broker = backend.broker(5).await;
+    let general = room("general");
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        ids.push(broker.append(&general, draft("alice", &i.to_string(), &i.to_string())).await.expect("append").id().to_owned());
+    }
+    let tail = broker.since(&general, &ids[298], 1000).await.expect("since");
+    assert_eq!((tail.messages.len(), tail.gap), (1, None));
+    assert_eq!(tail.messages[0].id, ids[299]);
+    assert!(broker.since(&general, &ids[299], 1000).await.expect("since").messages.is_empty());
+
+    let old = broker.since(&general, &ids[0], 1000).await.expect("since");
+    let gap = old.gap.expect("trimmed messages are reported");
+    assert_eq!(gap.after, ids[0]);
+    let kept: Vec<_> = old.messages.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(kept.as_slice(), &ids[300 - kept.len()..], "the replay is the retained tail, in order");
+    assert_eq!(gap.until, ids[299 - kept.len()], "the gap ends right before the replay");
+    let empty_room = broker.since(&room("empty"), &ids[0], 10).await.expect("since");
+    assert_eq!(empty_room, switchboard::broker::Replay::default());
+}
+
 macro_rules! contract_tests {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -153,6 +175,7 @@ contract_tests!(memory:
     rooms_are_separate_and_announcements_are_not_stored,
     history_is_capped,
     dropping_the_last_subscription_unsubscribes_and_resubscribing_works,
+    since_replays_after_an_id_and_reports_what_was_trimmed,
 );
 contract_tests!(redis:
     appended_messages_are_delivered_and_kept_in_order,
@@ -160,4 +183,5 @@ contract_tests!(redis:
     rooms_are_separate_and_announcements_are_not_stored,
     history_is_capped,
     dropping_the_last_subscription_unsubscribes_and_resubscribing_works,
+    since_replays_after_an_id_and_reports_what_was_trimmed,
 );

@@ -83,7 +83,12 @@ async fn a_session_made_on_one_instance_works_on_another() {
     let mut ws = alice.socket(&b).await.expect("admitted on B");
     assert_eq!(
         ws.next().await,
-        Some(ServerFrame::Welcome { user: "alice".into(), instance: "app-b".into(), protocol: protocol::PROTOCOL_VERSION })
+        Some(ServerFrame::Welcome {
+            user: "alice".into(),
+            instance: "app-b".into(),
+            protocol: protocol::PROTOCOL_VERSION,
+            rooms: Vec::new()
+        })
     );
 }
 

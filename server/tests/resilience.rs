@@ -117,3 +117,36 @@ async fn drain_fails_readiness_then_moves_every_socket() {
     }
     panic!("the instance did not exit after its sockets were gone");
 }
+
+#[tokio::test]
+async fn a_dropped_subscription_is_refilled_from_the_stream() {
+    let redis = RedisServer::start().await;
+    let a = Instance::start(Some(&redis.url()), "app-a").await;
+    let b = Instance::start(Some(&redis.url()), "app-b").await;
+    let (alice, bob) = (Browser::new(), Browser::new());
+    alice.register(&a, "alice", PASSWORD).await;
+    bob.register(&b, "bob", PASSWORD).await;
+    let mut alice_ws = alice.socket(&a).await.expect("admitted");
+    let mut bob_ws = bob.socket(&b).await.expect("admitted");
+    alice_ws.join("general").await;
+    bob_ws.join("general").await;
+
+    // Cut every pub/sub connection (the command connections stay): what is published before
+    // the instances resubscribe never reaches them through pub/sub.
+    let client = redis::Client::open(redis.url()).expect("url");
+    let mut admin = client.get_multiplexed_async_connection().await.expect("redis up");
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.expect("kill");
+    assert_eq!(killed, 2, "one pub/sub connection per instance");
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        sent.push(alice_ws.say("general", &format!("h{i}"), &format!("during the hole {i}")).await);
+    }
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        received.push(bob_ws.expect(|f| match f {
+            ServerFrame::Message(m) => Some(m.id),
+            _ => None,
+        }).await);
+    }
+    assert_eq!(received, sent, "every message once, in order, despite the dropped subscription");
+}

@@ -83,6 +83,19 @@ async fn accounts_are_created_once(stores: Stores) {
     assert_eq!(accounts.find("bob").await.expect("find"), None);
 }
 
+async fn rooms_are_remembered_per_user(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.rooms("alice").await.expect("rooms").is_empty());
+    for room in ["rust", "general", "rust"] {
+        accounts.add_room("alice", room).await.expect("add");
+    }
+    accounts.add_room("bob", "other").await.expect("add");
+    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general", "rust"]);
+    accounts.remove_room("alice", "rust").await.expect("remove");
+    accounts.remove_room("alice", "never-joined").await.expect("remove");
+    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general"]);
+}
+
 macro_rules! contract_tests {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -96,8 +109,8 @@ macro_rules! contract_tests {
     };
 }
 
-contract_tests!(memory: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once);
-contract_tests!(redis: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once);
+contract_tests!(memory: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once, rooms_are_remembered_per_user);
+contract_tests!(redis: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once, rooms_are_remembered_per_user);
 
 /// Redis-only guarantees: expiry is enforced by Redis, and a save after logout cannot resurrect the session.
 mod redis_only {

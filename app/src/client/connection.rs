@@ -1,9 +1,10 @@
 //! The websocket connection of a chat page, in the browser.
 //!
 //! One task per page runs the connection for as long as the page shows it:
-//! open the socket → on `welcome`, join the room with the last id seen and
-//! resend every unacked message (same client ids, so the server stores each
-//! once) → read frames into the [`ChatLog`](crate::chat_log::ChatLog). When the
+//! open the socket → on `welcome`, join every room of the user with the last id
+//! seen in it (the server replays what was missed) and resend every unacked
+//! message from the [`Outbox`] (same client ids, so the server stores each
+//! once) → read frames into each room's [`ChatLog`](crate::chat_log::ChatLog). When the
 //! socket closes for any reason but logout it waits per [`Backoff`] (showing a
 //! countdown and offering "retry now"), `GET /` with credentials so the load
 //! balancer pins the browser to a live instance (a redirect to `/login` means
@@ -22,32 +23,41 @@ use leptos::task::spawn_local;
 use protocol::{ClientFrame, ErrorCode, ServerFrame, CLOSE_LOGGED_OUT};
 
 use super::backoff::Backoff;
+use super::outbox::{Outbox, Pending};
 use super::ConnectionState;
 use crate::pages::chat::ChatHandles;
 
 /// What the page asks of its connection.
 pub enum Command {
     /// Send a chat message (already shown as pending).
-    Send {
-        /// The message's client id.
-        client_id: String,
-        /// The text.
-        text: String,
-    },
+    Send(Pending),
+    /// Join (or create) a room.
+    Join(String),
+    /// Leave a room.
+    Leave(String),
     /// Skip the rest of the backoff wait.
     RetryNow,
     /// The page is going away: close the socket and stop.
     Stop,
 }
 
-/// Starts the connection task of a chat page.
-pub fn start(chat: ChatHandles, me: String, room: String) {
+/// Starts the connection task of a chat page. Messages left unacknowledged by an earlier
+/// visit (reload while offline) are shown as pending again and will be sent.
+pub fn start(chat: ChatHandles, me: String) {
     let (commands, receiver) = mpsc::unbounded();
     chat.commands.set_value(Some(commands.clone()));
     on_cleanup(move || {
         let _ = commands.unbounded_send(Command::Stop);
     });
-    spawn_local(run(chat, me, room, receiver));
+    let outbox = Outbox::load(&me);
+    for pending in outbox.entries() {
+        chat.with_log(&pending.room, |log| {
+            if !log.has_pending(&pending.client_id) {
+                log.push_pending(&me, &pending.client_id, &pending.text);
+            }
+        });
+    }
+    spawn_local(run(chat, me, outbox, receiver));
 }
 
 enum End {
@@ -72,17 +82,16 @@ enum Event {
 /// ones) and retries sends the server could not store.
 const TICK: Duration = Duration::from_secs(5);
 
-/// Unacked sends: kept until the server acks them, resent after every reconnect.
-type Outbox = Vec<(String, String)>;
 
-async fn run(chat: ChatHandles, me: String, room: String, mut commands: UnboundedReceiver<Command>) {
+async fn run(chat: ChatHandles, me: String, mut outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
     let mut backoff = Backoff::default();
-    let mut outbox = Outbox::new();
+    // Leaves asked for while disconnected, sent after the next `welcome`.
+    let mut deferred: Vec<ClientFrame> = Vec::new();
     let mut pause = Duration::ZERO;
     let mut reconnecting = false;
     loop {
         if reconnecting {
-            if !wait(pause, &chat, &mut commands, &mut outbox).await {
+            if !wait(pause, &chat, &mut commands, &mut outbox, &mut deferred).await {
                 return;
             }
             match repin().await {
@@ -97,7 +106,10 @@ async fn run(chat: ChatHandles, me: String, room: String, mut commands: Unbounde
         reconnecting = true;
         chat.state.set(ConnectionState::Connecting);
         let end = match WebSocket::open(&socket_url()) {
-            Ok(socket) => session(socket, &chat, &me, &room, &mut commands, &mut outbox, &mut backoff).await,
+            Ok(socket) => {
+                let link = Link { commands: &mut commands, outbox: &mut outbox, deferred: &mut deferred, backoff: &mut backoff };
+                session(socket, &chat, &me, link).await
+            }
             Err(_) => End::Closed,
         };
         pause = match end {
@@ -109,16 +121,17 @@ async fn run(chat: ChatHandles, me: String, room: String, mut commands: Unbounde
     }
 }
 
+/// What a socket session shares with the task that outlives it.
+struct Link<'a> {
+    commands: &'a mut UnboundedReceiver<Command>,
+    outbox: &'a mut Outbox,
+    deferred: &'a mut Vec<ClientFrame>,
+    backoff: &'a mut Backoff,
+}
+
 /// Runs one socket until it ends.
-async fn session(
-    socket: WebSocket,
-    chat: &ChatHandles,
-    me: &str,
-    room: &str,
-    commands: &mut UnboundedReceiver<Command>,
-    outbox: &mut Outbox,
-    backoff: &mut Backoff,
-) -> End {
+async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>) -> End {
+    let Link { commands, outbox, deferred, backoff } = link;
     let (mut sink, stream) = socket.split();
     let frames = stream.map(Event::Frame).chain(futures::stream::once(futures::future::ready(Event::SocketEnded)));
     let ticks = gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
@@ -136,9 +149,7 @@ async fn session(
             Event::Tick => {
                 if welcomed {
                     let mut frames = vec![ClientFrame::Ping];
-                    frames.extend(outbox.iter().filter(|(id, _)| retry.contains(id)).map(|(client_id, text)| {
-                        ClientFrame::Send { room: room.to_owned(), client_id: client_id.clone(), text: text.clone() }
-                    }));
+                    frames.extend(outbox.entries().iter().filter(|p| retry.contains(&p.client_id)).map(send_frame));
                     retry.clear();
                     for frame in frames {
                         if sink.send(Message::Text(frame.encode())).await.is_err() {
@@ -148,12 +159,23 @@ async fn session(
                 }
                 continue;
             }
-            Event::Command(Command::Send { client_id, text }) => {
+            Event::Command(command) => {
+                let frame = match command {
+                    Command::Send(pending) => {
+                        let frame = send_frame(&pending);
+                        outbox.push(pending);
+                        frame
+                    }
+                    Command::Join(room) => ClientFrame::Join { since: chat.last_id(&room), room },
+                    Command::Leave(room) => ClientFrame::Leave { room },
+                    Command::RetryNow | Command::Stop => continue,
+                };
+                // Before `welcome` the frame waits: the outbox and the room list are replayed then.
                 if welcomed {
-                    let frame = ClientFrame::Send { room: room.to_owned(), client_id: client_id.clone(), text: text.clone() };
                     let _ = sink.send(Message::Text(frame.encode())).await;
+                } else if matches!(frame, ClientFrame::Leave { .. }) {
+                    deferred.push(frame);
                 }
-                outbox.push((client_id, text));
                 continue;
             }
             Event::Frame(Ok(Message::Text(text))) => match ServerFrame::decode(&text) {
@@ -167,17 +189,20 @@ async fn session(
             Event::Frame(Err(_)) | Event::SocketEnded => return End::Closed,
         };
         match &frame {
-            ServerFrame::Welcome { instance, .. } => {
+            ServerFrame::Welcome { instance, rooms, .. } => {
                 welcomed = true;
                 backoff.reset();
                 chat.state.set(ConnectionState::Connected(instance.clone()));
-                let since = chat.log.with_untracked(|log| log.last_id().map(str::to_owned));
-                let mut frames = vec![ClientFrame::Join { room: room.to_owned(), since }];
-                frames.extend(outbox.iter().map(|(client_id, text)| ClientFrame::Send {
-                    room: room.to_owned(),
-                    client_id: client_id.clone(),
-                    text: text.clone(),
-                }));
+                // The user's rooms (from any device), the one on screen, and any joined meanwhile.
+                chat.add_rooms(rooms.iter().cloned());
+                let mut frames: Vec<ClientFrame> = chat
+                    .rooms
+                    .get_untracked()
+                    .into_iter()
+                    .map(|room| ClientFrame::Join { since: chat.last_id(&room), room })
+                    .collect();
+                frames.extend(deferred.drain(..));
+                frames.extend(outbox.entries().iter().map(send_frame));
                 for frame in frames {
                     if sink.send(Message::Text(frame.encode())).await.is_err() {
                         return End::Closed;
@@ -185,29 +210,54 @@ async fn session(
                 }
             }
             ServerFrame::Move { after_ms } => return End::Move(*after_ms),
-            ServerFrame::Ack { client_id, .. } => outbox.retain(|(id, _)| id != client_id),
+            ServerFrame::Ack { client_id, .. } => {
+                if let Some(pending) = outbox.get(client_id).cloned() {
+                    chat.with_log(&pending.room, |log| log.apply(&frame, me));
+                    outbox.remove(client_id);
+                }
+            }
             ServerFrame::Error { code, message, client_id } => {
                 // A refused message will never be accepted as is: drop it from the outbox.
                 // One the server could not store (Redis down) stays and is sent again.
+                let room = client_id.as_ref().and_then(|id| outbox.get(id)).map(|p| p.room.clone());
                 if let Some(client_id) = client_id {
                     if *code == ErrorCode::Unavailable {
                         retry.push(client_id.clone());
                     } else {
-                        outbox.retain(|(id, _)| id != client_id);
-                        chat.log.update(|log| log.drop_pending(client_id));
+                        outbox.remove(client_id);
                     }
                 }
-                chat.log.update(|log| log.push_notice(format!("⚠ {message}"), 0));
+                let room = room.unwrap_or_else(|| chat.current.get_untracked());
+                chat.with_log(&room, |log| {
+                    if let Some(client_id) = client_id.as_ref().filter(|_| *code != ErrorCode::Unavailable) {
+                        log.drop_pending(client_id);
+                    }
+                    log.push_notice(format!("⚠ {message}"), 0);
+                });
             }
-            _ => {}
+            ServerFrame::History { room, .. } | ServerFrame::Joined { room, .. } | ServerFrame::Left { room, .. } => {
+                chat.with_log(room, |log| log.apply(&frame, me));
+            }
+            ServerFrame::Message(message) => {
+                chat.with_log(&message.room, |log| log.apply(&frame, me));
+                if message.user != me && message.room != chat.current.get_untracked() {
+                    chat.unread.update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
+                }
+            }
+            ServerFrame::Pong => {}
         }
-        chat.log.update(|log| log.apply(&frame, me));
     }
     End::Closed
 }
 
 /// Waits `pause` with a countdown, answering commands; `false` when the page stops.
-async fn wait(pause: Duration, chat: &ChatHandles, commands: &mut UnboundedReceiver<Command>, outbox: &mut Outbox) -> bool {
+async fn wait(
+    pause: Duration,
+    chat: &ChatHandles,
+    commands: &mut UnboundedReceiver<Command>,
+    outbox: &mut Outbox,
+    deferred: &mut Vec<ClientFrame>,
+) -> bool {
     let deadline = js_sys::Date::now() + pause.as_secs_f64() * 1000.0;
     loop {
         let left = deadline - js_sys::Date::now();
@@ -226,7 +276,10 @@ async fn wait(pause: Duration, chat: &ChatHandles, commands: &mut UnboundedRecei
             futures::future::Either::Right((command, _)) => match command {
                 None | Some(Command::Stop) => return false,
                 Some(Command::RetryNow) => return true,
-                Some(Command::Send { client_id, text }) => outbox.push((client_id, text)),
+                Some(Command::Send(pending)) => outbox.push(pending),
+                // Joins are replayed from the room list after `welcome`; leaves are kept for then.
+                Some(Command::Join(_)) => {}
+                Some(Command::Leave(room)) => deferred.push(ClientFrame::Leave { room }),
             },
         }
     }
@@ -246,6 +299,10 @@ async fn repin() -> Repin {
         Ok(response) if response.ok() => Repin::Ok,
         _ => Repin::Failed,
     }
+}
+
+fn send_frame(pending: &Pending) -> ClientFrame {
+    ClientFrame::Send { room: pending.room.clone(), client_id: pending.client_id.clone(), text: pending.text.clone() }
 }
 
 fn go_to_login() {

@@ -6,6 +6,8 @@
 pub mod backoff;
 #[cfg(feature = "hydrate")]
 pub mod connection;
+#[cfg(feature = "hydrate")]
+pub mod outbox;
 
 /// What the page shows about its connection.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

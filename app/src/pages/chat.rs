@@ -1,13 +1,18 @@
-//! The chat page: the transcript, the message box and the connection status.
+//! The chat page: rooms, the transcript, the message box and the connection status.
 //!
-//! The page is rendered on the server only for a logged-in user (the `me`
+//! The page is rendered on the server only for a logged-in user (the `whoami`
 //! server function answers 401 otherwise and the page redirects to `/login`
-//! before any byte is sent: the route renders in `SsrMode::Async`). The
-//! websocket is opened in the browser only, after hydration.
+//! before any byte is sent: the routes render in `SsrMode::Async`). The URL
+//! names the room (`/r/<room>`; `/` is `general`), so a refresh or a shared
+//! link opens it. The websocket is opened in the browser only, after
+//! hydration, and stays open while the user switches rooms.
+
+use std::collections::HashMap;
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
-use protocol::DEFAULT_ROOM;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::{use_navigate, use_params_map};
+use protocol::{RoomName, DEFAULT_ROOM};
 
 use crate::api::{whoami, Logout, Me};
 use crate::chat_log::{ChatLog, LineKind};
@@ -16,8 +21,14 @@ use crate::client::ConnectionState;
 /// The reactive state shared by the page and its connection.
 #[derive(Clone, Copy)]
 pub struct ChatHandles {
-    /// The transcript.
-    pub log: RwSignal<ChatLog>,
+    /// The transcript of every joined room.
+    pub logs: RwSignal<HashMap<String, ChatLog>>,
+    /// The joined rooms, sorted.
+    pub rooms: RwSignal<Vec<String>>,
+    /// Unread messages per room (not counting the room on screen).
+    pub unread: RwSignal<HashMap<String, u32>>,
+    /// The room on screen.
+    pub current: Memo<String>,
     /// The connection status.
     pub state: RwSignal<ConnectionState>,
     /// The connection's command channel (browser only).
@@ -26,34 +37,74 @@ pub struct ChatHandles {
 }
 
 impl ChatHandles {
-    fn new() -> Self {
+    fn new(current: Memo<String>) -> Self {
         Self {
-            log: RwSignal::new(ChatLog::default()),
+            logs: RwSignal::new(HashMap::new()),
+            rooms: RwSignal::new(vec![DEFAULT_ROOM.to_owned()]),
+            unread: RwSignal::new(HashMap::new()),
+            current,
             state: RwSignal::new(ConnectionState::default()),
             #[cfg(feature = "hydrate")]
             commands: StoredValue::new_local(None),
         }
     }
 
-    /// Shows `text` as pending and hands it to the connection.
-    fn send(&self, me: &str, text: String) {
-        let client_id = new_client_id();
-        self.log.update(|log| log.push_pending(me, &client_id, &text));
-        #[cfg(feature = "hydrate")]
+    /// Changes the transcript of `room`.
+    pub fn with_log(&self, room: &str, change: impl FnOnce(&mut ChatLog)) {
+        self.logs.update(|logs| change(logs.entry(room.to_owned()).or_default()));
+    }
+
+    /// The newest message id seen in `room`.
+    pub fn last_id(&self, room: &str) -> Option<String> {
+        self.logs.with_untracked(|logs| logs.get(room).and_then(|log| log.last_id().map(str::to_owned)))
+    }
+
+    /// Adds rooms to the list (kept sorted, without duplicates).
+    pub fn add_rooms(&self, rooms: impl IntoIterator<Item = String>) {
+        self.rooms.update(|list| {
+            list.extend(rooms);
+            list.push(self.current.get_untracked());
+            list.sort();
+            list.dedup();
+        });
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn command(&self, command: crate::client::connection::Command) {
         self.commands.with_value(|commands| {
             if let Some(commands) = commands {
-                let _ = commands.unbounded_send(crate::client::connection::Command::Send { client_id, text });
+                let _ = commands.unbounded_send(command);
             }
         });
     }
 
+    /// Shows `text` as pending in the current room and hands it to the connection.
+    fn send(&self, me: &str, text: String) {
+        let room = self.current.get_untracked();
+        let client_id = new_client_id();
+        self.with_log(&room, |log| log.push_pending(me, &client_id, &text));
+        #[cfg(feature = "hydrate")]
+        self.command(crate::client::connection::Command::Send(crate::client::outbox::Pending { client_id, room, text }));
+    }
+
+    fn join(&self, room: String) {
+        self.add_rooms([room.clone()]);
+        #[cfg(feature = "hydrate")]
+        self.command(crate::client::connection::Command::Join(room));
+    }
+
+    fn leave(&self, room: String) {
+        self.rooms.update(|list| list.retain(|r| *r != room));
+        self.logs.update(|logs| {
+            logs.remove(&room);
+        });
+        #[cfg(feature = "hydrate")]
+        self.command(crate::client::connection::Command::Leave(room));
+    }
+
     fn retry_now(&self) {
         #[cfg(feature = "hydrate")]
-        self.commands.with_value(|commands| {
-            if let Some(commands) = commands {
-                let _ = commands.unbounded_send(crate::client::connection::Command::RetryNow);
-            }
-        });
+        self.command(crate::client::connection::Command::RetryNow);
     }
 }
 
@@ -84,7 +135,7 @@ fn clock(ts: u64) -> String {
     format!("{:02}:{:02}", ts / 3_600_000 % 24, ts / 60_000 % 60)
 }
 
-/// The chat route: redirects to `/login` without a session.
+/// The chat routes (`/` and `/r/<room>`): redirect to `/login` without a session.
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let user = Resource::new_blocking(|| (), |_| whoami());
@@ -102,14 +153,26 @@ pub fn ChatPage() -> impl IntoView {
 
 #[component]
 fn ChatRoom(me: Me) -> impl IntoView {
-    let chat = ChatHandles::new();
-    let room = DEFAULT_ROOM.to_owned();
+    let params = use_params_map();
+    let current = Memo::new(move |_| params.with(|p| p.get("room")).unwrap_or_else(|| DEFAULT_ROOM.to_owned()));
+    let chat = ChatHandles::new(current);
+    let valid_room = move || RoomName::parse(&current.get()).is_ok();
+    // The room on screen is joined (added to the list) and read.
+    Effect::new(move |_| {
+        let room = current.get();
+        if RoomName::parse(&room).is_ok() && !chat.rooms.with_untracked(|r| r.contains(&room)) {
+            chat.join(room.clone());
+        }
+        chat.unread.update(|unread| {
+            unread.remove(&room);
+        });
+    });
     #[cfg(feature = "hydrate")]
     {
-        let (user, room) = (me.user.clone(), room.clone());
+        let user = me.user.clone();
         Effect::new(move |started: Option<()>| {
             if started.is_none() {
-                crate::client::connection::start(chat, user.clone(), room.clone());
+                crate::client::connection::start(chat, user.clone());
             }
         });
     }
@@ -119,7 +182,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let text = draft.get_untracked();
-        if !text.trim().is_empty() {
+        if !text.trim().is_empty() && valid_room() {
             chat.send(&user, text);
             draft.set(String::new());
         }
@@ -129,46 +192,54 @@ fn ChatRoom(me: Me) -> impl IntoView {
         ConnectionState::Connected(instance) => instance,
         _ => "—".to_owned(),
     };
+    let lines = move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
     view! {
         <header class="top">
             <h1>"Switchboard"</h1>
-            <span class="room">"#" {room}</span>
+            <span class="room" id="room-title">"#" {move || current.get()}</span>
             <span class="whoami">"Logged in as " <strong class="me">{me.user.clone()}</strong></span>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" id="logout">"Log out"</button>
             </ActionForm>
         </header>
-        <ol class="transcript" aria-live="polite">
-            <For each=move || chat.log.with(|log| log.lines().to_vec()) key=|line| (line.key.clone(), line.pending) let:line>
-                <li
-                    class="line"
-                    class:mine=line.mine
-                    class:pending=line.pending
-                    class:action=line.kind == LineKind::Action
-                    class:notice=line.kind == LineKind::Notice
-                    data-id=line.key.clone()
-                >
-                    <time class="ts">{clock(line.ts)}</time>
-                    {match line.kind {
-                        LineKind::Notice => view! { <span class="text">{line.text}</span> }.into_any(),
-                        LineKind::Action => view! { <span class="text">"* " <span class="user">{line.user}</span> " " {line.text}</span> }.into_any(),
-                        LineKind::Text => view! { <span class="user">{line.user}</span> <span class="text">{line.text}</span> }.into_any(),
-                    }}
-                </li>
-            </For>
-        </ol>
-        <form class="compose" on:submit=submit>
-            <input
-                type="text"
-                id="message"
-                placeholder="Message #general — /me waves"
-                autocomplete="off"
-                maxlength="2000"
-                prop:value=move || draft.get()
-                on:input=move |ev| draft.set(event_target_value(&ev))
-            />
-            <button type="submit" id="send">"Send"</button>
-        </form>
+        <div class="layout">
+            <RoomList chat/>
+            <section class="conversation">
+                <Show when=valid_room fallback=|| view! { <p class="error">"That is not a valid room name."</p> }>
+                    <ol class="transcript" aria-live="polite">
+                        <For each=lines key=|line| (line.key.clone(), line.pending) let:line>
+                            <li
+                                class="line"
+                                class:mine=line.mine
+                                class:pending=line.pending
+                                class:action=line.kind == LineKind::Action
+                                class:notice=line.kind == LineKind::Notice
+                                data-id=line.key.clone()
+                            >
+                                <time class="ts">{clock(line.ts)}</time>
+                                {match line.kind {
+                                    LineKind::Notice => view! { <span class="text">{line.text}</span> }.into_any(),
+                                    LineKind::Action => view! { <span class="text">"* " <span class="user">{line.user}</span> " " {line.text}</span> }.into_any(),
+                                    LineKind::Text => view! { <span class="user">{line.user}</span> <span class="text">{line.text}</span> }.into_any(),
+                                }}
+                            </li>
+                        </For>
+                    </ol>
+                </Show>
+                <form class="compose" on:submit=submit>
+                    <input
+                        type="text"
+                        id="message"
+                        placeholder=move || format!("Message #{} — /me waves", current.get())
+                        autocomplete="off"
+                        maxlength="2000"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| draft.set(event_target_value(&ev))
+                    />
+                    <button type="submit" id="send">"Send"</button>
+                </form>
+            </section>
+        </div>
         <footer class="status">
             <span id="connection" class:connected=connected>{move || chat.state.get().describe()}</span>
             {move || matches!(chat.state.get(), ConnectionState::Reconnecting(_) | ConnectionState::Offline).then(|| view! {
@@ -179,5 +250,75 @@ fn ChatRoom(me: Me) -> impl IntoView {
                 " · socket on " <span id="socket-instance">{socket_instance}</span>
             </span>
         </footer>
+    }
+}
+
+/// The joined rooms with unread counts, and the form to join or create one.
+#[component]
+fn RoomList(chat: ChatHandles) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let join = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match RoomName::parse(name.get_untracked().trim()) {
+            Ok(room) => {
+                error.set(None);
+                name.set(String::new());
+                chat.join(room.to_string());
+                navigate(&format!("/r/{room}"), Default::default());
+            }
+            Err(err) => error.set(Some(err.to_string())),
+        }
+    };
+    let navigate = use_navigate();
+    let leave = move |room: String| {
+        chat.leave(room);
+        navigate(&format!("/r/{DEFAULT_ROOM}"), Default::default());
+    };
+    view! {
+        <nav class="rooms" aria-label="Rooms">
+            <h2>"Rooms"</h2>
+            <ul id="room-list">
+                <For each=move || chat.rooms.get() key=|room| room.clone() let:room>
+                    {
+                        let (target, shown, left, href, data) =
+                            (room.clone(), room.clone(), room.clone(), format!("/r/{room}"), room.clone());
+                        let unread = Memo::new(move |_| chat.unread.with(|u| u.get(&target).copied().unwrap_or(0)));
+                        let is_current = {
+                            let room = room.clone();
+                            move || chat.current.get() == room
+                        };
+                        let leave = leave.clone();
+                        view! {
+                            <li class="room-entry" class:current=is_current data-room=data>
+                                <A href=href>"#" {shown}</A>
+                                <Show when=move || { unread.get() > 0 }>
+                                    <span class="unread" title="unread messages">{unread}</span>
+                                </Show>
+                                <Show when=move || left != DEFAULT_ROOM>
+                                    <button type="button" class="leave" title="Leave this room" on:click={
+                                        let (leave, room) = (leave.clone(), room.clone());
+                                        move |_| leave(room.clone())
+                                    }>"×"</button>
+                                </Show>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <form class="join-room" on:submit=join>
+                <input
+                    type="text"
+                    id="new-room"
+                    placeholder="join or create a room"
+                    maxlength="40"
+                    prop:value=move || name.get()
+                    on:input=move |ev| name.set(event_target_value(&ev))
+                />
+                <button type="submit" id="join-room">"Join"</button>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </form>
+        </nav>
     }
 }

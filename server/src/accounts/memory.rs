@@ -1,6 +1,6 @@
 //! Accounts in process memory, for the single-instance mode.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -11,6 +11,7 @@ use super::{Account, AccountStore, AccountStoreError};
 #[derive(Default)]
 pub struct MemoryAccounts {
     accounts: Mutex<HashMap<String, Account>>,
+    rooms: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 #[async_trait]
@@ -26,5 +27,24 @@ impl AccountStore for MemoryAccounts {
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
         Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+    }
+
+    async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
+        let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(rooms.get(key).map(|set| set.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn add_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        rooms.entry(key.to_owned()).or_default().insert(room.to_owned());
+        Ok(())
+    }
+
+    async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(set) = rooms.get_mut(key) {
+            set.remove(room);
+        }
+        Ok(())
     }
 }

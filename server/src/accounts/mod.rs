@@ -3,7 +3,9 @@
 //! An account is the argon2id hash of the password and the display name, kept
 //! under the case-folded user name (so `Alice` and `alice` are one account).
 //! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
-//! a cluster (`{p}user:<name>` hashes); both pass `tests/accounts_contract.rs`.
+//! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` sets); both pass
+//! `tests/store_contract.rs`. The user's room list lives here, not in the
+//! browser, so every tab and device shows the same rooms.
 
 pub mod memory;
 pub mod redis;
@@ -42,6 +44,12 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError>;
     /// The account under `key`, if any.
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError>;
+    /// The rooms the user has joined, sorted.
+    async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError>;
+    /// Remembers that the user joined `room`.
+    async fn add_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError>;
+    /// Forgets that the user joined `room`.
+    async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError>;
 }
 
 /// An account store shared by the instance.

@@ -29,6 +29,10 @@ impl RedisAccounts {
     fn key(&self, name: &str) -> String {
         format!("{}user:{name}", self.prefix)
     }
+
+    fn rooms_key(&self, name: &str) -> String {
+        format!("{}user:{name}:rooms", self.prefix)
+    }
 }
 
 #[async_trait]
@@ -53,5 +57,22 @@ impl AccountStore for RedisAccounts {
             (Some(password_hash), Some(display)) => Some(Account { display, password_hash }),
             _ => None,
         })
+    }
+
+    async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let mut rooms: Vec<String> = redis::cmd("SMEMBERS").arg(self.rooms_key(key)).query_async(&mut conn).await?;
+        rooms.sort();
+        Ok(rooms)
+    }
+
+    async fn add_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("SADD").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
+    }
+
+    async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
     }
 }

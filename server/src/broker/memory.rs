@@ -9,16 +9,18 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, RoomName};
+use protocol::{ChatMessage, Gap, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{id_millis, now_ms, Appended, Broker, BrokerError, Draft, RoomEvent};
+use super::{id_millis, id_order, now_ms, Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
 
 #[derive(Default)]
 struct Log {
     messages: VecDeque<ChatMessage>,
     /// (user, client id) → stored id, for the messages still in the log.
     seen: HashMap<(String, String), String>,
+    /// The newest id trimmed away, if any.
+    trimmed_until: Option<String>,
 }
 
 #[derive(Default)]
@@ -74,6 +76,7 @@ impl Broker for MemoryBroker {
             while log.messages.len() > self.cap {
                 if let Some(old) = log.messages.pop_front() {
                     log.seen.remove(&(old.user, old.client_id.unwrap_or_default()));
+                    log.trimmed_until = Some(old.id);
                 }
             }
             message
@@ -92,6 +95,19 @@ impl Broker for MemoryBroker {
         let Some(log) = state.logs.get(room) else { return Ok(Vec::new()) };
         let skip = log.messages.len().saturating_sub(limit);
         Ok(log.messages.iter().skip(skip).cloned().collect())
+    }
+
+    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(log) = state.logs.get(room) else { return Ok(Replay::default()) };
+        let after_order = id_order(after);
+        let messages = log.messages.iter().filter(|m| id_order(&m.id) > after_order).take(limit).cloned().collect();
+        let gap = log
+            .trimmed_until
+            .as_ref()
+            .filter(|until| id_order(until) > after_order)
+            .map(|until| Gap { after: after.to_owned(), until: until.clone() });
+        Ok(Replay { messages, gap })
     }
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {

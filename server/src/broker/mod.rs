@@ -18,7 +18,7 @@ pub mod redis;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, MessageId, RoomName};
+use protocol::{ChatMessage, Gap, MessageId, RoomName};
 use serde::{Deserialize, Serialize};
 
 pub use fanout::Subscription;
@@ -51,6 +51,15 @@ impl Appended {
             Self::Duplicate(id) => id,
         }
     }
+}
+
+/// What a room holds after a given id: for catching up after a reconnect.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Replay {
+    /// Every retained message after the id, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// Messages after the id that were trimmed and are gone.
+    pub gap: Option<Gap>,
 }
 
 /// Something that happened in a room, delivered to its members on every instance.
@@ -105,6 +114,9 @@ pub trait Broker: Send + Sync + 'static {
     /// The last `limit` messages of a room, oldest first.
     async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError>;
 
+    /// Every retained message after `after` (at most `limit`), and the range trimmed away, if any.
+    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError>;
+
     /// Starts receiving a room's events on this instance. Events published after this returns
     /// are delivered to the subscription; dropping it ends the subscription.
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError>;
@@ -127,6 +139,13 @@ pub fn now_ms() -> u64 {
 /// The timestamp part of a stream id (`<ms>-<seq>`).
 pub fn id_millis(id: &str) -> u64 {
     id_order(id).0
+}
+
+/// Whether `id` has the stream-id form `<ms>-<seq>`.
+pub fn is_message_id(id: &str) -> bool {
+    let mut parts = id.splitn(2, '-');
+    let digits = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next())
 }
 
 /// A stream id as a sortable pair (`"12-3"` → `(12, 3)`; unreadable parts are 0).

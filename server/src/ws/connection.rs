@@ -25,12 +25,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
+use crate::accounts::SharedAccounts;
 use crate::broker::{id_order, Appended, RoomEvent};
 use crate::chat::{ChatError, ChatService, Joined};
 use crate::state::AppState;
 
-/// Frames a socket may have queued before its client counts as too slow.
-const SEND_QUEUE: usize = 256;
 
 /// Ends a connection once, with one close frame.
 #[derive(Default)]
@@ -62,6 +61,7 @@ pub async fn run(socket: WebSocket, user: String, state: AppState) {
 
 struct Connection {
     user: String,
+    accounts: SharedAccounts,
     chat: ChatService,
     out: mpsc::Sender<ServerFrame>,
     closer: Arc<Closer>,
@@ -71,23 +71,29 @@ struct Connection {
 impl Connection {
     async fn serve(socket: WebSocket, user: String, state: AppState) {
         let (sink, mut stream) = socket.split();
-        let (out, queue) = mpsc::channel(SEND_QUEUE);
+        let (out, queue) = mpsc::channel(state.config.socket_queue.max(8));
         let closer = Arc::new(Closer::default());
         let writer = tokio::spawn(write(sink, queue, closer.clone()).in_current_span());
-        let chat = ChatService::new(
-            state.backend.broker.clone(),
-            state.config.history_on_join,
-            state.config.max_message_chars,
-        );
-        let mut connection = Self { user, chat, out, closer: closer.clone(), rooms: HashMap::new() };
+        let config = &state.config;
+        let broker = state.backend.broker.clone();
+        // A catch-up may replay the whole history: the stream holds up to 1.1 × the cap between trims.
+        let replay_limit = config.history_cap.saturating_mul(2);
+        let chat = ChatService::new(broker, config.history_on_join, replay_limit, config.max_message_chars);
+        let accounts = state.backend.accounts.clone();
+        let mut connection = Self { user, accounts, chat, out, closer: closer.clone(), rooms: HashMap::new() };
         let _tracked = state.drain.track_socket();
         let moving = state.drain.sockets();
         debug!("socket open");
+        let rooms = connection.accounts.rooms(&connection.user.to_ascii_lowercase()).await.unwrap_or_else(|err| {
+            debug!(%err, "could not read the user's rooms");
+            Vec::new()
+        });
         connection
             .queue(ServerFrame::Welcome {
                 user: connection.user.clone(),
                 instance: state.instance.clone(),
                 protocol: PROTOCOL_VERSION,
+                rooms,
             })
             .await;
         loop {
@@ -141,7 +147,7 @@ impl Connection {
         };
         match frame {
             ClientFrame::Ping => self.queue(ServerFrame::Pong).await,
-            ClientFrame::Join { room, .. } => self.join(&room).await,
+            ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
         }
@@ -155,7 +161,7 @@ impl Connection {
         self.error(err.code(), err.to_string(), client_id).await;
     }
 
-    async fn join(&mut self, raw: &str) {
+    async fn join(&mut self, raw: &str, since: Option<&str>) {
         let room = match ChatService::room(raw) {
             Ok(room) => room,
             Err(err) => return self.fail(err, None).await,
@@ -163,11 +169,15 @@ impl Connection {
         if self.rooms.contains_key(&room) {
             return;
         }
-        match self.chat.join(&self.user, &room).await {
-            Ok(joined) => {
+        match self.chat.join(&self.user, &room, since).await {
+            Ok(mut joined) => {
                 let newest = joined.history.last().map(|m| id_order(&m.id));
-                self.queue(ServerFrame::History { room: room.to_string(), messages: joined.history.clone() }).await;
+                let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
+                self.queue(ServerFrame::History { room: room.to_string(), messages, gap }).await;
                 let forwarder = tokio::spawn(forward(joined, newest, self.out.clone(), self.closer.clone()).in_current_span());
+                if let Err(err) = self.accounts.add_room(&self.user.to_ascii_lowercase(), room.as_str()).await {
+                    debug!(%err, "could not remember the room");
+                }
                 self.rooms.insert(room, forwarder);
             }
             Err(err) => self.fail(err, None).await,
@@ -176,6 +186,9 @@ impl Connection {
 
     async fn leave(&mut self, raw: &str) {
         let Ok(room) = ChatService::room(raw) else { return };
+        if let Err(err) = self.accounts.remove_room(&self.user.to_ascii_lowercase(), room.as_str()).await {
+            debug!(%err, "could not forget the room");
+        }
         if let Some(forwarder) = self.rooms.remove(&room) {
             forwarder.abort();
             if let Err(err) = self.chat.leave(&self.user, &room).await {

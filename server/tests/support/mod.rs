@@ -180,6 +180,55 @@ impl Instance {
     }
 }
 
+/// A Switchboard instance as a real child process (the built binary), for SIGKILL tests.
+pub struct ProcessInstance {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl ProcessInstance {
+    /// Starts the server binary on a free port against `redis_url`.
+    pub async fn start(redis_url: &str, id: &str) -> Self {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard-server"))
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("REDIS_URL", redis_url)
+            .env("INSTANCE_ID", id)
+            .env("LEPTOS_OUTPUT_NAME", "switchboard")
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server binary runs");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let instance = Self { addr, child };
+        let url = format!("{}/readyz", instance.as_instance().url());
+        for _ in 0..200 {
+            if matches!(reqwest::get(&url).await, Ok(r) if r.status().is_success()) {
+                return instance;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("instance {id} did not become ready");
+    }
+
+    /// A handle usable wherever an [`Instance`] address is needed.
+    pub fn as_instance(&self) -> Instance {
+        Instance {
+            addr: self.addr,
+            id: String::new(),
+            shutdown: CancellationToken::new(),
+            task: tokio::spawn(async {}),
+        }
+    }
+
+    /// SIGKILL: the process dies without a word, as in a crash.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
 /// A user's browser, minus the browser: a cookie jar and HTTP calls.
 pub struct Browser {
     jar: Arc<Jar>,
@@ -248,12 +297,31 @@ impl Browser {
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A frame or the end of a socket, for tests that watch how a socket ends.
+pub enum Raw {
+    /// A server frame.
+    Frame(ServerFrame),
+    /// The socket closed, with this close code if there was a close frame.
+    Closed(Option<u16>),
+}
+
 /// A websocket speaking Switchboard's protocol.
 pub struct Socket {
     stream: Stream,
 }
 
 impl Socket {
+    /// Opens `/ws` over a TCP socket with a tiny receive buffer (a client on a slow link).
+    pub async fn connect_slow(instance: &Instance, cookie: &str) -> Self {
+        let mut request = format!("ws://{}/ws", instance.addr).into_client_request().expect("request");
+        request.headers_mut().insert("cookie", cookie.parse().expect("cookie header"));
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("small buffer");
+        let tcp = socket.connect(instance.addr).await.expect("tcp connect");
+        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
+        Self { stream }
+    }
+
     /// Opens `/ws`; `Err(status)` when the handshake is refused.
     pub async fn connect(instance: &Instance, cookie: Option<&str>, origin: Option<&str>) -> Result<Self, u16> {
         let mut request = format!("ws://{}/ws", instance.addr).into_client_request().expect("request");
@@ -292,6 +360,19 @@ impl Socket {
         }
     }
 
+    /// The next frame or the close code. Panics after [`PATIENCE`].
+    pub async fn next_raw(&mut self) -> Raw {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame in time");
+            match message {
+                Some(Ok(Message::Text(text))) => return Raw::Frame(ServerFrame::decode(text.as_str()).expect("valid frame")),
+                Some(Ok(Message::Close(frame))) => return Raw::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Raw::Closed(None),
+            }
+        }
+    }
+
     /// Reads frames until one matches; panics if the socket closes first.
     pub async fn expect<T>(&mut self, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
         loop {
@@ -316,10 +397,15 @@ impl Socket {
 
     /// Waits for `welcome`, joins `room` and waits for its history.
     pub async fn join(&mut self, room: &str) -> Vec<protocol::ChatMessage> {
+        self.join_since(room, None).await.0
+    }
+
+    /// Waits for `welcome`, joins `room` from `since` and waits for the history and its gap.
+    pub async fn join_since(&mut self, room: &str, since: Option<&str>) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
         self.expect(|f| matches!(f, ServerFrame::Welcome { .. }).then_some(())).await;
-        self.send(&ClientFrame::Join { room: room.to_owned(), since: None }).await;
+        self.send(&ClientFrame::Join { room: room.to_owned(), since: since.map(str::to_owned) }).await;
         self.expect(|f| match f {
-            ServerFrame::History { messages, .. } => Some(messages),
+            ServerFrame::History { messages, gap, .. } => Some((messages, gap)),
             _ => None,
         })
         .await

@@ -4,13 +4,16 @@
 //! to the room's capped stream, `PUBLISH` of the stored message — so a message is
 //! either stored and published once, or not at all, and the sender is acked only
 //! after Redis stored it. Live delivery uses one pub/sub connection per instance
-//! owned by [`subscriber`](super::redis::Subscriber): it subscribes a room when
-//! the room's first local member joins, and after the connection drops it
-//! reconnects with backoff and subscribes every room again.
+//! owned by [`Subscriber`]: it subscribes a room when the room's first local
+//! member joins, and after the connection drops it reconnects with backoff,
+//! subscribes every room again and fills the hole from the streams, so pub/sub's
+//! at-most-once delivery never turns into a silent loss.
 //!
 //! Key layout (every key under the configured prefix `p`; the room is hash-tagged
 //! so all of a room's keys live in one cluster slot):
-//! - `{p}room:{<room>}:log` — the stream, trimmed to about `cap` entries;
+//! - `{p}room:{<room>}:log` — the stream, trimmed to `cap` entries (in batches of a tenth);
+//! - `{p}room:{<room>}:trimmed` — the newest id trimmed away, so a catch-up can say exactly
+//!   which range is gone (Redis' own `max-deleted-entry-id` ignores trimming);
 //! - `{p}room:{<room>}:seen:<user>:<client id>` — dedupe marker holding the stored id;
 //! - `{p}room:<room>` — the pub/sub channel.
 
@@ -21,11 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, RoomName};
+use protocol::{ChatMessage, Gap, RoomName};
 use redis::aio::ConnectionManager;
 
 use super::fanout::{Fanout, Subscription};
-use super::{id_millis, Appended, Broker, BrokerError, Draft, RoomEvent};
+use super::{id_millis, id_order, Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
@@ -34,10 +37,23 @@ const DEDUPE_TTL_SECS: u64 = 24 * 3600;
 const APPEND: &str = r#"
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'user', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4])
+local id = redis.call('XADD', KEYS[2], '*', 'user', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
+local cap = tonumber(ARGV[1])
+local len = redis.call('XLEN', KEYS[2])
+if len > cap + math.max(1, math.floor(cap / 10)) then
+  local old = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', len - cap + 1)
+  redis.call('SET', KEYS[3], old[#old - 1][1])
+  redis.call('XTRIM', KEYS[2], 'MINID', old[#old][1])
+end
 redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], text = ARGV[3], client_id = ARGV[4]}))
 return {1, id}
+"#;
+
+const SINCE: &str = r#"
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+local trimmed = redis.call('GET', KEYS[2]) or '0-0'
+return {entries, trimmed}
 "#;
 
 /// Key and channel names under a prefix.
@@ -51,8 +67,12 @@ impl Keys {
     pub fn new(prefix: &str) -> Self {
         Self { prefix: prefix.to_owned() }
     }
-    fn log(&self, room: &RoomName) -> String {
+    /// The stream holding a room's history.
+    pub fn log(&self, room: &RoomName) -> String {
         format!("{}room:{{{room}}}:log", self.prefix)
+    }
+    fn trimmed(&self, room: &RoomName) -> String {
+        format!("{}room:{{{room}}}:trimmed", self.prefix)
     }
     fn seen(&self, room: &RoomName, user: &str, client_id: &str) -> String {
         format!("{}room:{{{room}}}:seen:{user}:{client_id}", self.prefix)
@@ -77,6 +97,41 @@ pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
     Ok(event)
 }
 
+/// Messages of a stream entry list (`XRANGE`/`XREVRANGE` answers).
+fn messages(room: &RoomName, entries: Vec<(String, HashMap<String, String>)>) -> Vec<ChatMessage> {
+    entries
+        .into_iter()
+        .map(|(id, mut fields)| ChatMessage {
+            room: room.to_string(),
+            ts: id_millis(&id),
+            id,
+            user: fields.remove("user").unwrap_or_default(),
+            text: fields.remove("text").unwrap_or_default(),
+            client_id: fields.remove("cid"),
+        })
+        .collect()
+}
+
+/// Every retained message of `room` after `after` and the trimmed range, in one atomic script.
+pub async fn replay(
+    conn: &mut ConnectionManager,
+    script: &redis::Script,
+    keys: &Keys,
+    room: &RoomName,
+    after: &str,
+    limit: usize,
+) -> Result<Replay, BrokerError> {
+    let (entries, trimmed): (Vec<(String, HashMap<String, String>)>, String) =
+        script.key(keys.log(room)).key(keys.trimmed(room)).arg(after).arg(limit.max(1)).invoke_async(conn).await?;
+    let gap = (id_order(&trimmed) > id_order(after)).then(|| Gap { after: after.to_owned(), until: trimmed });
+    Ok(Replay { messages: messages(room, entries), gap })
+}
+
+/// The script behind [`replay`].
+pub fn since_script() -> redis::Script {
+    redis::Script::new(SINCE)
+}
+
 /// A broker on Redis. Cheap to share: clone the `Arc`.
 pub struct RedisBroker {
     conn: ConnectionManager,
@@ -85,14 +140,16 @@ pub struct RedisBroker {
     subscriber: Arc<Subscriber>,
     cap: usize,
     append: redis::Script,
+    since: redis::Script,
 }
 
 impl RedisBroker {
     /// A broker over `conn` (commands) and `client` (its own pub/sub connection).
     pub fn new(client: redis::Client, conn: ConnectionManager, prefix: &str, cap: usize) -> Self {
         let keys = Keys::new(prefix);
-        let (subscriber, fanout) = Subscriber::start(client, keys.clone(), |remote| Fanout::with_remote(remote));
-        Self { conn, keys, fanout, subscriber, cap: cap.max(1), append: redis::Script::new(APPEND) }
+        let (subscriber, fanout) =
+            Subscriber::start(client, conn.clone(), keys.clone(), cap, |remote| Fanout::with_remote(remote));
+        Self { conn, keys, fanout, subscriber, cap: cap.max(1), append: redis::Script::new(APPEND), since: since_script() }
     }
 }
 
@@ -104,6 +161,7 @@ impl Broker for RedisBroker {
             .append
             .key(self.keys.seen(room, &draft.user, &draft.client_id))
             .key(self.keys.log(room))
+            .key(self.keys.trimmed(room))
             .arg(self.cap)
             .arg(&draft.user)
             .arg(&draft.text)
@@ -143,18 +201,13 @@ impl Broker for RedisBroker {
             .arg(limit)
             .query_async(&mut conn)
             .await?;
-        Ok(entries
-            .into_iter()
-            .rev()
-            .map(|(id, mut fields)| ChatMessage {
-                room: room.to_string(),
-                ts: id_millis(&id),
-                id,
-                user: fields.remove("user").unwrap_or_default(),
-                text: fields.remove("text").unwrap_or_default(),
-                client_id: fields.remove("cid"),
-            })
-            .collect())
+        let mut recent = messages(room, entries);
+        recent.reverse();
+        Ok(recent)
+    }
+
+    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError> {
+        replay(&mut self.conn.clone(), &self.since, &self.keys, room, after, limit).await
     }
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {

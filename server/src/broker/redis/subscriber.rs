@@ -7,8 +7,15 @@
 //! and subscribes every wanted room again; meanwhile [`Subscriber::is_connected`]
 //! is false (the instance reports not-ready) and new subscriptions fail with a
 //! clear error instead of waiting forever.
+//!
+//! Pub/sub loses whatever was published while the connection was down. So the
+//! task remembers the last message id it delivered per room, and after a
+//! reconnect it reads every room's stream after that id and delivers what was
+//! missed, before the live messages; ids at or below the last delivered one are
+//! dropped, so the overlap is never delivered twice. (Within a room, ids and
+//! publications have the same order: both happen in one Lua script.)
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +27,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::{decode_event, Keys};
+use redis::aio::ConnectionManager;
+
+use super::{decode_event, replay, since_script, Keys};
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::BrokerError;
+use crate::broker::{id_order, now_ms, BrokerError, RoomEvent};
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -38,7 +47,13 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// Starts the pub/sub task for `client`, delivering into the fanout built by `fanout_for`.
-    pub fn start(client: redis::Client, keys: Keys, fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout) -> (Arc<Self>, Fanout) {
+    pub fn start(
+        client: redis::Client,
+        conn: ConnectionManager,
+        keys: Keys,
+        cap: usize,
+        fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout,
+    ) -> (Arc<Self>, Fanout) {
         let (commands, receiver) = mpsc::unbounded_channel();
         let subscriber = Arc::new(Self {
             commands,
@@ -53,6 +68,11 @@ impl Subscriber {
             commands: receiver,
             connected: subscriber.connected.clone(),
             wanted: HashSet::new(),
+            conn,
+            cap,
+            since: since_script(),
+            last: HashMap::new(),
+            lost_at: None,
         };
         tokio::spawn(task.run(subscriber.stop.clone()));
         (subscriber, fanout)
@@ -89,6 +109,13 @@ struct Task {
     commands: mpsc::UnboundedReceiver<Command>,
     connected: Arc<AtomicBool>,
     wanted: HashSet<RoomName>,
+    conn: ConnectionManager,
+    cap: usize,
+    since: redis::Script,
+    /// The last message id delivered per room.
+    last: HashMap<RoomName, String>,
+    /// When the connection was lost (ms), while it is being re-established.
+    lost_at: Option<u64>,
 }
 
 /// Delay before reconnect attempt `attempt`: full jitter over min(5 s, 100 ms · 2^attempt).
@@ -108,6 +135,9 @@ impl Task {
             match session {
                 Ok((sink, stream)) => {
                     attempt = 0;
+                    if let Some(lost_at) = self.lost_at.take() {
+                        self.fill_hole(lost_at).await;
+                    }
                     self.connected.store(true, Ordering::Relaxed);
                     info!(rooms = self.wanted.len(), "redis pub/sub connected");
                     let ended = tokio::select! {
@@ -118,6 +148,7 @@ impl Task {
                     if ended {
                         return;
                     }
+                    self.lost_at = Some(now_ms());
                     warn!("redis pub/sub connection lost; reconnecting");
                 }
                 Err(err) => warn!(%err, attempt, "redis pub/sub connect failed"),
@@ -153,7 +184,30 @@ impl Task {
                 let _ = reply.send(Err(BrokerError::Unavailable("redis pub/sub is reconnecting".into())));
             }
             Command::Unlisten(room) => {
+                self.last.remove(&room);
                 self.wanted.remove(&room);
+            }
+        }
+    }
+
+    /// Delivers what every subscribed room received while the connection was down.
+    async fn fill_hole(&mut self, lost_at: u64) {
+        // Rooms that had no message yet: from a little before the loss (clocks of one Redis).
+        let fallback = format!("{}-0", lost_at.saturating_sub(2_000));
+        let rooms: Vec<RoomName> = self.wanted.iter().cloned().collect();
+        for room in rooms {
+            let after = self.last.get(&room).cloned().unwrap_or_else(|| fallback.clone());
+            match replay(&mut self.conn, &self.since, &self.keys, &room, &after, self.cap).await {
+                Ok(missed) => {
+                    if let Some(gap) = &missed.gap {
+                        warn!(%room, after = %gap.after, until = %gap.until, "history trimmed during the outage");
+                    }
+                    info!(%room, missed = missed.messages.len(), "filled the pub/sub hole from the stream");
+                    for message in missed.messages {
+                        self.deliver_event(&room, RoomEvent::Message(message));
+                    }
+                }
+                Err(err) => warn!(%room, %err, "could not fill the pub/sub hole"),
             }
         }
     }
@@ -176,6 +230,7 @@ impl Task {
                         }
                     }
                     Some(Command::Unlisten(room)) => {
+                        self.last.remove(&room);
                         self.wanted.remove(&room);
                         if sink.unsubscribe(self.keys.channel(&room)).await.is_err() {
                             return false;
@@ -190,11 +245,23 @@ impl Task {
         }
     }
 
-    fn deliver(&self, message: &redis::Msg) {
+    fn deliver(&mut self, message: &redis::Msg) {
         let Some(room) = self.keys.room_of(message.get_channel_name()) else { return };
         match decode_event(message.get_payload_bytes()) {
-            Ok(event) => self.fanout.deliver(&room, event),
+            Ok(event) => self.deliver_event(&room, event),
             Err(err) => debug!(%err, %room, "dropping unreadable room event"),
         }
+    }
+
+    /// Delivers an event locally, dropping messages at or below the last delivered id.
+    fn deliver_event(&mut self, room: &RoomName, event: RoomEvent) {
+        if let RoomEvent::Message(message) = &event {
+            let newer = self.last.get(room).is_none_or(|last| id_order(&message.id) > id_order(last));
+            if !newer {
+                return;
+            }
+            self.last.insert(room.clone(), message.id.clone());
+        }
+        self.fanout.deliver(room, event);
     }
 }
