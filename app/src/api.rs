@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The request needs a logged-in user.
     #[error("you are not logged in")]
     NotLoggedIn,
+    /// Too many attempts; the number is the seconds to wait.
+    #[error("too many attempts; please wait {0} seconds and try again")]
+    RateLimited(u64),
     /// A backend (Redis) is unreachable; nothing was changed.
     #[error("the service is unavailable right now; please try again in a moment")]
     Unavailable,
@@ -54,14 +57,14 @@ impl FromServerFnError for ApiError {
 /// Creates an account and logs it in.
 #[server(prefix = "/api", endpoint = "register")]
 pub async fn register(name: String, password: String) -> Result<(), ApiError> {
-    let user = ssr::auth()?.register(&name, &password).await.map_err(ssr::fail)?;
+    let user = ssr::auth()?.register(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
     ssr::start_session(&user).await
 }
 
 /// Logs in with a user name and password.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(name: String, password: String) -> Result<(), ApiError> {
-    let user = ssr::auth()?.authenticate(&name, &password).await.map_err(ssr::fail)?;
+    let user = ssr::auth()?.authenticate(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
     ssr::start_session(&user).await
 }
 
@@ -97,13 +100,18 @@ pub mod ssr {
     /// The session key holding the logged-in user's name (shared with the websocket gateway).
     pub const USER_KEY: &str = "user";
 
+    /// The client's address as the server determined it (the peer, or the load balancer's
+    /// `X-Forwarded-For` when the server trusts it); put in the request extensions by the server.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ClientAddr(pub String);
+
     /// Account operations the server implements (argon2id, storage, rate limits).
     #[async_trait]
     pub trait AuthBackend: Send + Sync + 'static {
-        /// Creates an account; returns the user name as stored.
-        async fn register(&self, name: &str, password: &str) -> Result<String, ApiError>;
-        /// Checks a password; returns the user name as stored.
-        async fn authenticate(&self, name: &str, password: &str) -> Result<String, ApiError>;
+        /// Creates an account for a request from `client`; returns the user name as stored.
+        async fn register(&self, name: &str, password: &str, client: &str) -> Result<String, ApiError>;
+        /// Checks a password for a request from `client`; returns the user name as stored.
+        async fn authenticate(&self, name: &str, password: &str, client: &str) -> Result<String, ApiError>;
     }
 
     /// What the server puts in the Leptos context for every request.
@@ -135,6 +143,7 @@ pub mod ssr {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::NameTaken => StatusCode::CONFLICT,
             ApiError::BadCredentials | ApiError::NotLoggedIn => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -142,6 +151,13 @@ pub mod ssr {
             response.set_status(status);
         }
         error
+    }
+
+    /// The client address of this request (`unknown` if the server did not say).
+    pub fn client() -> String {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<ClientAddr>().map(|c| c.0.clone()))
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 
     /// The request's session.

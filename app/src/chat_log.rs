@@ -74,8 +74,11 @@ impl ChatLog {
         self.lines.retain(|l| !(l.pending && l.key == client_id));
     }
 
-    /// Adds a notice line (join, leave, connection notes).
+    /// Adds a notice line (join, leave, connection notes); a repeat of the last line is not added again.
     pub fn push_notice(&mut self, text: String, ts: u64) {
+        if self.lines.last().is_some_and(|last| last.kind == LineKind::Notice && last.text == text) {
+            return;
+        }
         self.notices += 1;
         let key = format!("notice-{}", self.notices);
         self.lines.push(Line { key, user: String::new(), text, ts, kind: LineKind::Notice, mine: false, pending: false });

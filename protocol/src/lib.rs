@@ -34,6 +34,9 @@ pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
 /// Close code sent for data the server cannot accept, such as binary frames (1003).
 pub const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
 
+/// Close code sent for a text frame that is not valid UTF-8 (1007).
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+
 /// Close code sent when a frame is larger than the configured limit (1009).
 pub const CLOSE_TOO_BIG: u16 = 1009;
 

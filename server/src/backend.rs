@@ -15,6 +15,9 @@ use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::SharedBroker;
 use crate::config::Config;
+use crate::ratelimit::memory::MemoryLimiter;
+use crate::ratelimit::redis::RedisLimiter;
+use crate::ratelimit::SharedLimiter;
 use crate::session::{RedisSessionStore, SessionBackend};
 
 /// Why the backend could not be set up.
@@ -42,6 +45,8 @@ pub struct Backend {
     pub accounts: SharedAccounts,
     /// Session records.
     pub sessions: SessionBackend,
+    /// Rate-limit counters.
+    pub limiter: SharedLimiter,
 }
 
 impl Backend {
@@ -51,6 +56,7 @@ impl Backend {
             broker: Arc::new(MemoryBroker::new(config.history_cap)),
             accounts: Arc::new(MemoryAccounts::default()),
             sessions: SessionBackend::Memory(MemoryStore::default()),
+            limiter: Arc::new(MemoryLimiter::default()),
         }
     }
 
@@ -71,6 +77,7 @@ impl Backend {
         Ok(Self {
             broker: Arc::new(RedisBroker::new(client, conn.clone(), prefix, config.history_cap)),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
+            limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
             sessions: SessionBackend::Redis(RedisSessionStore::new(conn, prefix)),
         })
     }

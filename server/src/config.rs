@@ -63,6 +63,30 @@ pub struct Config {
     #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,
 
+    /// Login attempts allowed per user name per 15 minutes (all instances together).
+    #[arg(long, env = "LOGIN_ATTEMPTS_PER_NAME", default_value_t = 10)]
+    pub login_attempts_per_name: u64,
+
+    /// Login and registration attempts allowed per client address per 15 minutes.
+    #[arg(long, env = "AUTH_ATTEMPTS_PER_CLIENT", default_value_t = 60)]
+    pub auth_attempts_per_client: u64,
+
+    /// Chat messages allowed per user per 10 seconds (all sockets and instances together).
+    #[arg(long, env = "SENDS_PER_10S", default_value_t = 30)]
+    pub sends_per_10s: u64,
+
+    /// Frames a socket may send per second (sustained; bursts of twice that); a flood is closed with 1008.
+    #[arg(long, env = "FRAMES_PER_SECOND", default_value_t = 40)]
+    pub frames_per_second: u32,
+
+    /// Open websockets allowed per user on one instance; more are closed with 1008.
+    #[arg(long, env = "MAX_SOCKETS_PER_USER", default_value_t = 20)]
+    pub max_sockets_per_user: usize,
+
+    /// Take the client address from `X-Forwarded-For` (set this when behind a load balancer you run).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
     /// Frames a socket may have queued before its client counts as too slow (closed with 4008).
     #[arg(long, env = "SOCKET_QUEUE", default_value_t = 256)]
     pub socket_queue: usize,
@@ -86,6 +110,17 @@ impl Config {
         Duration::from_secs(self.session_ttl_secs.max(60))
     }
 
+    /// The rate-limit policy.
+    pub fn limits(&self) -> crate::ratelimit::Limits {
+        use crate::ratelimit::Limit;
+        let quarter_hour = Duration::from_secs(15 * 60);
+        crate::ratelimit::Limits {
+            login_per_name: Limit { max: self.login_attempts_per_name, window: quarter_hour },
+            auth_per_client: Limit { max: self.auth_attempts_per_client, window: quarter_hour },
+            sends_per_user: Limit { max: self.sends_per_10s, window: Duration::from_secs(10) },
+        }
+    }
+
     /// The drain timings.
     pub fn drain_timings(&self) -> crate::drain::DrainTimings {
         crate::drain::DrainTimings {
@@ -103,6 +138,11 @@ impl Config {
         config.drain_grace_ms = 0;
         config.drain_spread_ms = 200;
         config.drain_deadline_secs = 5;
+        // Tests drive traffic far beyond a person's; those that test a limit set it.
+        config.sends_per_10s = 1_000_000;
+        config.frames_per_second = 1_000_000;
+        config.auth_attempts_per_client = 1_000_000;
+        config.login_attempts_per_name = 1_000;
         config
     }
 }

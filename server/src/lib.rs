@@ -15,6 +15,7 @@ pub mod broker;
 pub mod chat;
 pub mod config;
 pub mod drain;
+pub mod ratelimit;
 pub mod routes;
 pub mod session;
 pub mod state;
@@ -37,6 +38,7 @@ use crate::config::Config;
 use crate::drain::Drain;
 use crate::state::AppState;
 use crate::ws::origin::OriginPolicy;
+use crate::ws::registry::SocketRegistry;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,10 +75,13 @@ impl Server {
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
         let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
-        let services = Services { auth: Arc::new(AuthService::new(backend.accounts.clone())), instance: instance.clone() };
+        let auth = AuthService::new(backend.accounts.clone(), backend.limiter.clone(), config.limits());
+        let services = Services { auth: Arc::new(auth), instance: instance.clone() };
         let config_drain = config.drain_timings();
         let state = AppState {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
+            sockets: SocketRegistry::new(config.max_sockets_per_user),
+            limits: config.limits(),
             config: Arc::new(config),
             instance,
             backend,
@@ -115,6 +120,7 @@ impl Server {
                 tracing::debug!(%err, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(listener, router).with_graceful_shutdown(async move { drain.finished().await }).await
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(async move { drain.finished().await }).await
     }
 }

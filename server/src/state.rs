@@ -9,7 +9,9 @@ use leptos::prelude::LeptosOptions;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::drain::Drain;
+use crate::ratelimit::Limits;
 use crate::ws::origin::OriginPolicy;
+use crate::ws::registry::SocketRegistry;
 
 /// Shared by every request and socket of an instance; cheap to clone.
 #[derive(Clone)]
@@ -28,6 +30,10 @@ pub struct AppState {
     pub origins: Arc<OriginPolicy>,
     /// The graceful drain; every socket task watches it.
     pub drain: Drain,
+    /// The open websockets, by user.
+    pub sockets: SocketRegistry,
+    /// The rate-limit policy.
+    pub limits: Limits,
 }
 
 impl FromRef<AppState> for LeptosOptions {

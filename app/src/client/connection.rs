@@ -186,6 +186,12 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
             Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code == CLOSE_LOGGED_OUT => {
                 return End::LoggedOut;
             }
+            Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code >= 1003 && !close.reason.is_empty() => {
+                // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
+                let notice = format!("⚠ the connection was closed: {}", close.reason);
+                chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
+                return End::Closed;
+            }
             Event::Frame(Err(_)) | Event::SocketEnded => return End::Closed,
         };
         match &frame {
@@ -220,8 +226,9 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                 // A refused message will never be accepted as is: drop it from the outbox.
                 // One the server could not store (Redis down) stays and is sent again.
                 let room = client_id.as_ref().and_then(|id| outbox.get(id)).map(|p| p.room.clone());
+                let retryable = matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited);
                 if let Some(client_id) = client_id {
-                    if *code == ErrorCode::Unavailable {
+                    if retryable {
                         retry.push(client_id.clone());
                     } else {
                         outbox.remove(client_id);
@@ -229,7 +236,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                 }
                 let room = room.unwrap_or_else(|| chat.current.get_untracked());
                 chat.with_log(&room, |log| {
-                    if let Some(client_id) = client_id.as_ref().filter(|_| *code != ErrorCode::Unavailable) {
+                    if let Some(client_id) = client_id.as_ref().filter(|_| !retryable) {
                         log.drop_pending(client_id);
                     }
                     log.push_notice(format!("⚠ {message}"), 0);

@@ -14,7 +14,7 @@ use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::{use_navigate, use_params_map};
 use protocol::{RoomName, DEFAULT_ROOM};
 
-use crate::api::{whoami, Logout, Me};
+use crate::api::{whoami, ApiError, Logout, Me};
 use crate::chat_log::{ChatLog, LineKind};
 use crate::client::ConnectionState;
 
@@ -144,7 +144,14 @@ pub fn ChatPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(me) => view! { <ChatRoom me/> }.into_any(),
-                    Err(_) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(ApiError::NotLoggedIn) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(err) => view! {
+                        <section class="auth">
+                            <h1>"Switchboard is briefly unavailable"</h1>
+                            <p class="error">{err.to_string()}</p>
+                            <p><a href="/">"Try again"</a></p>
+                        </section>
+                    }.into_any(),
                 }
             })}
         </Suspense>

@@ -1,11 +1,14 @@
 //! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
-//! and the static site (`/pkg`). Sessions wrap everything.
+//! and the static site (`/pkg`). Sessions wrap everything; the [`guard`]
+//! middleware wraps the sessions.
 
+pub mod guard;
 pub mod health;
 
 use std::time::Duration;
 
 use app::{shell, App};
+use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -42,5 +45,8 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(sessions)
+        .layer(middleware::from_fn(guard::unavailable_page))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
         .with_state(state)
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use protocol::{
-    ClientFrame, ErrorCode, RoomName, ServerFrame, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG, CLOSE_TOO_SLOW,
-    CLOSE_UNSUPPORTED_DATA, PROTOCOL_VERSION,
+    ClientFrame, ErrorCode, RoomName, ServerFrame, CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION,
+    CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, CLOSE_UNSUPPORTED_DATA, PROTOCOL_VERSION,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -28,6 +28,9 @@ use tracing::{debug, info_span, Instrument};
 use crate::accounts::SharedAccounts;
 use crate::broker::{id_order, Appended, RoomEvent};
 use crate::chat::{ChatError, ChatService, Joined};
+use crate::ratelimit::bucket::TokenBucket;
+use crate::ratelimit::{Limit, SharedLimiter, Verdict};
+use crate::ws::registry::Registration;
 use crate::state::AppState;
 
 
@@ -54,14 +57,22 @@ impl Closer {
 }
 
 /// Serves one admitted socket for `user` until it ends.
-pub async fn run(socket: WebSocket, user: String, state: AppState) {
+pub async fn run(socket: WebSocket, user: String, registration: Registration, state: AppState) {
     let span = info_span!("socket", %user, instance = %state.instance);
-    Connection::serve(socket, user, state).instrument(span).await;
+    Connection::serve(socket, user, registration, state).instrument(span).await;
+}
+
+/// Closes a socket at once with a code and a reason.
+pub async fn refuse(mut socket: WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.into() };
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
 }
 
 struct Connection {
     user: String,
     accounts: SharedAccounts,
+    limiter: SharedLimiter,
+    send_limit: Limit,
     chat: ChatService,
     out: mpsc::Sender<ServerFrame>,
     closer: Arc<Closer>,
@@ -69,7 +80,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(socket: WebSocket, user: String, state: AppState) {
+    async fn serve(socket: WebSocket, user: String, registration: Registration, state: AppState) {
         let (sink, mut stream) = socket.split();
         let (out, queue) = mpsc::channel(state.config.socket_queue.max(8));
         let closer = Arc::new(Closer::default());
@@ -80,7 +91,10 @@ impl Connection {
         let replay_limit = config.history_cap.saturating_mul(2);
         let chat = ChatService::new(broker, config.history_on_join, replay_limit, config.max_message_chars);
         let accounts = state.backend.accounts.clone();
-        let mut connection = Self { user, accounts, chat, out, closer: closer.clone(), rooms: HashMap::new() };
+        let (limiter, send_limit) = (state.backend.limiter.clone(), state.limits.sends_per_user);
+        let mut connection =
+            Self { user, accounts, limiter, send_limit, chat, out, closer: closer.clone(), rooms: HashMap::new() };
+        let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
         let _tracked = state.drain.track_socket();
         let moving = state.drain.sockets();
         debug!("socket open");
@@ -99,10 +113,12 @@ impl Connection {
         loop {
             tokio::select! {
                 () = closer.token.cancelled() => break,
+                () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "logged out"),
                 () = moving.cancelled(), if !closer.token.is_cancelled() => {
                     connection.move_away(state.drain.spread()).await;
                 }
                 frame = stream.next() => match frame {
+                    Some(Ok(_)) if !flood.take() => closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down"),
                     Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
                     Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
@@ -111,6 +127,8 @@ impl Connection {
                         let text = err.to_string();
                         if text.contains("too long") || text.contains("Space limit") {
                             closer.close(CLOSE_TOO_BIG, "frame too large");
+                        } else if text.contains("UTF-8") || text.contains("utf-8") {
+                            closer.close(CLOSE_INVALID_DATA, "text frames must be valid UTF-8");
                         } else {
                             debug!(%err, "socket read failed");
                             closer.close(1002, "protocol error");
@@ -205,6 +223,10 @@ impl Connection {
         if !self.rooms.contains_key(&room) {
             let message = format!("join #{room} before sending to it");
             return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
+        }
+        if let Verdict::Limited(wait) = self.send_limit.check(&*self.limiter, &format!("send:{}", self.user)).await {
+            let message = format!("you are sending too fast; wait {} s (it will be sent then)", wait.as_secs().max(1));
+            return self.error(ErrorCode::RateLimited, message, Some(client_id)).await;
         }
         match self.chat.send(&self.user, &room, &client_id, text).await {
             Ok(appended) => {

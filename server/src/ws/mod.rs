@@ -4,10 +4,13 @@
 //! otherwise) and only for a session with a logged-in user (401 otherwise); the
 //! user's identity comes from the session, never from the client. Each admitted
 //! socket runs [`connection::run`] with small read buffers (idle sockets are
-//! cheap) and the configured frame-size limit.
+//! cheap) and the configured frame-size limit; a user already holding the
+//! maximum number of sockets on this instance ([`registry`]) gets an explicit
+//! 1008 close instead.
 
 pub mod connection;
 pub mod origin;
+pub mod registry;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
@@ -15,6 +18,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 use tracing::debug;
+
+use protocol::CLOSE_POLICY_VIOLATION;
 
 use crate::session::USER_KEY;
 use crate::state::AppState;
@@ -38,10 +43,16 @@ pub async fn upgrade(
         Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response(),
     };
     let max = state.config.max_frame_bytes;
+    let registration = state.sockets.register(&user);
     upgrade
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| connection::run(socket, user, state))
+        .on_upgrade(move |socket| async move {
+            match registration {
+                Some(registration) => connection::run(socket, user, registration, state).await,
+                None => connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await,
+            }
+        })
 }
