@@ -78,6 +78,11 @@ pub enum ClientFrame {
         /// The text of the message (`/me waves` is an action).
         text: String,
     },
+    /// The user is typing in a room (sent at most every few seconds; never stored).
+    Typing {
+        /// The room.
+        room: String,
+    },
     /// Keep-alive; the server answers with [`ServerFrame::Pong`].
     Ping,
 }
@@ -198,6 +203,20 @@ pub enum ServerFrame {
         /// Milliseconds since the Unix epoch.
         ts: u64,
     },
+    /// Who is in a room now (sent after a join; kept current by `joined` and `left`).
+    Presence {
+        /// The room.
+        room: String,
+        /// The users present on any instance, sorted.
+        users: Vec<String>,
+    },
+    /// A user is typing in a room; clients show it for a few seconds.
+    Typing {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+    },
     /// Something the client asked for failed; the connection stays open.
     Error {
         /// What went wrong, for programs.
@@ -257,6 +276,7 @@ mod tests {
             ClientFrame::Join { room: "general".into(), since: Some("1-0".into()) },
             ClientFrame::Join { room: "general".into(), since: None },
             ClientFrame::Leave { room: "general".into() },
+            ClientFrame::Typing { room: "general".into() },
             ClientFrame::Send { room: "r".into(), client_id: "c1".into(), text: "hi".into() },
             ClientFrame::Ping,
         ];

@@ -28,6 +28,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         ("\\PC{0,50}", proptest::option::of("[0-9]{1,13}-[0-9]{1,3}"))
             .prop_map(|(room, since)| ClientFrame::Join { room, since }),
         "\\PC{0,50}".prop_map(|room| ClientFrame::Leave { room }),
+        "\\PC{0,50}".prop_map(|room| ClientFrame::Typing { room }),
         ("\\PC{0,50}", "\\PC{0,70}", "\\PC{0,300}")
             .prop_map(|(room, client_id, text)| ClientFrame::Send { room, client_id, text }),
         Just(ClientFrame::Ping),

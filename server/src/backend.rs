@@ -15,6 +15,9 @@ use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::SharedBroker;
 use crate::config::Config;
+use crate::presence::memory::MemoryPresence;
+use crate::presence::redis::RedisPresence;
+use crate::presence::SharedPresence;
 use crate::ratelimit::memory::MemoryLimiter;
 use crate::ratelimit::redis::RedisLimiter;
 use crate::ratelimit::SharedLimiter;
@@ -47,6 +50,8 @@ pub struct Backend {
     pub sessions: SessionBackend,
     /// Rate-limit counters.
     pub limiter: SharedLimiter,
+    /// Room membership across instances.
+    pub presence: SharedPresence,
 }
 
 impl Backend {
@@ -57,6 +62,7 @@ impl Backend {
             accounts: Arc::new(MemoryAccounts::default()),
             sessions: SessionBackend::Memory(MemoryStore::default()),
             limiter: Arc::new(MemoryLimiter::default()),
+            presence: Arc::new(MemoryPresence::default()),
         }
     }
 
@@ -78,6 +84,7 @@ impl Backend {
             broker: Arc::new(RedisBroker::new(client, conn.clone(), prefix, config.history_cap)),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
+            presence: Arc::new(RedisPresence::new(conn.clone(), prefix)),
             sessions: SessionBackend::Redis(RedisSessionStore::new(conn, prefix)),
         })
     }

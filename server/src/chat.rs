@@ -5,10 +5,13 @@
 //! message length) and every failure is a [`ChatError`] that maps onto a
 //! protocol [`ErrorCode`], so the client always gets a clear answer.
 
+use std::time::Duration;
+
 use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
-use tracing::instrument;
+use tracing::{instrument, warn};
 
 use crate::broker::{is_message_id, now_ms, Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription};
+use crate::presence::{Presence, SharedPresence};
 
 /// The longest client message id accepted.
 const MAX_CLIENT_ID: usize = 64;
@@ -45,6 +48,19 @@ impl ChatError {
     }
 }
 
+/// Removes one socket's presence and announces the user's departure if it was their last.
+async fn depart(broker: &SharedBroker, presence: &dyn Presence, instance: &str, user: &str, room: &RoomName) {
+    match presence.exit(room, user, instance).await {
+        Ok(true) => {
+            if let Err(err) = broker.announce(room, RoomEvent::Left { user: user.to_owned(), ts: now_ms() }).await {
+                warn!(%err, %room, "could not announce a leave");
+            }
+        }
+        Ok(false) => {}
+        Err(err) => warn!(%err, %room, "presence unavailable; the lease reaper will clean up"),
+    }
+}
+
 /// A room just joined: the live subscription and the history to show first.
 pub struct Joined {
     /// Live events from now on (may overlap the history; ids tell them apart).
@@ -53,22 +69,46 @@ pub struct Joined {
     pub history: Vec<ChatMessage>,
     /// Messages after `since` that were trimmed and cannot be replayed.
     pub gap: Option<Gap>,
+    /// Who is in the room now, on any instance.
+    pub members: Vec<String>,
 }
 
 /// Chat operations of one instance.
 #[derive(Clone)]
 pub struct ChatService {
     broker: SharedBroker,
+    presence: SharedPresence,
+    instance: String,
+    grace: Duration,
     history_on_join: usize,
     replay_limit: usize,
     max_message_chars: usize,
 }
 
+/// What a [`ChatService`] is built from.
+pub struct ChatSettings {
+    /// Messages shown on a fresh join.
+    pub history_on_join: usize,
+    /// Most messages replayed on a catch-up.
+    pub replay_limit: usize,
+    /// Longest message.
+    pub max_message_chars: usize,
+    /// Delay before a closed socket counts as gone (a reconnect within it is no leave).
+    pub grace: Duration,
+}
+
 impl ChatService {
-    /// Chat over `broker`: `history_on_join` messages for a fresh join, at most `replay_limit`
-    /// (the history cap) for a catch-up, messages of at most `max_message_chars`.
-    pub fn new(broker: SharedBroker, history_on_join: usize, replay_limit: usize, max_message_chars: usize) -> Self {
-        Self { broker, history_on_join, replay_limit, max_message_chars }
+    /// Chat over `broker` and `presence` on `instance`.
+    pub fn new(broker: SharedBroker, presence: SharedPresence, instance: String, settings: ChatSettings) -> Self {
+        Self {
+            broker,
+            presence,
+            instance,
+            grace: settings.grace,
+            history_on_join: settings.history_on_join,
+            replay_limit: settings.replay_limit,
+            max_message_chars: settings.max_message_chars,
+        }
     }
 
     /// Validates a room name from the client.
@@ -91,13 +131,35 @@ impl ChatService {
             }
             None => (self.broker.recent(room, self.history_on_join).await?, None),
         };
-        self.broker.announce(room, RoomEvent::Joined { user: user.to_owned(), ts: now_ms() }).await?;
-        Ok(Joined { subscription, history, gap })
+        // A join is announced only when the user was absent from the room (not on a reconnect,
+        // not for a second tab); presence problems do not stop the chat.
+        match self.presence.enter(room, user, &self.instance).await {
+            Ok(true) => self.broker.announce(room, RoomEvent::Joined { user: user.to_owned(), ts: now_ms() }).await?,
+            Ok(false) => {}
+            Err(err) => warn!(%err, "presence unavailable"),
+        }
+        let members = self.presence.members(room).await.unwrap_or_else(|_| vec![user.to_owned()]);
+        Ok(Joined { subscription, history, gap, members })
     }
 
-    /// Announces that `user` left `room`.
-    pub async fn leave(&self, user: &str, room: &RoomName) -> Result<(), ChatError> {
-        Ok(self.broker.announce(room, RoomEvent::Left { user: user.to_owned(), ts: now_ms() }).await?)
+    /// `user` left `room` on purpose: gone at once (if no other socket of theirs is there).
+    pub async fn leave(&self, user: &str, room: &RoomName) {
+        depart(&self.broker, &*self.presence, &self.instance, user, room).await;
+    }
+
+    /// A socket of `user` in `room` closed: gone after the grace period, unless they came back.
+    pub fn leave_later(&self, user: &str, room: &RoomName) {
+        let (broker, presence, instance) = (self.broker.clone(), self.presence.clone(), self.instance.clone());
+        let (user, room, grace) = (user.to_owned(), room.clone(), self.grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            depart(&broker, &*presence, &instance, &user, &room).await;
+        });
+    }
+
+    /// Tells the room that `user` is typing.
+    pub async fn typing(&self, user: &str, room: &RoomName) -> Result<(), ChatError> {
+        Ok(self.broker.announce(room, RoomEvent::Typing { user: user.to_owned() }).await?)
     }
 
     /// Validates and stores a message; returns its id once stored.

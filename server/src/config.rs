@@ -87,6 +87,10 @@ pub struct Config {
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 
+    /// A closed socket's user stays present this long, so a reconnect is neither a leave nor a join.
+    #[arg(long, env = "PRESENCE_GRACE_MS", default_value_t = 5_000)]
+    pub presence_grace_ms: u64,
+
     /// Frames a socket may have queued before its client counts as too slow (closed with 4008).
     #[arg(long, env = "SOCKET_QUEUE", default_value_t = 256)]
     pub socket_queue: usize,
@@ -138,6 +142,7 @@ impl Config {
         config.drain_grace_ms = 0;
         config.drain_spread_ms = 200;
         config.drain_deadline_secs = 5;
+        config.presence_grace_ms = 300;
         // Tests drive traffic far beyond a person's; those that test a limit set it.
         config.sends_per_10s = 1_000_000;
         config.frames_per_second = 1_000_000;

@@ -15,6 +15,7 @@ pub mod broker;
 pub mod chat;
 pub mod config;
 pub mod drain;
+pub mod presence;
 pub mod ratelimit;
 pub mod routes;
 pub mod session;
@@ -54,6 +55,34 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+/// Renews this instance's presence lease and reaps instances whose lease expired, announcing
+/// their users as gone; stops with the drain (the lease then expires on its own).
+async fn presence_heartbeat(state: AppState) {
+    let presence = state.backend.presence.clone();
+    let stop = state.drain.trigger();
+    loop {
+        if let Err(err) = presence.renew(&state.instance, presence::LEASE_TTL).await {
+            tracing::warn!(%err, "could not renew the presence lease");
+        }
+        match presence.reap().await {
+            Ok(departed) => {
+                for gone in departed {
+                    tracing::info!(room = %gone.room, user = %gone.user, "user of a dead instance left");
+                    let event = broker::RoomEvent::Left { user: gone.user, ts: broker::now_ms() };
+                    if let Err(err) = state.backend.broker.announce(&gone.room, event).await {
+                        tracing::warn!(%err, "could not announce a reaped user");
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(%err, "could not reap dead instances"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(presence::REAP_EVERY) => {}
+        }
+    }
 }
 
 /// A bound, ready-to-run instance.
@@ -112,6 +141,7 @@ impl Server {
         let addr = self.local_addr();
         let drain = self.state.drain.clone();
         tokio::spawn(drain.clone().run());
+        tokio::spawn(presence_heartbeat(self.state.clone()));
         info!(%addr, instance = %self.state.instance, "listening");
         let router = routes::router(self.state);
         // Chat frames are small and latency-bound: no Nagle delay on sockets.

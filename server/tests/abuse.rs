@@ -4,13 +4,13 @@
 mod support;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
-use support::{Browser, Instance, RedisServer, Socket};
+use support::{Browser, Instance, RedisServer, Socket, PASSWORD};
 use switchboard::config::Config;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
-const PASSWORD: &str = "correct horse battery";
+
 
 async fn instance(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config)) -> Instance {
     let mut config = Config::for_tests();

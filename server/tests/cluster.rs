@@ -5,9 +5,8 @@
 mod support;
 
 use protocol::{ClientFrame, ServerFrame};
-use support::{Browser, Instance, RedisServer, Socket};
+use support::{Browser, Instance, PASSWORD, RedisServer, Socket, chatter};
 
-const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test]
 async fn users_on_two_instances_see_each_others_messages() {
@@ -159,10 +158,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 async fn bad_frames_get_clear_errors_and_the_socket_stays_usable() {
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
-    let alice = Browser::new();
-    alice.register(&a, "alice", PASSWORD).await;
-    let mut ws = alice.socket(&a).await.expect("admitted");
-    ws.join("general").await;
+    let (_alice, mut ws) = chatter(&a, "alice").await;
     let error = |f: ServerFrame| match f {
         ServerFrame::Error { code, .. } => Some(code),
         _ => None,
@@ -186,10 +182,7 @@ async fn bad_frames_get_clear_errors_and_the_socket_stays_usable() {
 async fn a_resent_message_is_stored_once() {
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
-    let alice = Browser::new();
-    alice.register(&a, "alice", PASSWORD).await;
-    let mut ws = alice.socket(&a).await.expect("admitted");
-    ws.join("general").await;
+    let (alice, mut ws) = chatter(&a, "alice").await;
     let first = ws.say("general", "same-id", "once").await;
     let again = ws.say("general", "same-id", "once").await;
     assert_eq!(first, again);

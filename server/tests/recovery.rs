@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use protocol::{ClientFrame, ServerFrame, CLOSE_TOO_SLOW};
-use support::{Browser, Instance, ProcessInstance, RedisServer, Socket};
+use support::{Browser, Instance, PASSWORD, ProcessInstance, RedisServer, Socket, chatter};
 use switchboard::config::Config;
 
-const PASSWORD: &str = "correct horse battery";
 
 fn order(id: &str) -> (u64, u64) {
     switchboard::broker::id_order(id)
@@ -21,13 +20,8 @@ async fn a_client_that_reconnects_with_its_last_id_gets_every_missed_message_onc
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let b = Instance::start(Some(&redis.url()), "app-b").await;
-    let (alice, bob) = (Browser::new(), Browser::new());
-    alice.register(&a, "alice", PASSWORD).await;
-    bob.register(&b, "bob", PASSWORD).await;
-    let mut alice_ws = alice.socket(&a).await.expect("admitted");
-    alice_ws.join("general").await;
-    let mut bob_ws = bob.socket(&b).await.expect("admitted");
-    bob_ws.join("general").await;
+    let (_alice, mut alice_ws) = chatter(&a, "alice").await;
+    let (bob, mut bob_ws) = chatter(&b, "bob").await;
     alice_ws.say("general", "seen", "seen by bob").await;
     let last_seen = bob_ws.hear("seen by bob").await.id;
     drop(bob_ws);
@@ -52,10 +46,7 @@ async fn trimmed_history_is_reported_as_an_explicit_gap() {
     config.redis_url = Some(redis.url());
     config.history_cap = 10;
     let a = Instance::start_with(config, None).await;
-    let alice = Browser::new();
-    alice.register(&a, "alice", PASSWORD).await;
-    let mut ws = alice.socket(&a).await.expect("admitted");
-    ws.join("general").await;
+    let (alice, mut ws) = chatter(&a, "alice").await;
     let first = ws.say("general", "first", "first").await;
     let mut sent = vec![first.clone()];
     for i in 0..300 {

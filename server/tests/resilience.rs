@@ -6,9 +6,8 @@ mod support;
 use std::time::Duration;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame, CLOSE_SERVICE_RESTART};
-use support::{Browser, Instance, RedisServer};
+use support::{Browser, Instance, PASSWORD, RedisServer, chatter};
 
-const PASSWORD: &str = "correct horse battery";
 
 /// Sends until the server acks (a send during an outage gets an `unavailable` error, never silence).
 async fn say_until_stored(ws: &mut support::Socket, client_id: &str, text: &str) -> String {
@@ -36,13 +35,8 @@ async fn instances_ride_out_a_redis_restart() {
     let mut redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let b = Instance::start(Some(&redis.url()), "app-b").await;
-    let (alice, bob) = (Browser::new(), Browser::new());
-    alice.register(&a, "alice", PASSWORD).await;
-    bob.register(&b, "bob", PASSWORD).await;
-    let mut alice_ws = alice.socket(&a).await.expect("admitted");
-    let mut bob_ws = bob.socket(&b).await.expect("admitted");
-    alice_ws.join("general").await;
-    bob_ws.join("general").await;
+    let (alice, mut alice_ws) = chatter(&a, "alice").await;
+    let (bob, mut bob_ws) = chatter(&b, "bob").await;
     alice_ws.say("general", "before", "before the outage").await;
     bob_ws.hear("before the outage").await;
 
@@ -123,13 +117,8 @@ async fn a_dropped_subscription_is_refilled_from_the_stream() {
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let b = Instance::start(Some(&redis.url()), "app-b").await;
-    let (alice, bob) = (Browser::new(), Browser::new());
-    alice.register(&a, "alice", PASSWORD).await;
-    bob.register(&b, "bob", PASSWORD).await;
-    let mut alice_ws = alice.socket(&a).await.expect("admitted");
-    let mut bob_ws = bob.socket(&b).await.expect("admitted");
-    alice_ws.join("general").await;
-    bob_ws.join("general").await;
+    let (_alice, mut alice_ws) = chatter(&a, "alice").await;
+    let (_bob, mut bob_ws) = chatter(&b, "bob").await;
 
     // Cut every pub/sub connection (the command connections stay): what is published before
     // the instances resubscribe never reaches them through pub/sub.

@@ -35,6 +35,8 @@ pub enum Command {
     Join(String),
     /// Leave a room.
     Leave(String),
+    /// Tell a room that the user is typing.
+    Typing(String),
     /// Skip the rest of the backoff wait.
     RetryNow,
     /// The page is going away: close the socket and stop.
@@ -168,6 +170,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                     }
                     Command::Join(room) => ClientFrame::Join { since: chat.last_id(&room), room },
                     Command::Leave(room) => ClientFrame::Leave { room },
+                    Command::Typing(room) => ClientFrame::Typing { room },
                     Command::RetryNow | Command::Stop => continue,
                 };
                 // Before `welcome` the frame waits: the outbox and the room list are replayed then.
@@ -242,10 +245,27 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                     log.push_notice(format!("⚠ {message}"), 0);
                 });
             }
-            ServerFrame::History { room, .. } | ServerFrame::Joined { room, .. } | ServerFrame::Left { room, .. } => {
+            ServerFrame::History { room, .. } => chat.with_log(room, |log| log.apply(&frame, me)),
+            ServerFrame::Joined { room, user, .. } | ServerFrame::Left { room, user, .. } => {
+                let joined = matches!(frame, ServerFrame::Joined { .. });
+                chat.members.update(|members| {
+                    let set = members.entry(room.clone()).or_default();
+                    if joined { set.insert(user.clone()) } else { set.remove(user) };
+                });
                 chat.with_log(room, |log| log.apply(&frame, me));
             }
+            ServerFrame::Presence { room, users } => {
+                chat.members.update(|members| {
+                    members.insert(room.clone(), users.iter().cloned().collect());
+                });
+            }
+            ServerFrame::Typing { room, user } => show_typing(chat, room, user),
             ServerFrame::Message(message) => {
+                chat.typing.update(|typing| {
+                    if let Some(room) = typing.get_mut(&message.room) {
+                        room.remove(&message.user);
+                    }
+                });
                 chat.with_log(&message.room, |log| log.apply(&frame, me));
                 if message.user != me && message.room != chat.current.get_untracked() {
                     chat.unread.update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
@@ -285,7 +305,7 @@ async fn wait(
                 Some(Command::RetryNow) => return true,
                 Some(Command::Send(pending)) => outbox.push(pending),
                 // Joins are replayed from the room list after `welcome`; leaves are kept for then.
-                Some(Command::Join(_)) => {}
+                Some(Command::Join(_) | Command::Typing(_)) => {}
                 Some(Command::Leave(room)) => deferred.push(ClientFrame::Leave { room }),
             },
         }
@@ -306,6 +326,28 @@ async fn repin() -> Repin {
         Ok(response) if response.ok() => Repin::Ok,
         _ => Repin::Failed,
     }
+}
+
+/// How long "… is typing" stays without a new typing notice.
+const TYPING_SHOWN_MS: f64 = 4_000.0;
+
+/// Shows that `user` is typing in `room`, and hides it again after a while.
+fn show_typing(chat: &ChatHandles, room: &str, user: &str) {
+    let until = js_sys::Date::now() + TYPING_SHOWN_MS;
+    chat.typing.update(|typing| {
+        typing.entry(room.to_owned()).or_default().insert(user.to_owned(), until);
+    });
+    let (chat, room, user) = (*chat, room.to_owned(), user.to_owned());
+    spawn_local(async move {
+        gloo_timers::future::sleep(Duration::from_millis(TYPING_SHOWN_MS as u64 + 50)).await;
+        chat.typing.update(|typing| {
+            if let Some(users) = typing.get_mut(&room) {
+                if users.get(&user).is_some_and(|end| *end <= js_sys::Date::now()) {
+                    users.remove(&user);
+                }
+            }
+        });
+    });
 }
 
 fn send_frame(pending: &Pending) -> ClientFrame {

@@ -7,7 +7,7 @@
 //! link opens it. The websocket is opened in the browser only, after
 //! hydration, and stays open while the user switches rooms.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
@@ -27,6 +27,10 @@ pub struct ChatHandles {
     pub rooms: RwSignal<Vec<String>>,
     /// Unread messages per room (not counting the room on screen).
     pub unread: RwSignal<HashMap<String, u32>>,
+    /// Who is present in each room, on any instance.
+    pub members: RwSignal<HashMap<String, BTreeSet<String>>>,
+    /// Who is typing in each room, with the time (ms) the notice ends.
+    pub typing: RwSignal<HashMap<String, HashMap<String, f64>>>,
     /// The room on screen.
     pub current: Memo<String>,
     /// The connection status.
@@ -42,6 +46,8 @@ impl ChatHandles {
             logs: RwSignal::new(HashMap::new()),
             rooms: RwSignal::new(vec![DEFAULT_ROOM.to_owned()]),
             unread: RwSignal::new(HashMap::new()),
+            members: RwSignal::new(HashMap::new()),
+            typing: RwSignal::new(HashMap::new()),
             current,
             state: RwSignal::new(ConnectionState::default()),
             #[cfg(feature = "hydrate")]
@@ -100,6 +106,20 @@ impl ChatHandles {
         });
         #[cfg(feature = "hydrate")]
         self.command(crate::client::connection::Command::Leave(room));
+    }
+
+    /// Tells the room that this user is typing (at most every 2.5 s).
+    fn typing_now(&self, last_sent: StoredValue<f64>) {
+        #[cfg(feature = "hydrate")]
+        {
+            let now = js_sys::Date::now();
+            if now - last_sent.get_value() > 2_500.0 {
+                last_sent.set_value(now);
+                self.command(crate::client::connection::Command::Typing(self.current.get_untracked()));
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = last_sent;
     }
 
     fn retry_now(&self) {
@@ -200,6 +220,16 @@ fn ChatRoom(me: Me) -> impl IntoView {
         _ => "—".to_owned(),
     };
     let lines = move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
+    let last_typing = StoredValue::new(0.0_f64);
+    let typing_line = move || {
+        let mut names: Vec<String> = chat.typing.with(|t| t.get(&current.get()).map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        names.sort();
+        match names.len() {
+            0 => String::new(),
+            1 => format!("{} is typing…", names[0]),
+            _ => format!("{} are typing…", names.join(", ")),
+        }
+    };
     view! {
         <header class="top">
             <h1>"Switchboard"</h1>
@@ -241,10 +271,14 @@ fn ChatRoom(me: Me) -> impl IntoView {
                         autocomplete="off"
                         maxlength="2000"
                         prop:value=move || draft.get()
-                        on:input=move |ev| draft.set(event_target_value(&ev))
+                        on:input=move |ev| {
+                            draft.set(event_target_value(&ev));
+                            chat.typing_now(last_typing);
+                        }
                     />
                     <button type="submit" id="send">"Send"</button>
                 </form>
+                <p class="typing" id="typing" aria-live="polite">{typing_line}</p>
             </section>
         </div>
         <footer class="status">
@@ -312,6 +346,16 @@ fn RoomList(chat: ChatHandles) -> impl IntoView {
                             </li>
                         }
                     }
+                </For>
+            </ul>
+            <h2>"Online here"</h2>
+            <ul id="online">
+                <For
+                    each=move || chat.members.with(|m| m.get(&chat.current.get()).map(|s| s.iter().cloned().collect::<Vec<_>>()).unwrap_or_default())
+                    key=|user| user.clone()
+                    let:user
+                >
+                    <li class="member">{user}</li>
                 </For>
             </ul>
             <form class="join-room" on:submit=join>

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{id_millis, id_order, now_ms, Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
+use super::{id_order, now_ms, Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
 
 #[derive(Default)]
 struct Log {
@@ -62,14 +62,7 @@ impl Broker for MemoryBroker {
                 return Ok(Appended::Duplicate(id.clone()));
             }
             let id = state.next_id();
-            let message = ChatMessage {
-                room: room.to_string(),
-                ts: id_millis(&id),
-                id,
-                user: draft.user,
-                text: draft.text,
-                client_id: Some(draft.client_id),
-            };
+            let message = draft.stored(room, id);
             let log = state.logs.entry(room.clone()).or_default();
             log.seen.insert(seen_key, message.id.clone());
             log.messages.push_back(message.clone());

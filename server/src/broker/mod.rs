@@ -34,6 +34,20 @@ pub struct Draft {
     pub client_id: String,
 }
 
+impl Draft {
+    /// The message this draft becomes once stored in `room` under `id`.
+    pub fn stored(self, room: &RoomName, id: MessageId) -> ChatMessage {
+        ChatMessage {
+            room: room.to_string(),
+            ts: id_millis(&id),
+            id,
+            user: self.user,
+            text: self.text,
+            client_id: Some(self.client_id),
+        }
+    }
+}
+
 /// What [`Broker::append`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
@@ -81,6 +95,11 @@ pub enum RoomEvent {
         user: String,
         /// Milliseconds since the Unix epoch.
         ts: u64,
+    },
+    /// A user is typing (never stored).
+    Typing {
+        /// The user.
+        user: String,
     },
 }
 

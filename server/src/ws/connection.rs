@@ -27,7 +27,7 @@ use tracing::{debug, info_span, Instrument};
 
 use crate::accounts::SharedAccounts;
 use crate::broker::{id_order, Appended, RoomEvent};
-use crate::chat::{ChatError, ChatService, Joined};
+use crate::chat::{ChatError, ChatService, ChatSettings, Joined};
 use crate::ratelimit::bucket::TokenBucket;
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 use crate::ws::registry::Registration;
@@ -77,6 +77,7 @@ struct Connection {
     out: mpsc::Sender<ServerFrame>,
     closer: Arc<Closer>,
     rooms: HashMap<RoomName, JoinHandle<()>>,
+    typing: TokenBucket,
 }
 
 impl Connection {
@@ -87,13 +88,18 @@ impl Connection {
         let writer = tokio::spawn(write(sink, queue, closer.clone()).in_current_span());
         let config = &state.config;
         let broker = state.backend.broker.clone();
-        // A catch-up may replay the whole history: the stream holds up to 1.1 × the cap between trims.
-        let replay_limit = config.history_cap.saturating_mul(2);
-        let chat = ChatService::new(broker, config.history_on_join, replay_limit, config.max_message_chars);
+        let settings = ChatSettings {
+            history_on_join: config.history_on_join,
+            // A catch-up may replay the whole history: the stream holds up to 1.1 × the cap between trims.
+            replay_limit: config.history_cap.saturating_mul(2),
+            max_message_chars: config.max_message_chars,
+            grace: Duration::from_millis(config.presence_grace_ms),
+        };
+        let chat = ChatService::new(broker, state.backend.presence.clone(), state.instance.clone(), settings);
         let accounts = state.backend.accounts.clone();
         let (limiter, send_limit) = (state.backend.limiter.clone(), state.limits.sends_per_user);
         let mut connection =
-            Self { user, accounts, limiter, send_limit, chat, out, closer: closer.clone(), rooms: HashMap::new() };
+            Self { user, accounts, limiter, send_limit, chat, out, closer: closer.clone(), rooms: HashMap::new(), typing: TokenBucket::new(1, 2) };
         let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
         let _tracked = state.drain.track_socket();
         let moving = state.drain.sockets();
@@ -167,6 +173,7 @@ impl Connection {
             ClientFrame::Ping => self.queue(ServerFrame::Pong).await,
             ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
             ClientFrame::Leave { room } => self.leave(&room).await,
+            ClientFrame::Typing { room } => self.typing(&room).await,
             ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
         }
     }
@@ -191,8 +198,11 @@ impl Connection {
             Ok(mut joined) => {
                 let newest = joined.history.last().map(|m| id_order(&m.id));
                 let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
+                let users = std::mem::take(&mut joined.members);
                 self.queue(ServerFrame::History { room: room.to_string(), messages, gap }).await;
-                let forwarder = tokio::spawn(forward(joined, newest, self.out.clone(), self.closer.clone()).in_current_span());
+                self.queue(ServerFrame::Presence { room: room.to_string(), users }).await;
+                let route = Route { me: self.user.clone(), newest, out: self.out.clone(), closer: self.closer.clone() };
+                let forwarder = tokio::spawn(forward(joined, route).in_current_span());
                 if let Err(err) = self.accounts.add_room(&self.user.to_ascii_lowercase(), room.as_str()).await {
                     debug!(%err, "could not remember the room");
                 }
@@ -209,8 +219,16 @@ impl Connection {
         }
         if let Some(forwarder) = self.rooms.remove(&room) {
             forwarder.abort();
-            if let Err(err) = self.chat.leave(&self.user, &room).await {
-                debug!(%err, "could not announce leave");
+            self.chat.leave(&self.user, &room).await;
+        }
+    }
+
+    /// Relays a typing notice (at most about one a second per socket; extra ones are dropped).
+    async fn typing(&mut self, raw: &str) {
+        let Ok(room) = ChatService::room(raw) else { return };
+        if self.rooms.contains_key(&room) && self.typing.take() {
+            if let Err(err) = self.chat.typing(&self.user, &room).await {
+                debug!(%err, "could not relay typing");
             }
         }
     }
@@ -240,19 +258,28 @@ impl Connection {
         }
     }
 
-    /// Leaves every room (announcing it) when the socket ends.
+    /// Leaves every room when the socket ends — after the grace period, so a reconnect is no leave.
     async fn finish(&mut self) {
         for (room, forwarder) in std::mem::take(&mut self.rooms) {
             forwarder.abort();
-            if let Err(err) = self.chat.leave(&self.user, &room).await {
-                debug!(%err, "could not announce leave");
-            }
+            self.chat.leave_later(&self.user, &room);
         }
     }
 }
 
+/// Where a room's events go: this socket's queue.
+struct Route {
+    /// The socket's user (their own typing notices are not echoed).
+    me: String,
+    /// The newest message already sent with the join's history.
+    newest: Option<(u64, u64)>,
+    out: mpsc::Sender<ServerFrame>,
+    closer: Arc<Closer>,
+}
+
 /// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
-async fn forward(mut joined: Joined, newest: Option<(u64, u64)>, out: mpsc::Sender<ServerFrame>, closer: Arc<Closer>) {
+async fn forward(mut joined: Joined, route: Route) {
+    let Route { me, newest, out, closer } = route;
     let room = joined.subscription.room().to_string();
     loop {
         let event = match joined.subscription.recv().await {
@@ -269,6 +296,8 @@ async fn forward(mut joined: Joined, newest: Option<(u64, u64)>, out: mpsc::Send
             RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
             RoomEvent::Joined { user, ts } => ServerFrame::Joined { room: room.clone(), user: user.clone(), ts: *ts },
             RoomEvent::Left { user, ts } => ServerFrame::Left { room: room.clone(), user: user.clone(), ts: *ts },
+            RoomEvent::Typing { user } if *user == me => continue,
+            RoomEvent::Typing { user } => ServerFrame::Typing { room: room.clone(), user: user.clone() },
         };
         match out.try_send(frame) {
             Ok(()) => {}

@@ -229,6 +229,18 @@ impl ProcessInstance {
     }
 }
 
+/// The password the helpers register users with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Registers `name` on `instance`, opens its websocket and joins `general`.
+pub async fn chatter(instance: &Instance, name: &str) -> (Browser, Socket) {
+    let browser = Browser::new();
+    assert!(browser.register(instance, name, PASSWORD).await.is_success(), "register {name}");
+    let mut socket = browser.socket(instance).await.expect("admitted");
+    socket.join("general").await;
+    (browser, socket)
+}
+
 /// A user's browser, minus the browser: a cookie jar and HTTP calls.
 pub struct Browser {
     jar: Arc<Jar>,
@@ -356,6 +368,17 @@ impl Socket {
                 Ok(Message::Text(text)) => return Some(ServerFrame::decode(text.as_str()).expect("valid frame")),
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next server frame if one comes within `wait` (`None` on timeout or close).
+    pub async fn next_within(&mut self, wait: Duration) -> Option<ServerFrame> {
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => return ServerFrame::decode(text.as_str()).ok(),
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                _ => return None,
             }
         }
     }

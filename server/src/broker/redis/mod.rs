@@ -174,14 +174,7 @@ impl Broker for RedisBroker {
         if stored == 0 {
             return Ok(Appended::Duplicate(id));
         }
-        Ok(Appended::Stored(ChatMessage {
-            room: room.to_string(),
-            ts: id_millis(&id),
-            id,
-            user: draft.user,
-            text: draft.text,
-            client_id: Some(draft.client_id),
-        }))
+        Ok(Appended::Stored(draft.stored(room, id)))
     }
 
     async fn announce(&self, room: &RoomName, event: RoomEvent) -> Result<(), BrokerError> {

@@ -1,0 +1,25 @@
+import { expect, test } from "@playwright/test";
+import { instanceUrl, newPage, register, uniqueUser } from "./helpers";
+
+test("presence and typing are seen across instances", async ({ browser }) => {
+  const [aliceContext, alice] = await newPage(browser, instanceUrl(1));
+  const [bobContext, bob] = await newPage(browser, instanceUrl(2));
+  const aliceName = uniqueUser("alice");
+  const bobName = uniqueUser("bob");
+  await register(alice, aliceName);
+  await register(bob, bobName);
+
+  await expect(alice.locator("#online .member", { hasText: bobName })).toBeVisible();
+  await expect(bob.locator("#online .member", { hasText: aliceName })).toBeVisible();
+
+  await bob.locator("#message").pressSequentially("hello the", { delay: 30 });
+  await expect(alice.locator("#typing")).toHaveText(`${bobName} is typing…`);
+  await expect(bob.locator("#typing")).toHaveText("");
+  // It disappears on its own.
+  await expect(alice.locator("#typing")).toHaveText("", { timeout: 10_000 });
+
+  await bobContext.close();
+  await expect(alice.locator("#online .member", { hasText: bobName })).toHaveCount(0, { timeout: 15_000 });
+  await expect(alice.locator(".line.notice", { hasText: `${bobName} left` })).toBeVisible();
+  await aliceContext.close();
+});

@@ -1,0 +1,162 @@
+//! Presence in Redis, shared by every instance.
+//!
+//! Layout (under the prefix `p`):
+//! - `{p}presence:<room>` — hash, field `<user>|<instance>` → open sockets;
+//! - `{p}instance:<id>` — the instance's lease (a key with a TTL);
+//! - `{p}instances` — set of instances holding presence entries;
+//! - `{p}instance:<id>:rooms` — set of rooms where the instance holds entries.
+//!
+//! Each change is one Lua script, so "was the user present before / is the
+//! user still present" is decided atomically even when instances race, and a
+//! dead instance is reaped by exactly one reaper.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use protocol::RoomName;
+use redis::aio::ConnectionManager;
+
+use super::{Departed, Presence, PresenceError};
+
+/// Helper shared by the scripts: does `user` hold any entry in hash `key`?
+const PRESENT: &str = r#"
+local function present(key, user)
+  local prefix = user .. '|'
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(field, 1, #prefix) == prefix then return true end
+  end
+  return false
+end
+"#;
+
+const ENTER: &str = r#"
+local before = present(KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+if before then return 0 else return 1 end
+"#;
+
+const EXIT: &str = r#"
+local field = ARGV[1] .. '|' .. ARGV[2]
+if redis.call('HEXISTS', KEYS[1], field) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then redis.call('HDEL', KEYS[1], field) end
+if present(KEYS[1], ARGV[1]) then return 0 else return 1 end
+"#;
+
+const REAP: &str = r#"
+local gone = {}
+local suffix = '|' .. ARGV[1]
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[2] .. 'presence:' .. room
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if #field > #suffix and string.sub(field, -#suffix) == suffix then
+      redis.call('HDEL', key, field)
+      local user = string.sub(field, 1, #field - #suffix)
+      if not present(key, user) then
+        table.insert(gone, room)
+        table.insert(gone, user)
+      end
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return gone
+"#;
+
+/// Presence under a key prefix.
+pub struct RedisPresence {
+    conn: ConnectionManager,
+    prefix: String,
+    enter: redis::Script,
+    exit: redis::Script,
+    reap: redis::Script,
+}
+
+impl RedisPresence {
+    /// Presence under `prefix` on `conn`.
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        let script = |body: &str| redis::Script::new(&format!("{PRESENT}{body}"));
+        Self { conn, prefix: prefix.to_owned(), enter: script(ENTER), exit: script(EXIT), reap: script(REAP) }
+    }
+
+    fn room(&self, room: &RoomName) -> String {
+        format!("{}presence:{room}", self.prefix)
+    }
+    fn lease(&self, instance: &str) -> String {
+        format!("{}instance:{instance}", self.prefix)
+    }
+    fn instance_rooms(&self, instance: &str) -> String {
+        format!("{}instance:{instance}:rooms", self.prefix)
+    }
+    fn instances(&self) -> String {
+        format!("{}instances", self.prefix)
+    }
+}
+
+#[async_trait]
+impl Presence for RedisPresence {
+    async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
+        let mut conn = self.conn.clone();
+        let joined: i64 = self
+            .enter
+            .key(self.room(room))
+            .key(self.instances())
+            .key(self.instance_rooms(instance))
+            .arg(user)
+            .arg(instance)
+            .arg(room.as_str())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(joined == 1)
+    }
+
+    async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
+        let mut conn = self.conn.clone();
+        let left: i64 = self.exit.key(self.room(room)).arg(user).arg(instance).invoke_async(&mut conn).await?;
+        Ok(left == 1)
+    }
+
+    async fn members(&self, room: &RoomName) -> Result<Vec<String>, PresenceError> {
+        let mut conn = self.conn.clone();
+        let fields: Vec<String> = redis::cmd("HKEYS").arg(self.room(room)).query_async(&mut conn).await?;
+        let mut users: Vec<String> =
+            fields.into_iter().filter_map(|f| f.split_once('|').map(|(user, _)| user.to_owned())).collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
+    async fn renew(&self, instance: &str, ttl: Duration) -> Result<(), PresenceError> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        Ok(redis::cmd("SET").arg(self.lease(instance)).arg(1).arg("PX").arg(ttl_ms).exec_async(&mut conn).await?)
+    }
+
+    async fn reap(&self) -> Result<Vec<Departed>, PresenceError> {
+        let mut conn = self.conn.clone();
+        let instances: Vec<String> = redis::cmd("SMEMBERS").arg(self.instances()).query_async(&mut conn).await?;
+        let mut departed = Vec::new();
+        for instance in instances {
+            let alive: bool = redis::cmd("EXISTS").arg(self.lease(&instance)).query_async(&mut conn).await?;
+            if alive {
+                continue;
+            }
+            let gone: Vec<String> = self
+                .reap
+                .key(self.instance_rooms(&instance))
+                .key(self.instances())
+                .arg(&instance)
+                .arg(&self.prefix)
+                .invoke_async(&mut conn)
+                .await?;
+            for pair in gone.chunks_exact(2) {
+                if let Ok(room) = RoomName::parse(&pair[0]) {
+                    departed.push(Departed { room, user: pair[1].clone() });
+                }
+            }
+        }
+        Ok(departed)
+    }
+}

@@ -1,0 +1,158 @@
+//! Presence and typing across instances: joins and leaves announced once, a
+//! reconnect within the grace period is neither, a crashed instance's users are
+//! announced as gone within 15 seconds; typing notices reach the others.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{ClientFrame, RoomName, ServerFrame};
+use support::{chatter, Browser, Instance, ProcessInstance, RedisServer, Socket, PASSWORD};
+use switchboard::presence::memory::MemoryPresence;
+use switchboard::presence::redis::RedisPresence;
+use switchboard::presence::Presence;
+
+fn general() -> RoomName {
+    RoomName::parse("general").expect("valid")
+}
+
+async fn presence_contract(presence: Arc<dyn Presence>) {
+    let room = general();
+    assert!(presence.enter(&room, "alice", "app-1").await.expect("enter"), "first socket joins");
+    assert!(!presence.enter(&room, "alice", "app-2").await.expect("enter"), "a second socket is no join");
+    assert!(presence.enter(&room, "bob", "app-1").await.expect("enter"));
+    assert_eq!(presence.members(&room).await.expect("members"), ["alice", "bob"]);
+    assert!(!presence.exit(&room, "alice", "app-1").await.expect("exit"), "still there through app-2");
+    assert!(presence.exit(&room, "alice", "app-2").await.expect("exit"), "last socket leaves");
+    assert!(!presence.exit(&room, "alice", "app-2").await.expect("exit"), "an extra exit is harmless");
+    assert_eq!(presence.members(&room).await.expect("members"), ["bob"]);
+}
+
+#[tokio::test]
+async fn presence_contract_memory() {
+    presence_contract(Arc::new(MemoryPresence::default())).await;
+}
+
+#[tokio::test]
+async fn presence_contract_redis() {
+    let redis = RedisServer::start().await;
+    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
+    presence_contract(Arc::new(RedisPresence::new(conn, "test:"))).await;
+}
+
+#[tokio::test]
+async fn an_instance_whose_lease_expired_is_reaped_once() {
+    let redis = RedisServer::start().await;
+    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let presence = RedisPresence::new(conn, "test:");
+    let room = general();
+    presence.renew("alive", Duration::from_secs(60)).await.expect("renew");
+    presence.renew("dying", Duration::from_millis(100)).await.expect("renew");
+    presence.enter(&room, "alice", "alive").await.expect("enter");
+    presence.enter(&room, "alice", "dying").await.expect("enter");
+    presence.enter(&room, "bob", "dying").await.expect("enter");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let gone = presence.reap().await.expect("reap");
+    assert_eq!(gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(), ["bob"], "alice is still on 'alive'");
+    assert!(presence.reap().await.expect("reap").is_empty(), "reaped once");
+    assert_eq!(presence.members(&room).await.expect("members"), ["alice"]);
+}
+
+fn about<'a>(user: &'a str) -> impl Fn(&ServerFrame) -> bool + 'a {
+    move |f| matches!(f, ServerFrame::Joined { user: u, .. } | ServerFrame::Left { user: u, .. } if u == user)
+}
+
+#[tokio::test]
+async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_silent() {
+    let redis = RedisServer::start().await;
+    let a = Instance::start(Some(&redis.url()), "app-a").await;
+    let b = Instance::start(Some(&redis.url()), "app-b").await;
+    let (_alice, mut alice_ws) = chatter(&a, "alice").await;
+    let bob = Browser::new();
+    bob.register(&b, "bob", PASSWORD).await;
+    let mut bob_ws = bob.socket(&b).await.expect("admitted");
+    bob_ws.join("general").await;
+    let users = bob_ws.expect(|f| match f {
+        ServerFrame::Presence { users, .. } => Some(users),
+        _ => None,
+    }).await;
+    assert_eq!(users, ["alice", "bob"], "the member list covers both instances");
+    alice_ws.expect(|f| about("bob")(&f).then_some(())).await;
+
+    // Bob's connection drops and comes back on the other instance within the grace period.
+    drop(bob_ws);
+    let mut bob_again = bob.socket(&a).await.expect("admitted");
+    bob_again.join("general").await;
+    let mut second_tab = bob.socket(&b).await.expect("admitted");
+    second_tab.join("general").await;
+    bob_again.say("general", "back", "bob is back").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    bob_again.say("general", "later", "after the grace period").await;
+    let mut seen = Vec::new();
+    loop {
+        let frame = alice_ws.next().await.expect("open");
+        if matches!(&frame, ServerFrame::Message(m) if m.text == "after the grace period") {
+            break;
+        }
+        seen.push(frame);
+    }
+    assert!(!seen.iter().any(about("bob")), "no leave and no join for a reconnect or a second tab: {seen:?}");
+
+    // A real leave is announced once.
+    drop(bob_again);
+    drop(second_tab);
+    alice_ws.expect(|f| matches!(&f, ServerFrame::Left { user, .. } if user == "bob").then_some(())).await;
+}
+
+#[tokio::test]
+async fn the_users_of_a_killed_instance_are_announced_gone_within_15_seconds() {
+    let redis = RedisServer::start().await;
+    let survivor = Instance::start(Some(&redis.url()), "app-survivor").await;
+    let doomed = ProcessInstance::start(&redis.url(), "app-doomed").await;
+    let (_alice, mut alice_ws) = chatter(&survivor, "alice").await;
+    let bob = Browser::new();
+    bob.register(&doomed.as_instance(), "bob", PASSWORD).await;
+    let mut bob_ws = Socket::connect(&doomed.as_instance(), bob.cookie(&doomed.as_instance()).as_deref(), None).await.expect("admitted");
+    bob_ws.join("general").await;
+    alice_ws.expect(|f| matches!(&f, ServerFrame::Joined { user, .. } if user == "bob").then_some(())).await;
+
+    let killed_at = tokio::time::Instant::now();
+    doomed.kill().await;
+    let deadline = killed_at + Duration::from_secs(15);
+    let mut left = false;
+    while !left && tokio::time::Instant::now() < deadline {
+        let frame = alice_ws.next_within(deadline - tokio::time::Instant::now()).await;
+        left = matches!(frame, Some(ServerFrame::Left { user, .. }) if user == "bob");
+    }
+    assert!(left, "bob was not announced gone within 15 s");
+    println!("bob announced gone {:?} after the kill", killed_at.elapsed());
+}
+
+#[tokio::test]
+async fn typing_reaches_the_others_is_not_echoed_and_is_rate_limited() {
+    let redis = RedisServer::start().await;
+    let a = Instance::start(Some(&redis.url()), "app-a").await;
+    let b = Instance::start(Some(&redis.url()), "app-b").await;
+    let (_alice, mut alice_ws) = chatter(&a, "alice").await;
+    let (_bob, mut bob_ws) = chatter(&b, "bob").await;
+    for _ in 0..10 {
+        alice_ws.send(&ClientFrame::Typing { room: "general".into() }).await;
+    }
+    alice_ws.say("general", "done", "done typing").await;
+    let mut typing = 0;
+    loop {
+        match bob_ws.next().await.expect("open") {
+            ServerFrame::Typing { user, room } => {
+                assert_eq!((user.as_str(), room.as_str()), ("alice", "general"));
+                typing += 1;
+            }
+            ServerFrame::Message(m) if m.text == "done typing" => break,
+            _ => {}
+        }
+    }
+    assert!((1..=2).contains(&typing), "a burst of 10 typing notices is relayed once or twice, got {typing}");
+    // Alice never hears her own typing.
+    let echoed = tokio::time::timeout(Duration::from_millis(300), alice_ws.expect(|f| matches!(f, ServerFrame::Typing { .. }).then_some(()))).await;
+    assert!(echoed.is_err());
+}
