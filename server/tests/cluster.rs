@@ -139,6 +139,24 @@ async fn login_rotates_the_session_id_and_logout_destroys_it() {
 }
 
 #[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_and_secure_when_configured() {
+    let redis = RedisServer::start().await;
+    for secure in [false, true] {
+        let mut config = switchboard::config::Config::for_tests();
+        config.redis_url = Some(redis.url());
+        config.cookie_secure = secure;
+        config.cookie_name = "chat_session".into();
+        let a = Instance::start_with(config, None).await;
+        let form = [("name", if secure { "s1" } else { "s0" }), ("password", PASSWORD)];
+        let response = reqwest::Client::new().post(format!("{}/api/register", a.url())).form(&form).send().await.expect("answer");
+        let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(cookie.starts_with("chat_session="), "the cookie name is configurable: {cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
+    }
+}
+
+#[tokio::test]
 async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
@@ -164,6 +182,8 @@ async fn bad_frames_get_clear_errors_and_the_socket_stays_usable() {
         _ => None,
     };
     ws.send_raw(tokio_tungstenite::tungstenite::Message::text("{not json")).await;
+    assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadFrame);
+    ws.send_raw(tokio_tungstenite::tungstenite::Message::text(r#"{"type":"launch_missiles"}"#)).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadFrame);
     ws.send(&ClientFrame::Join { room: "no spaces".into(), since: None }).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadRoom);
