@@ -3,9 +3,11 @@
 //! It registers `--clients` users, opens one websocket each, joins a fresh room, then has the
 //! users take turns sending `--messages` messages and measures, for every delivery to every
 //! other member, the time from send to receipt (one process, one clock). It prints the
-//! delivery count (lost = expected − received), latency percentiles and throughput. With
-//! `--idle N --pid P...` it also opens N idle sockets and prints the resident memory each
-//! costs the server processes (from /proc/P/status). Figures, not assertions: CI runs it small.
+//! delivery count (lost = expected − received − refused), the sends the server refused
+//! (rate limits: run the cluster with raised limits to measure capacity, see the README),
+//! latency percentiles and throughput. With `--idle N --pid P...` it also opens N idle
+//! sockets (10 per user) and prints the resident memory each costs the server processes
+//! (from /proc/P/status). Figures, not assertions: CI runs it small.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -107,19 +109,28 @@ async fn main() -> Result<()> {
     // Every send is stamped here; every receiver computes its latency against the stamp.
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let refused: Arc<Mutex<usize>> = Arc::default();
     let mut writers = Vec::new();
     let mut readers = Vec::new();
     for socket in sockets {
         let (writer, mut reader) = socket.split();
         writers.push(writer);
-        let (sent, latencies) = (sent.clone(), latencies.clone());
+        let (sent, latencies, refused) = (sent.clone(), latencies.clone(), refused.clone());
         readers.push(tokio::spawn(async move {
             while let Some(Ok(Message::Text(text))) = reader.next().await {
-                if let Ok(ServerFrame::Message(message)) = ServerFrame::decode(text.as_str()) {
-                    let stamp = message.client_id.as_ref().and_then(|c| sent.lock().ok()?.get(c).copied());
-                    if let (Some(stamp), Ok(mut all)) = (stamp, latencies.lock()) {
-                        all.push(stamp.elapsed());
+                match ServerFrame::decode(text.as_str()) {
+                    Ok(ServerFrame::Message(message)) => {
+                        let stamp = message.client_id.as_ref().and_then(|c| sent.lock().ok()?.get(c).copied());
+                        if let (Some(stamp), Ok(mut all)) = (stamp, latencies.lock()) {
+                            all.push(stamp.elapsed());
+                        }
                     }
+                    Ok(ServerFrame::Error { client_id: Some(_), .. }) => {
+                        if let Ok(mut refused) = refused.lock() {
+                            *refused += 1;
+                        }
+                    }
+                    _ => {}
                 }
             }
         }));
@@ -136,12 +147,12 @@ async fn main() -> Result<()> {
         let writer = &mut writers[n % clients];
         writer.send(Message::text(frame.encode())).await?;
     }
-    let expected = args.messages * (clients - 1);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let received = latencies.lock().map(|l| l.len()).unwrap_or(0);
         // Senders also receive their own message; count deliveries to the others only.
-        if received >= args.messages * clients || Instant::now() > deadline {
+        let refused = refused.lock().map(|r| *r).unwrap_or(0);
+        if received + refused * clients >= args.messages * clients || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -149,8 +160,16 @@ async fn main() -> Result<()> {
     let elapsed = started.elapsed();
     let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     all.sort_unstable();
-    let delivered = all.len().saturating_sub(args.messages);
-    println!("messages sent: {}, deliveries to other members: {delivered} of {expected} (lost {})", args.messages, expected.saturating_sub(delivered));
+    let refused = refused.lock().map(|r| *r).unwrap_or(0);
+    let stored = args.messages - refused.min(args.messages);
+    let delivered = all.len().saturating_sub(stored);
+    let expected_stored = stored * (clients - 1);
+    println!(
+        "messages sent: {}, refused by the server (rate limits): {refused}, deliveries to other members: {delivered} of {expected_stored} (lost {})",
+        args.messages,
+        expected_stored.saturating_sub(delivered)
+    );
+
     println!(
         "send→receive latency: p50 {:.2?}  p95 {:.2?}  p99 {:.2?}  max {:.2?}",
         percentile(&all, 0.50),
@@ -161,13 +180,17 @@ async fn main() -> Result<()> {
     println!("throughput: {:.0} deliveries/s over {:.2?}", all.len() as f64 / elapsed.as_secs_f64(), elapsed);
 
     if args.idle > 0 && !args.pid.is_empty() {
-        // One user, many sockets: registration (argon2's 19 MiB arenas) stays out of the figure.
-        let cookie = register(&url, &format!("i{run}")).await?;
+        // Ten sockets per user; users are registered first, so registration (argon2's 19 MiB
+        // arenas) stays out of the figure.
+        let mut cookies = Vec::new();
+        for i in 0..args.idle.div_ceil(10) {
+            cookies.push(register(&url, &format!("i{run}-{i}")).await?);
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = rss_kib(&args.pid);
         let mut idle = Vec::new();
-        for _ in 0..args.idle {
-            idle.push(open(&url, cookie.clone()).await?);
+        for i in 0..args.idle {
+            idle.push(open(&url, cookies[i / 10].clone()).await?);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let after = rss_kib(&args.pid);
