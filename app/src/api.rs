@@ -18,6 +18,8 @@ pub struct Me {
     pub user: String,
     /// The instance that served the page.
     pub instance: String,
+    /// How many times this session has loaded the page (across instances and restarts).
+    pub loads: u64,
 }
 
 /// What went wrong in a server function; the message is written for the user.
@@ -57,31 +59,50 @@ impl FromServerFnError for ApiError {
 /// Creates an account and logs it in.
 #[server(prefix = "/api", endpoint = "register")]
 pub async fn register(name: String, password: String) -> Result<(), ApiError> {
-    let user = ssr::auth()?.register(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
-    ssr::start_session(&user).await
+    let login = ssr::auth()?.register(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
+    ssr::start_session(login).await
 }
 
 /// Logs in with a user name and password.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(name: String, password: String) -> Result<(), ApiError> {
-    let user = ssr::auth()?.authenticate(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
-    ssr::start_session(&user).await
+    let login = ssr::auth()?.authenticate(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
+    ssr::start_session(login).await
 }
 
-/// Logs out: deletes the session from the store and clears the cookie.
+/// Logs out: deletes the session from the store, clears the cookie and closes the
+/// session's websockets on every instance.
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), ApiError> {
     let session = ssr::session().await?;
+    let login = session.get::<String>(ssr::LOGIN_KEY).await.ok().flatten();
     session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
-    leptos_axum::redirect("/login");
+    if let Some(login) = login {
+        ssr::auth()?.end_session(&login).await.map_err(ssr::fail)?;
+    }
+    leptos_axum::redirect("/login?notice=You%20are%20logged%20out.");
     Ok(())
 }
 
-/// The logged-in user; 401 without one.
+/// Logs out every session of the user, on every device and instance.
+#[server(prefix = "/api", endpoint = "logout_all")]
+pub async fn logout_all() -> Result<(), ApiError> {
+    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    ssr::auth()?.end_all_sessions(&user).await.map_err(ssr::fail)?;
+    let session = ssr::session().await?;
+    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    leptos_axum::redirect("/login?notice=All%20your%20sessions%20are%20logged%20out.");
+    Ok(())
+}
+
+/// The logged-in user; 401 without one. Counts a page load of this session.
 #[server(prefix = "/api", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, ApiError> {
     let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
-    Ok(Me { user, instance: ssr::instance() })
+    let session = ssr::session().await?;
+    let id = session.id().map(|id| id.to_string()).unwrap_or_default();
+    let loads = ssr::auth()?.count_load(&id).await.map_err(ssr::fail)?;
+    Ok(Me { user, instance: ssr::instance(), loads })
 }
 
 /// Server-side plumbing of the server functions.
@@ -99,6 +120,21 @@ pub mod ssr {
 
     /// The session key holding the logged-in user's name (shared with the websocket gateway).
     pub const USER_KEY: &str = "user";
+    /// The session key holding this login's id (its websockets are closed by it at logout).
+    pub const LOGIN_KEY: &str = "login";
+    /// The session key holding the user's session generation at login ("log out everywhere" bumps it).
+    pub const GEN_KEY: &str = "gen";
+
+    /// A successful login, as the server hands it to the session.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Login {
+        /// The user name as stored.
+        pub user: String,
+        /// A fresh random id for this login.
+        pub login: String,
+        /// The user's session generation now.
+        pub generation: u64,
+    }
 
     /// The client's address as the server determined it (the peer, or the load balancer's
     /// `X-Forwarded-For` when the server trusts it); put in the request extensions by the server.
@@ -108,10 +144,18 @@ pub mod ssr {
     /// Account operations the server implements (argon2id, storage, rate limits).
     #[async_trait]
     pub trait AuthBackend: Send + Sync + 'static {
-        /// Creates an account for a request from `client`; returns the user name as stored.
-        async fn register(&self, name: &str, password: &str, client: &str) -> Result<String, ApiError>;
-        /// Checks a password for a request from `client`; returns the user name as stored.
-        async fn authenticate(&self, name: &str, password: &str, client: &str) -> Result<String, ApiError>;
+        /// Creates an account for a request from `client` and logs it in.
+        async fn register(&self, name: &str, password: &str, client: &str) -> Result<Login, ApiError>;
+        /// Checks a password for a request from `client` and logs in.
+        async fn authenticate(&self, name: &str, password: &str, client: &str) -> Result<Login, ApiError>;
+        /// Whether a session made at `generation` is still valid for `user`.
+        async fn session_valid(&self, user: &str, generation: u64) -> Result<bool, ApiError>;
+        /// Counts one page load of session `id`; returns the count so far.
+        async fn count_load(&self, id: &str) -> Result<u64, ApiError>;
+        /// Ends one login: its websockets close on every instance.
+        async fn end_session(&self, login: &str) -> Result<(), ApiError>;
+        /// Ends every session of `user`: old cookies stop working, every websocket closes.
+        async fn end_all_sessions(&self, user: &str) -> Result<(), ApiError>;
     }
 
     /// What the server puts in the Leptos context for every request.
@@ -165,16 +209,27 @@ pub mod ssr {
         leptos_axum::extract::<Session>().await.map_err(|err| fail(ApiError::Transport(err.to_string())))
     }
 
-    /// The logged-in user, if any.
+    /// The logged-in user, if any (a session ended by "log out everywhere" is none, and is cleared).
     pub async fn current_user() -> Result<Option<String>, ApiError> {
-        session().await?.get::<String>(USER_KEY).await.map_err(|_| fail(ApiError::Unavailable))
+        let session = session().await?;
+        let unavailable = |_| fail(ApiError::Unavailable);
+        let Some(user) = session.get::<String>(USER_KEY).await.map_err(unavailable)? else { return Ok(None) };
+        let generation = session.get::<u64>(GEN_KEY).await.map_err(unavailable)?.unwrap_or(0);
+        if auth()?.session_valid(&user, generation).await.map_err(fail)? {
+            return Ok(Some(user));
+        }
+        session.flush().await.map_err(unavailable)?;
+        Ok(None)
     }
 
-    /// Logs `user` in on this request's session under a fresh session id.
-    pub async fn start_session(user: &str) -> Result<(), ApiError> {
+    /// Logs the user in on this request's session under a fresh session id.
+    pub async fn start_session(login: Login) -> Result<(), ApiError> {
         let session = session().await?;
-        session.cycle_id().await.map_err(|_| fail(ApiError::Unavailable))?;
-        session.insert(USER_KEY, user).await.map_err(|_| fail(ApiError::Unavailable))?;
+        let unavailable = |_| fail(ApiError::Unavailable);
+        session.cycle_id().await.map_err(unavailable)?;
+        session.insert(USER_KEY, &login.user).await.map_err(unavailable)?;
+        session.insert(LOGIN_KEY, &login.login).await.map_err(unavailable)?;
+        session.insert(GEN_KEY, login.generation).await.map_err(unavailable)?;
         leptos_axum::redirect("/");
         Ok(())
     }

@@ -70,7 +70,8 @@ test("logout returns to the login page and the old cookie no longer works", asyn
   expect(cookies.find((c) => c.name === "jsessionid")?.sameSite).toBe("Lax");
 
   await page.locator("#logout").click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login(\?notice=.*)?$/);
+  await expect(page.locator(".notice")).toContainText("logged out");
   await page.goto("/");
   await expect(page).toHaveURL(/\/login$/);
 

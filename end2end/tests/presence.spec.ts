@@ -23,3 +23,19 @@ test("presence and typing are seen across instances", async ({ browser }) => {
   await expect(alice.locator(".line.notice", { hasText: `${bobName} left` })).toBeVisible();
   await aliceContext.close();
 });
+
+test("logging out in one tab closes the other tab's socket and shows why", async ({ browser, baseURL }) => {
+  const [context, first] = await newPage(browser, baseURL!);
+  const name = uniqueUser("tabs");
+  await register(first, name);
+  const second = await context.newPage();
+  await second.goto("/");
+  await expect(second.locator("#connection")).toHaveText(/^connected to /);
+  await expect(second.locator("#loads")).not.toHaveText("1");
+
+  await first.locator("#logout").click();
+  await expect(first).toHaveURL(/\/login/);
+  await expect(second).toHaveURL(/\/login\?notice=/, { timeout: 15_000 });
+  await expect(second.locator(".notice")).toHaveText("You were logged out.");
+  await context.close();
+});

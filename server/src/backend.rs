@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tower_sessions::MemoryStore;
 use tracing::info;
 
 use crate::accounts::memory::MemoryAccounts;
@@ -60,7 +59,7 @@ impl Backend {
         Self {
             broker: Arc::new(MemoryBroker::new(config.history_cap)),
             accounts: Arc::new(MemoryAccounts::default()),
-            sessions: SessionBackend::Memory(MemoryStore::default()),
+            sessions: SessionBackend::memory(),
             limiter: Arc::new(MemoryLimiter::default()),
             presence: Arc::new(MemoryPresence::default()),
         }

@@ -47,6 +47,11 @@ pub struct Config {
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 86_400)]
     pub session_ttl_secs: u64,
 
+    /// How often an open websocket checks (and renews) its session, in seconds; an expired or
+    /// deleted session closes the socket and sends the page to the login screen.
+    #[arg(long, env = "SESSION_CHECK_SECS", default_value_t = 30)]
+    pub session_check_secs: u64,
+
     /// Number of recent messages a room shows on join.
     #[arg(long, env = "HISTORY_ON_JOIN", default_value_t = 50)]
     pub history_on_join: usize,
@@ -143,6 +148,7 @@ impl Config {
         config.drain_spread_ms = 200;
         config.drain_deadline_secs = 5;
         config.presence_grace_ms = 300;
+        config.session_check_secs = 1;
         // Tests drive traffic far beyond a person's; those that test a limit set it.
         config.sends_per_10s = 1_000_000;
         config.frames_per_second = 1_000_000;

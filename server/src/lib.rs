@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::auth::AuthService;
+use crate::auth::{AuthDeps, AuthService};
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
 use crate::drain::Drain;
@@ -85,6 +85,32 @@ async fn presence_heartbeat(state: AppState) {
     }
 }
 
+/// Closes this instance's sockets of a login or a user when any instance says they ended.
+async fn close_on_logout(state: AppState) {
+    let mut events = state.backend.broker.control_events();
+    let stop = state.drain.trigger();
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => return,
+            event = events.recv() => event,
+        };
+        match event {
+            Ok(broker::ControlEvent::EndSession { login }) => {
+                let closed = state.sockets.close_login(&login);
+                tracing::info!(closed, "session ended: sockets closed");
+            }
+            Ok(broker::ControlEvent::EndUser { user }) => {
+                let closed = state.sockets.close_user(&user);
+                tracing::info!(%user, closed, "all sessions ended: sockets closed");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "missed logout orders");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
 /// A bound, ready-to-run instance.
 pub struct Server {
     listener: TcpListener,
@@ -104,7 +130,13 @@ impl Server {
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
         let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
-        let auth = AuthService::new(backend.accounts.clone(), backend.limiter.clone(), config.limits());
+        let auth = AuthService::new(AuthDeps {
+            accounts: backend.accounts.clone(),
+            limiter: backend.limiter.clone(),
+            limits: config.limits(),
+            broker: backend.broker.clone(),
+            sessions: backend.sessions.clone(),
+        });
         let services = Services { auth: Arc::new(auth), instance: instance.clone() };
         let config_drain = config.drain_timings();
         let state = AppState {
@@ -142,6 +174,7 @@ impl Server {
         let drain = self.state.drain.clone();
         tokio::spawn(drain.clone().run());
         tokio::spawn(presence_heartbeat(self.state.clone()));
+        tokio::spawn(close_on_logout(self.state.clone()));
         info!(%addr, instance = %self.state.instance, "listening");
         let router = routes::router(self.state);
         // Chat frames are small and latency-bound: no Nagle delay on sockets.

@@ -13,7 +13,6 @@ use switchboard::session::{RedisSessionStore, SessionBackend};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::SessionStore;
-use tower_sessions::MemoryStore;
 
 /// The stores under test, with the Redis server they need kept alive.
 struct Stores {
@@ -24,7 +23,7 @@ struct Stores {
 
 async fn memory() -> Stores {
     Stores {
-        sessions: SessionBackend::Memory(MemoryStore::default()),
+        sessions: SessionBackend::memory(),
         accounts: Arc::new(MemoryAccounts::default()),
         _redis: None,
     }
@@ -75,9 +74,9 @@ async fn sessions_never_collide(stores: Stores) {
 
 async fn accounts_are_created_once(stores: Stores) {
     let accounts = stores.accounts;
-    let account = Account { display: "Alice".into(), password_hash: "$argon2id$x".into() };
+    let account = Account { display: "Alice".into(), password_hash: "$argon2id$x".into(), generation: 0 };
     assert!(accounts.create("alice", &account).await.expect("create"));
-    let other = Account { display: "alice".into(), password_hash: "$argon2id$y".into() };
+    let other = Account { display: "alice".into(), password_hash: "$argon2id$y".into(), generation: 0 };
     assert!(!accounts.create("alice", &other).await.expect("create"), "taken");
     assert_eq!(accounts.find("alice").await.expect("find"), Some(account));
     assert_eq!(accounts.find("bob").await.expect("find"), None);

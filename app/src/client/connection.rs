@@ -67,8 +67,8 @@ enum End {
     Closed,
     /// The server is draining; reconnect after this many milliseconds.
     Move(u64),
-    /// The session is gone; go to the login page.
-    LoggedOut,
+    /// The session is gone; go to the login page and say why.
+    LoggedOut(String),
     /// The page is going away.
     Stop,
 }
@@ -98,7 +98,7 @@ async fn run(chat: ChatHandles, me: String, mut outbox: Outbox, mut commands: Un
             }
             match repin().await {
                 Repin::Ok => {}
-                Repin::LoggedOut => return go_to_login(),
+                Repin::LoggedOut => return go_to_login("Please log in again."),
                 Repin::Failed => {
                     pause = backoff.next_delay(js_sys::Math::random());
                     continue;
@@ -116,7 +116,7 @@ async fn run(chat: ChatHandles, me: String, mut outbox: Outbox, mut commands: Un
         };
         pause = match end {
             End::Stop => return,
-            End::LoggedOut => return go_to_login(),
+            End::LoggedOut(reason) => return go_to_login(&reason),
             End::Move(after_ms) => Duration::from_millis(after_ms),
             End::Closed => backoff.next_delay(js_sys::Math::random()),
         };
@@ -187,7 +187,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
             },
             Event::Frame(Ok(Message::Bytes(_))) => continue,
             Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code == CLOSE_LOGGED_OUT => {
-                return End::LoggedOut;
+                return End::LoggedOut(close.reason);
             }
             Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code >= 1003 && !close.reason.is_empty() => {
                 // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
@@ -354,9 +354,10 @@ fn send_frame(pending: &Pending) -> ClientFrame {
     ClientFrame::Send { room: pending.room.clone(), client_id: pending.client_id.clone(), text: pending.text.clone() }
 }
 
-fn go_to_login() {
+fn go_to_login(notice: &str) {
     if let Some(window) = web_sys::window() {
-        let _ = window.location().set_href("/login");
+        let notice = String::from(js_sys::encode_uri_component(notice));
+        let _ = window.location().set_href(&format!("/login?notice={notice}"));
     }
 }
 

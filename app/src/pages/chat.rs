@@ -14,7 +14,7 @@ use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::{use_navigate, use_params_map};
 use protocol::{RoomName, DEFAULT_ROOM};
 
-use crate::api::{whoami, ApiError, Logout, Me};
+use crate::api::{whoami, ApiError, Logout, LogoutAll, Me};
 use crate::chat_log::{ChatLog, LineKind};
 use crate::client::ConnectionState;
 
@@ -204,6 +204,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
         });
     }
     let logout = ServerAction::<Logout>::new();
+    let logout_all = ServerAction::<LogoutAll>::new();
     let draft = RwSignal::new(String::new());
     let user = me.user.clone();
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -237,6 +238,9 @@ fn ChatRoom(me: Me) -> impl IntoView {
             <span class="whoami">"Logged in as " <strong class="me">{me.user.clone()}</strong></span>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" id="logout">"Log out"</button>
+            </ActionForm>
+            <ActionForm action=logout_all attr:class="logout">
+                <button type="submit" id="logout-all" title="End every session of yours, on every device">"Log out everywhere"</button>
             </ActionForm>
         </header>
         <div class="layout">
@@ -286,6 +290,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
             {move || matches!(chat.state.get(), ConnectionState::Reconnecting(_) | ConnectionState::Offline).then(|| view! {
                 <button type="button" class="retry" on:click=move |_| chat.retry_now()>"retry now"</button>
             })}
+            <span class="loads">"this session loaded the page " <span id="loads">{me.loads}</span> " times"</span>
             <span class="instances">
                 "page from " <span id="page-instance">{me.instance.clone()}</span>
                 " · socket on " <span id="socket-instance">{socket_instance}</span>

@@ -29,6 +29,14 @@ impl AccountStore for MemoryAccounts {
         Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
     }
 
+    async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(accounts.get_mut(key).map(|account| {
+            account.generation += 1;
+            account.generation
+        }).unwrap_or(0))
+    }
+
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
         let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.get(key).map(|set| set.iter().cloned().collect()).unwrap_or_default())

@@ -21,6 +21,8 @@ pub struct Account {
     pub display: String,
     /// The argon2id hash of the password (PHC string).
     pub password_hash: String,
+    /// The session generation: sessions made at an older one are void ("log out everywhere").
+    pub generation: u64,
 }
 
 /// Why the account store failed.
@@ -44,6 +46,8 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError>;
     /// The account under `key`, if any.
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError>;
+    /// Voids every existing session of the user; returns the new generation.
+    async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError>;
     /// The rooms the user has joined, sorted.
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError>;
     /// Remembers that the user joined `room`.

@@ -9,7 +9,7 @@ use super::{Account, AccountStore, AccountStoreError};
 
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'display', ARGV[2])
+redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'display', ARGV[2], 'gen', 0)
 return 1
 "#;
 
@@ -51,12 +51,19 @@ impl AccountStore for RedisAccounts {
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let (hash, display): (Option<String>, Option<String>) =
-            redis::cmd("HMGET").arg(self.key(key)).arg("hash").arg("display").query_async(&mut conn).await?;
+        let (hash, display, generation): (Option<String>, Option<String>, Option<u64>) =
+            redis::cmd("HMGET").arg(self.key(key)).arg("hash").arg("display").arg("gen").query_async(&mut conn).await?;
         Ok(match (hash, display) {
-            (Some(password_hash), Some(display)) => Some(Account { display, password_hash }),
+            (Some(password_hash), Some(display)) => {
+                Some(Account { display, password_hash, generation: generation.unwrap_or(0) })
+            }
             _ => None,
         })
+    }
+
+    async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("HINCRBY").arg(self.key(key)).arg("gen").arg(1).query_async(&mut conn).await?)
     }
 
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{id_order, now_ms, Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
+use super::{id_order, now_ms, Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent};
 
 #[derive(Default)]
 struct Log {
@@ -105,6 +105,15 @@ impl Broker for MemoryBroker {
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {
         self.fanout.subscribe(room).await
+    }
+
+    async fn control(&self, event: ControlEvent) -> Result<(), BrokerError> {
+        self.fanout.deliver_control(event);
+        Ok(())
+    }
+
+    fn control_events(&self) -> tokio::sync::broadcast::Receiver<ControlEvent> {
+        self.fanout.control_events()
     }
 
     async fn is_healthy(&self) -> bool {

@@ -44,6 +44,24 @@ impl RedisSessionStore {
         format!("{}session:{id}", self.prefix)
     }
 
+    /// Counts one page load of session `id` under `{p}session:<id>:loads` (kept 30 days).
+    pub async fn count_load(&self, id: &str) -> session_store::Result<u64> {
+        let mut conn = self.conn.clone();
+        let key = format!("{}session:{id}:loads", self.prefix);
+        let (count,): (u64,) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(30 * 24 * 3600)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        Ok(count)
+    }
+
     /// Writes the record with `NX` or `XX`; returns whether Redis wrote it.
     async fn write(&self, record: &Record, condition: &str) -> session_store::Result<bool> {
         let json = serde_json::to_string(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;

@@ -30,7 +30,11 @@ use crate::broker::{id_order, Appended, RoomEvent};
 use crate::chat::{ChatError, ChatService, ChatSettings, Joined};
 use crate::ratelimit::bucket::TokenBucket;
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
+use crate::session::SessionBackend;
 use crate::ws::registry::Registration;
+use crate::ws::SocketLogin;
+use tower_sessions::session::Id;
+use tower_sessions::SessionStore;
 use crate::state::AppState;
 
 
@@ -56,10 +60,25 @@ impl Closer {
     }
 }
 
-/// Serves one admitted socket for `user` until it ends.
-pub async fn run(socket: WebSocket, user: String, registration: Registration, state: AppState) {
-    let span = info_span!("socket", %user, instance = %state.instance);
-    Connection::serve(socket, user, registration, state).instrument(span).await;
+/// Serves one admitted socket until it ends.
+pub async fn run(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
+    let span = info_span!("socket", user = %login.user, instance = %state.instance);
+    Connection::serve(socket, login, registration, state).instrument(span).await;
+}
+
+/// Whether the socket's session still exists; renews it while the socket is open (an active
+/// chat keeps its session alive even without page loads). `Err` when the store cannot say.
+async fn session_alive(sessions: &SessionBackend, id: &Id, ttl: Duration) -> Result<bool, ()> {
+    match sessions.load(id).await {
+        Ok(Some(mut record)) => {
+            record.expiry_date = time::OffsetDateTime::now_utc() + ttl;
+            // A failed renewal is retried at the next check.
+            let _ = sessions.save(&record).await;
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(_) => Err(()),
+    }
 }
 
 /// Closes a socket at once with a code and a reason.
@@ -81,7 +100,10 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(socket: WebSocket, user: String, registration: Registration, state: AppState) {
+    async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
+        let SocketLogin { user, session_id, .. } = login;
+        let mut session_check = tokio::time::interval(Duration::from_secs(state.config.session_check_secs.max(1)));
+        session_check.tick().await;
         let (sink, mut stream) = socket.split();
         let (out, queue) = mpsc::channel(state.config.socket_queue.max(8));
         let closer = Arc::new(Closer::default());
@@ -119,7 +141,13 @@ impl Connection {
         loop {
             tokio::select! {
                 () = closer.token.cancelled() => break,
-                () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "logged out"),
+                () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
+                _ = session_check.tick(), if session_id.is_some() => {
+                    let Some(id) = &session_id else { continue };
+                    if session_alive(&state.backend.sessions, id, state.config.session_ttl()).await == Ok(false) {
+                        closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
+                    }
+                }
                 () = moving.cancelled(), if !closer.token.is_cancelled() => {
                     connection.move_away(state.drain.spread()).await;
                 }

@@ -198,6 +198,11 @@ impl ProcessInstance {
             .env("LEPTOS_OUTPUT_NAME", "switchboard")
             .env("LEPTOS_SITE_ROOT", "target/site")
             .env("RUST_LOG", "warn")
+            // As Config::for_tests: tests drive more traffic than a person; limits have their own tests.
+            .env("SENDS_PER_10S", "1000000")
+            .env("FRAMES_PER_SECOND", "1000000")
+            .env("AUTH_ATTEMPTS_PER_CLIENT", "1000000")
+            .env("PRESENCE_GRACE_MS", "300")
             .kill_on_drop(true)
             .spawn()
             .expect("server binary runs");

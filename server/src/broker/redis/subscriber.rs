@@ -31,7 +31,7 @@ use redis::aio::ConnectionManager;
 
 use super::{decode_event, replay, since_script, Keys};
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::{id_order, now_ms, BrokerError, RoomEvent};
+use crate::broker::{id_order, now_ms, BrokerError, ControlEvent, RoomEvent};
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -171,10 +171,9 @@ impl Task {
 
     async fn connect(&mut self) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
         let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
-        if !self.wanted.is_empty() {
-            let channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
-            sink.subscribe(&channels).await?;
-        }
+        let mut channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
+        channels.push(self.keys.control());
+        sink.subscribe(&channels).await?;
         Ok((sink, stream))
     }
 
@@ -246,6 +245,13 @@ impl Task {
     }
 
     fn deliver(&mut self, message: &redis::Msg) {
+        if message.get_channel_name() == self.keys.control() {
+            match serde_json::from_slice::<ControlEvent>(message.get_payload_bytes()) {
+                Ok(event) => self.fanout.deliver_control(event),
+                Err(err) => debug!(%err, "dropping unreadable control event"),
+            }
+            return;
+        }
         let Some(room) = self.keys.room_of(message.get_channel_name()) else { return };
         match decode_event(message.get_payload_bytes()) {
             Ok(event) => self.deliver_event(&room, event),
