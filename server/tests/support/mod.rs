@@ -5,6 +5,7 @@
 
 mod socket;
 
+#[allow(unused_imports)] // each test crate uses part of the harness
 pub use socket::{Raw, Socket};
 
 use std::net::SocketAddr;
@@ -308,5 +309,4 @@ impl Browser {
     }
 }
 
-type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
