@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 /// The logged-in user, as the page needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
-    /// The user name.
+    /// The user name (the account).
     pub user: String,
+    /// The display name (what others see; changed by a rename).
+    pub name: String,
     /// The instance that served the page.
     pub instance: String,
     /// How many times this session has loaded the page (across instances and restarts).
@@ -101,8 +103,10 @@ pub async fn whoami() -> Result<Me, ApiError> {
     let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
     let session = ssr::session().await?;
     let id = session.id().map(|id| id.to_string()).unwrap_or_default();
-    let loads = ssr::auth()?.count_load(&id).await.map_err(ssr::fail)?;
-    Ok(Me { user, instance: ssr::instance(), loads })
+    let auth = ssr::auth()?;
+    let loads = auth.count_load(&id).await.map_err(ssr::fail)?;
+    let name = auth.display_name(&user).await.map_err(ssr::fail)?;
+    Ok(Me { user, name, instance: ssr::instance(), loads })
 }
 
 /// Server-side plumbing of the server functions.
@@ -150,6 +154,8 @@ pub mod ssr {
         async fn authenticate(&self, name: &str, password: &str, client: &str) -> Result<Login, ApiError>;
         /// Whether a session made at `generation` is still valid for `user`.
         async fn session_valid(&self, user: &str, generation: u64) -> Result<bool, ApiError>;
+        /// The display name of `user`.
+        async fn display_name(&self, user: &str) -> Result<String, ApiError>;
         /// Counts one page load of session `id`; returns the count so far.
         async fn count_load(&self, id: &str) -> Result<u64, ApiError>;
         /// Ends one login: its websockets close on every instance.

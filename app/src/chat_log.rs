@@ -120,7 +120,8 @@ impl ChatLog {
                 }
             }
         }
-        self.lines.push(message_line(&message.user, message.id.clone(), &message.text, message.ts, mine, false));
+        let author = if message.name.is_empty() { &message.user } else { &message.name };
+        self.lines.push(message_line(author, message.id.clone(), &message.text, message.ts, mine, false));
     }
 
     fn confirm(&mut self, client_id: &str, id: &str) {
@@ -169,7 +170,7 @@ mod tests {
     use super::*;
 
     fn msg(id: &str, user: &str, text: &str, cid: Option<&str>) -> ChatMessage {
-        ChatMessage { room: "general".into(), id: id.into(), user: user.into(), text: text.into(), ts: 5, client_id: cid.map(Into::into) }
+        ChatMessage { room: "general".into(), id: id.into(), user: user.into(), name: String::new(), text: text.into(), ts: 5, client_id: cid.map(Into::into) }
     }
 
     #[test]
@@ -222,7 +223,7 @@ mod tests {
     #[test]
     fn joins_and_leaves_are_notices() {
         let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Joined { room: "general".into(), user: "bob".into(), ts: 1 }, "alice");
+        log.apply(&ServerFrame::Joined { room: "general".into(), user: "bob".into(), name: String::new(), ts: 1 }, "alice");
         log.apply(&ServerFrame::Left { room: "general".into(), user: "bob".into(), ts: 2 }, "alice");
         assert_eq!(log.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["bob joined", "bob left"]);
         assert_ne!(log.lines()[0].key, log.lines()[1].key);

@@ -39,3 +39,25 @@ test("logging out in one tab closes the other tab's socket and shows why", async
   await expect(second.locator(".notice")).toHaveText("You were logged out.");
   await context.close();
 });
+
+test("a rename is seen in another context at once and after a refresh", async ({ browser }) => {
+  const [aliceContext, alice] = await newPage(browser, instanceUrl(1));
+  const [bobContext, bob] = await newPage(browser, instanceUrl(2));
+  const aliceName = uniqueUser("alice");
+  await register(alice, aliceName);
+  await register(bob, uniqueUser("bob"));
+  const newName = `W${Date.now().toString(36)}`;
+  await alice.locator("#new-name").fill(newName);
+  await alice.locator("#rename").click();
+  await expect(alice.locator(".me")).toHaveText(newName);
+  await expect(bob.locator(".line.notice", { hasText: `${aliceName} is now ${newName}` })).toBeVisible();
+  await expect(bob.locator(`#online .member[data-user="${aliceName}"]`)).toHaveText(newName);
+  await alice.reload();
+  await expect(alice.locator(".me")).toHaveText(newName);
+  // Messages are sent under the new name.
+  await alice.locator("#message").fill(`hello as ${newName}`);
+  await alice.locator("#send").click();
+  await expect(bob.locator(".line", { hasText: `hello as ${newName}` }).locator(".user")).toHaveText(newName);
+  await aliceContext.close();
+  await bobContext.close();
+});

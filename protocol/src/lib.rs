@@ -78,6 +78,11 @@ pub enum ClientFrame {
         /// The text of the message (`/me waves` is an action).
         text: String,
     },
+    /// Change the user's display name (shown in every room, every tab, after a refresh).
+    Rename {
+        /// The new display name (the rules of a user name).
+        name: String,
+    },
     /// The user is typing in a room (sent at most every few seconds; never stored).
     Typing {
         /// The room.
@@ -94,8 +99,11 @@ pub struct ChatMessage {
     pub room: String,
     /// The server-assigned id (stream id); gives the order within the room.
     pub id: MessageId,
-    /// The author's user name.
+    /// The author's user name (the account: stable across renames).
     pub user: String,
+    /// The author's display name when the message was sent (empty: same as `user`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// The text, exactly as sent; clients render it as text, never as HTML.
     pub text: String,
     /// Milliseconds since the Unix epoch when the server stored the message
@@ -141,6 +149,8 @@ pub enum ErrorCode {
     BadRoom,
     /// The message is empty or longer than the limit.
     BadMessage,
+    /// The display name is invalid or belongs to someone else.
+    BadName,
     /// The client acted on a room it has not joined.
     NotJoined,
     /// The client is sending too fast.
@@ -191,6 +201,9 @@ pub enum ServerFrame {
         room: String,
         /// The user.
         user: String,
+        /// Their display name (empty: same as `user`).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
         /// Milliseconds since the Unix epoch.
         ts: u64,
     },
@@ -209,6 +222,16 @@ pub enum ServerFrame {
         room: String,
         /// The users present on any instance, sorted.
         users: Vec<String>,
+        /// Display names of those users that have one other than their user name.
+        #[serde(default)]
+        names: std::collections::BTreeMap<String, String>,
+    },
+    /// A user changed their display name (sent to the rooms they are in and to their own sockets).
+    Renamed {
+        /// The user (account).
+        user: String,
+        /// The new display name.
+        name: String,
     },
     /// A user is typing in a room; clients show it for a few seconds.
     Typing {
@@ -277,6 +300,7 @@ mod tests {
             ClientFrame::Join { room: "general".into(), since: None },
             ClientFrame::Leave { room: "general".into() },
             ClientFrame::Typing { room: "general".into() },
+            ClientFrame::Rename { name: "Alice".into() },
             ClientFrame::Send { room: "r".into(), client_id: "c1".into(), text: "hi".into() },
             ClientFrame::Ping,
         ];

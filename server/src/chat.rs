@@ -119,7 +119,7 @@ impl ChatService {
     /// Joins `room`: subscribes first, then reads the history — the recent messages, or with
     /// `since` everything after it — so nothing published in between is missed.
     #[instrument(skip(self), fields(room = %room))]
-    pub async fn join(&self, user: &str, room: &RoomName, since: Option<&str>) -> Result<Joined, ChatError> {
+    pub async fn join(&self, user: &str, name: &str, room: &RoomName, since: Option<&str>) -> Result<Joined, ChatError> {
         if since.is_some_and(|id| !is_message_id(id)) {
             return Err(ChatError::BadSince);
         }
@@ -134,7 +134,10 @@ impl ChatService {
         // A join is announced only when the user was absent from the room (not on a reconnect,
         // not for a second tab); presence problems do not stop the chat.
         match self.presence.enter(room, user, &self.instance).await {
-            Ok(true) => self.broker.announce(room, RoomEvent::Joined { user: user.to_owned(), ts: now_ms() }).await?,
+            Ok(true) => {
+                let event = RoomEvent::Joined { user: user.to_owned(), name: name.to_owned(), ts: now_ms() };
+                self.broker.announce(room, event).await?;
+            }
             Ok(false) => {}
             Err(err) => warn!(%err, "presence unavailable"),
         }
@@ -157,6 +160,16 @@ impl ChatService {
         });
     }
 
+    /// Tells `rooms` that `user` is now called `name`.
+    pub async fn renamed(&self, user: &str, name: &str, rooms: &[RoomName]) {
+        for room in rooms {
+            let event = RoomEvent::Renamed { user: user.to_owned(), name: name.to_owned() };
+            if let Err(err) = self.broker.announce(room, event).await {
+                warn!(%err, %room, "could not announce a rename");
+            }
+        }
+    }
+
     /// Tells the room that `user` is typing.
     pub async fn typing(&self, user: &str, room: &RoomName) -> Result<(), ChatError> {
         Ok(self.broker.announce(room, RoomEvent::Typing { user: user.to_owned() }).await?)
@@ -164,7 +177,8 @@ impl ChatService {
 
     /// Validates and stores a message; returns its id once stored.
     #[instrument(skip(self, text), fields(room = %room))]
-    pub async fn send(&self, user: &str, room: &RoomName, client_id: &str, text: &str) -> Result<Appended, ChatError> {
+    pub async fn send(&self, author: (&str, &str), room: &RoomName, client_id: &str, text: &str) -> Result<Appended, ChatError> {
+        let (user, name) = author;
         let valid_id = !client_id.is_empty()
             && client_id.len() <= MAX_CLIENT_ID
             && client_id.bytes().all(|b| b.is_ascii_graphic());
@@ -180,7 +194,7 @@ impl ChatService {
                 self.max_message_chars
             )));
         }
-        let draft = Draft { user: user.to_owned(), text: text.to_owned(), client_id: client_id.to_owned() };
+        let draft = Draft { user: user.to_owned(), name: name.to_owned(), text: text.to_owned(), client_id: client_id.to_owned() };
         Ok(self.broker.append(room, draft).await?)
     }
 }

@@ -52,7 +52,7 @@ fn room(name: &str) -> RoomName {
 }
 
 fn draft(user: &str, client_id: &str, text: &str) -> Draft {
-    Draft { user: user.into(), client_id: client_id.into(), text: text.into() }
+    Draft { user: user.into(), name: user.to_uppercase(), client_id: client_id.into(), text: text.into() }
 }
 
 async fn next_event(sub: &mut switchboard::broker::Subscription) -> RoomEvent {
@@ -105,8 +105,8 @@ async fn rooms_are_separate_and_announcements_are_not_stored(backend: Box<dyn Ba
     let (a, b) = (room("a"), room("b"));
     let mut sub_a = broker.subscribe(&a).await.expect("subscribe");
     broker.append(&b, draft("alice", "1", "for b")).await.expect("append");
-    broker.announce(&a, RoomEvent::Joined { user: "bob".into(), ts: 7 }).await.expect("announce");
-    assert_eq!(next_event(&mut sub_a).await, RoomEvent::Joined { user: "bob".into(), ts: 7 });
+    broker.announce(&a, RoomEvent::Joined { user: "bob".into(), name: "Bob".into(), ts: 7 }).await.expect("announce");
+    assert_eq!(next_event(&mut sub_a).await, RoomEvent::Joined { user: "bob".into(), name: "Bob".into(), ts: 7 });
     assert!(broker.recent(&a, 10).await.expect("recent").is_empty());
     assert_eq!(broker.recent(&b, 10).await.expect("recent").len(), 1);
 }

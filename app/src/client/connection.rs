@@ -37,6 +37,8 @@ pub enum Command {
     Leave(String),
     /// Tell a room that the user is typing.
     Typing(String),
+    /// Change the user's display name.
+    Rename(String),
     /// Skip the rest of the backoff wait.
     RetryNow,
     /// The page is going away: close the socket and stop.
@@ -171,6 +173,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                     Command::Join(room) => ClientFrame::Join { since: chat.last_id(&room), room },
                     Command::Leave(room) => ClientFrame::Leave { room },
                     Command::Typing(room) => ClientFrame::Typing { room },
+                    Command::Rename(name) => ClientFrame::Rename { name },
                     Command::RetryNow | Command::Stop => continue,
                 };
                 // Before `welcome` the frame waits: the outbox and the room list are replayed then.
@@ -248,16 +251,38 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
             ServerFrame::History { room, .. } => chat.with_log(room, |log| log.apply(&frame, me)),
             ServerFrame::Joined { room, user, .. } | ServerFrame::Left { room, user, .. } => {
                 let joined = matches!(frame, ServerFrame::Joined { .. });
+                if let ServerFrame::Joined { name, .. } = &frame {
+                    if !name.is_empty() && name != user {
+                        chat.names.update(|names| {
+                            names.insert(user.clone(), name.clone());
+                        });
+                    }
+                }
                 chat.members.update(|members| {
                     let set = members.entry(room.clone()).or_default();
                     if joined { set.insert(user.clone()) } else { set.remove(user) };
                 });
                 chat.with_log(room, |log| log.apply(&frame, me));
             }
-            ServerFrame::Presence { room, users } => {
+            ServerFrame::Presence { room, users, names } => {
                 chat.members.update(|members| {
                     members.insert(room.clone(), users.iter().cloned().collect());
                 });
+                chat.names.update(|known| known.extend(names.clone()));
+            }
+            ServerFrame::Renamed { user, name } => {
+                // One frame per shared room: say it once.
+                let before = chat.shown(user);
+                if before != *name {
+                    chat.names.update(|names| {
+                        names.insert(user.clone(), name.clone());
+                    });
+                    let notice = format!("{before} is now {name}");
+                    chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
+                }
+                if user == me {
+                    chat.my_name.set(name.clone());
+                }
             }
             ServerFrame::Typing { room, user } => show_typing(chat, room, user),
             ServerFrame::Message(message) => {
@@ -305,7 +330,7 @@ async fn wait(
                 Some(Command::RetryNow) => return true,
                 Some(Command::Send(pending)) => outbox.push(pending),
                 // Joins are replayed from the room list after `welcome`; leaves are kept for then.
-                Some(Command::Join(_) | Command::Typing(_)) => {}
+                Some(Command::Join(_) | Command::Typing(_) | Command::Rename(_)) => {}
                 Some(Command::Leave(room)) => deferred.push(ClientFrame::Leave { room }),
             },
         }

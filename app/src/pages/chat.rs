@@ -29,6 +29,10 @@ pub struct ChatHandles {
     pub unread: RwSignal<HashMap<String, u32>>,
     /// Who is present in each room, on any instance.
     pub members: RwSignal<HashMap<String, BTreeSet<String>>>,
+    /// Display names by user, where they differ from the user name.
+    pub names: RwSignal<HashMap<String, String>>,
+    /// This user's display name.
+    pub my_name: RwSignal<String>,
     /// Who is typing in each room, with the time (ms) the notice ends.
     pub typing: RwSignal<HashMap<String, HashMap<String, f64>>>,
     /// The room on screen.
@@ -41,8 +45,10 @@ pub struct ChatHandles {
 }
 
 impl ChatHandles {
-    fn new(current: Memo<String>) -> Self {
+    fn new(current: Memo<String>, my_name: String) -> Self {
         Self {
+            names: RwSignal::new(HashMap::new()),
+            my_name: RwSignal::new(my_name),
             logs: RwSignal::new(HashMap::new()),
             rooms: RwSignal::new(vec![DEFAULT_ROOM.to_owned()]),
             unread: RwSignal::new(HashMap::new()),
@@ -122,6 +128,18 @@ impl ChatHandles {
         let _ = last_sent;
     }
 
+    /// The name to show for `user`.
+    pub fn shown(&self, user: &str) -> String {
+        self.names.with(|names| names.get(user).cloned().unwrap_or_else(|| user.to_owned()))
+    }
+
+    fn rename(&self, name: String) {
+        #[cfg(feature = "hydrate")]
+        self.command(crate::client::connection::Command::Rename(name));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = name;
+    }
+
     fn retry_now(&self) {
         #[cfg(feature = "hydrate")]
         self.command(crate::client::connection::Command::RetryNow);
@@ -182,7 +200,7 @@ pub fn ChatPage() -> impl IntoView {
 fn ChatRoom(me: Me) -> impl IntoView {
     let params = use_params_map();
     let current = Memo::new(move |_| params.with(|p| p.get("room")).unwrap_or_else(|| DEFAULT_ROOM.to_owned()));
-    let chat = ChatHandles::new(current);
+    let chat = ChatHandles::new(current, me.name.clone());
     let valid_room = move || RoomName::parse(&current.get()).is_ok();
     // The room on screen is joined (added to the list) and read.
     Effect::new(move |_| {
@@ -223,7 +241,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
     let lines = move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
-        let mut names: Vec<String> = chat.typing.with(|t| t.get(&current.get()).map(|m| m.keys().cloned().collect()).unwrap_or_default());
+        let mut names: Vec<String> = chat.typing.with(|t| t.get(&current.get()).map(|m| m.keys().map(|u| chat.shown(u)).collect()).unwrap_or_default());
         names.sort();
         match names.len() {
             0 => String::new(),
@@ -235,7 +253,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
         <header class="top">
             <h1>"Switchboard"</h1>
             <span class="room" id="room-title">"#" {move || current.get()}</span>
-            <span class="whoami">"Logged in as " <strong class="me">{me.user.clone()}</strong></span>
+            <span class="whoami">"Logged in as " <strong class="me">{move || chat.my_name.get()}</strong></span>
             <ActionForm action=logout attr:class="logout">
                 <button type="submit" id="logout">"Log out"</button>
             </ActionForm>
@@ -360,9 +378,13 @@ fn RoomList(chat: ChatHandles) -> impl IntoView {
                     key=|user| user.clone()
                     let:user
                 >
-                    <li class="member">{user}</li>
+                    {
+                        let data = user.clone();
+                        view! { <li class="member" data-user=data>{move || chat.shown(&user)}</li> }
+                    }
                 </For>
             </ul>
+            <RenameForm chat/>
             <form class="join-room" on:submit=join>
                 <input
                     type="text"
@@ -376,5 +398,37 @@ fn RoomList(chat: ChatHandles) -> impl IntoView {
                 <p class="error" role="alert">{move || error.get()}</p>
             </form>
         </nav>
+    }
+}
+
+/// The form to change one's display name.
+#[component]
+fn RenameForm(chat: ChatHandles) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match protocol::UserName::parse(&name.get_untracked()) {
+            Ok(valid) => {
+                error.set(None);
+                name.set(String::new());
+                chat.rename(valid.to_string());
+            }
+            Err(err) => error.set(Some(err.to_string().replace("user name", "display name"))),
+        }
+    };
+    view! {
+        <form class="rename-form" on:submit=submit>
+            <input
+                type="text"
+                id="new-name"
+                placeholder="change your display name"
+                maxlength="32"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <button type="submit" id="rename">"Rename"</button>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </form>
     }
 }

@@ -5,28 +5,49 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{Account, AccountStore, AccountStoreError};
+use super::{Account, AccountStore, AccountStoreError, Rename};
 
 /// Accounts kept in a map; they vanish with the process.
 #[derive(Default)]
 pub struct MemoryAccounts {
     accounts: Mutex<HashMap<String, Account>>,
     rooms: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Case-folded names (user names and display names) → the key of the user holding them.
+    claims: Mutex<HashMap<String, String>>,
 }
 
 #[async_trait]
 impl AccountStore for MemoryAccounts {
     async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        if accounts.contains_key(key) {
+        let mut claims = self.claims.lock().unwrap_or_else(PoisonError::into_inner);
+        if accounts.contains_key(key) || claims.get(key).is_some_and(|owner| owner != key) {
             return Ok(false);
         }
         accounts.insert(key.to_owned(), account.clone());
+        claims.insert(key.to_owned(), key.to_owned());
         Ok(true)
     }
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
         Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+    }
+
+    async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut claims = self.claims.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(account) = accounts.get_mut(key) else { return Ok(Rename::Unknown) };
+        let folded = display.to_ascii_lowercase();
+        if claims.get(&folded).is_some_and(|owner| owner != key) {
+            return Ok(Rename::Taken);
+        }
+        let old = std::mem::replace(&mut account.display, display.to_owned());
+        let old_folded = old.to_ascii_lowercase();
+        if old_folded != key && old_folded != folded {
+            claims.remove(&old_folded);
+        }
+        claims.insert(folded, key.to_owned());
+        Ok(Rename::Done(old))
     }
 
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {

@@ -2,6 +2,8 @@
 //!
 //! An account is the argon2id hash of the password and the display name, kept
 //! under the case-folded user name (so `Alice` and `alice` are one account).
+//! Names are claimed case-insensitively: a display name can be neither another
+//! user's name nor another user's display name, so nobody can pose as someone else.
 //! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
 //! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` sets); both pass
 //! `tests/store_contract.rs`. The user's room list lives here, not in the
@@ -25,6 +27,17 @@ pub struct Account {
     pub generation: u64,
 }
 
+/// The outcome of [`AccountStore::rename`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rename {
+    /// Renamed; the old display name.
+    Done(String),
+    /// Another user holds the name.
+    Taken,
+    /// No such account.
+    Unknown,
+}
+
 /// Why the account store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountStoreError {
@@ -46,6 +59,9 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError>;
     /// The account under `key`, if any.
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError>;
+    /// Changes the user's display name unless another user holds it (as a user name or a
+    /// display name); returns the outcome.
+    async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError>;
     /// Voids every existing session of the user; returns the new generation.
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError>;
     /// The rooms the user has joined, sorted.

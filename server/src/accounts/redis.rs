@@ -1,16 +1,34 @@
-//! Accounts in Redis: one hash per user, `{p}user:<name>` with fields `hash`
-//! and `display`. Creation is one script so two instances registering the same
-//! name at once cannot both succeed.
+//! Accounts in Redis: one hash per user, `{p}user:<name>` with fields `hash`,
+//! `display` and `gen`, and `{p}names`, the claims on case-folded names. Creation
+//! and renaming are one script each, so two instances claiming the same name at
+//! once cannot both succeed, and a rename never loses a concurrent write to
+//! another field of the user.
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::{Account, AccountStore, AccountStoreError};
+use super::{Account, AccountStore, AccountStoreError, Rename};
 
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local owner = redis.call('HGET', KEYS[2], ARGV[3])
+if owner and owner ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'display', ARGV[2], 'gen', 0)
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[3])
 return 1
+"#;
+
+const RENAME: &str = r#"
+local old = redis.call('HGET', KEYS[1], 'display')
+if not old then return {2, ''} end
+local folded = string.lower(ARGV[1])
+local owner = redis.call('HGET', KEYS[2], folded)
+if owner and owner ~= ARGV[2] then return {1, ''} end
+local old_folded = string.lower(old)
+if old_folded ~= ARGV[2] and old_folded ~= folded then redis.call('HDEL', KEYS[2], old_folded) end
+redis.call('HSET', KEYS[2], folded, ARGV[2])
+redis.call('HSET', KEYS[1], 'display', ARGV[1])
+return {0, old}
 "#;
 
 /// Accounts stored in Redis.
@@ -18,16 +36,26 @@ pub struct RedisAccounts {
     conn: ConnectionManager,
     prefix: String,
     create: redis::Script,
+    rename: redis::Script,
 }
 
 impl RedisAccounts {
     /// Accounts under `prefix` on `conn`.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self { conn, prefix: prefix.to_owned(), create: redis::Script::new(CREATE) }
+        Self {
+            conn,
+            prefix: prefix.to_owned(),
+            create: redis::Script::new(CREATE),
+            rename: redis::Script::new(RENAME),
+        }
     }
 
     fn key(&self, name: &str) -> String {
         format!("{}user:{name}", self.prefix)
+    }
+
+    fn claims_key(&self) -> String {
+        format!("{}names", self.prefix)
     }
 
     fn rooms_key(&self, name: &str) -> String {
@@ -42,8 +70,10 @@ impl AccountStore for RedisAccounts {
         let created: i64 = self
             .create
             .key(self.key(key))
+            .key(self.claims_key())
             .arg(&account.password_hash)
             .arg(&account.display)
+            .arg(key)
             .invoke_async(&mut conn)
             .await?;
         Ok(created == 1)
@@ -58,6 +88,17 @@ impl AccountStore for RedisAccounts {
                 Some(Account { display, password_hash, generation: generation.unwrap_or(0) })
             }
             _ => None,
+        })
+    }
+
+    async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let (outcome, old): (i64, String) =
+            self.rename.key(self.key(key)).key(self.claims_key()).arg(display).arg(key).invoke_async(&mut conn).await?;
+        Ok(match outcome {
+            0 => Rename::Done(old),
+            1 => Rename::Taken,
+            _ => Rename::Unknown,
         })
     }
 

@@ -148,6 +148,16 @@ impl AuthBackend for AuthService {
         }
     }
 
+    async fn display_name(&self, user: &str) -> Result<String, ApiError> {
+        match self.accounts.find(&user.to_ascii_lowercase()).await {
+            Ok(account) => Ok(account.map_or_else(|| user.to_owned(), |account| account.display)),
+            Err(err) => {
+                warn!(%err, "account store failed");
+                Err(ApiError::Unavailable)
+            }
+        }
+    }
+
     async fn count_load(&self, id: &str) -> Result<u64, ApiError> {
         self.sessions.count_load(id).await.map_err(|err| {
             warn!(%err, "could not count a page load");

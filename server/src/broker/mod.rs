@@ -28,6 +28,8 @@ pub use fanout::Subscription;
 pub struct Draft {
     /// The author (from the session, never from the client).
     pub user: String,
+    /// The author's display name now.
+    pub name: String,
     /// The message text, already validated.
     pub text: String,
     /// The client's id for the message; a second send with the same id (and user) is not stored again.
@@ -42,6 +44,7 @@ impl Draft {
             ts: id_millis(&id),
             id,
             user: self.user,
+            name: self.name,
             text: self.text,
             client_id: Some(self.client_id),
         }
@@ -86,6 +89,9 @@ pub enum RoomEvent {
     Joined {
         /// The user.
         user: String,
+        /// Their display name.
+        #[serde(default)]
+        name: String,
         /// Milliseconds since the Unix epoch.
         ts: u64,
     },
@@ -95,6 +101,13 @@ pub enum RoomEvent {
         user: String,
         /// Milliseconds since the Unix epoch.
         ts: u64,
+    },
+    /// A user changed their display name.
+    Renamed {
+        /// The user (account).
+        user: String,
+        /// The new display name.
+        name: String,
     },
     /// A user is typing (never stored).
     Typing {

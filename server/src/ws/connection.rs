@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
-use crate::accounts::SharedAccounts;
+use crate::accounts::{Rename, SharedAccounts};
 use crate::broker::{id_order, Appended, RoomEvent};
 use crate::chat::{ChatError, ChatService, ChatSettings, Joined};
 use crate::ratelimit::bucket::TokenBucket;
@@ -89,6 +89,8 @@ pub async fn refuse(mut socket: WebSocket, code: u16, reason: &str) {
 
 struct Connection {
     user: String,
+    /// The display name, shared with the forwarders (a rename in another tab updates it).
+    display: Arc<Mutex<String>>,
     accounts: SharedAccounts,
     limiter: SharedLimiter,
     send_limit: Limit,
@@ -97,6 +99,7 @@ struct Connection {
     closer: Arc<Closer>,
     rooms: HashMap<RoomName, JoinHandle<()>>,
     typing: TokenBucket,
+    renames: TokenBucket,
 }
 
 impl Connection {
@@ -120,8 +123,24 @@ impl Connection {
         let chat = ChatService::new(broker, state.backend.presence.clone(), state.instance.clone(), settings);
         let accounts = state.backend.accounts.clone();
         let (limiter, send_limit) = (state.backend.limiter.clone(), state.limits.sends_per_user);
-        let mut connection =
-            Self { user, accounts, limiter, send_limit, chat, out, closer: closer.clone(), rooms: HashMap::new(), typing: TokenBucket::new(1, 2) };
+        let name = match accounts.find(&user.to_ascii_lowercase()).await {
+            Ok(Some(account)) => account.display,
+            _ => user.clone(),
+        };
+        let display = Arc::new(Mutex::new(name));
+        let mut connection = Self {
+            user,
+            display,
+            accounts,
+            limiter,
+            send_limit,
+            chat,
+            out,
+            closer: closer.clone(),
+            rooms: HashMap::new(),
+            typing: TokenBucket::new(1, 2),
+            renames: TokenBucket::new(1, 3),
+        };
         let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
         let _tracked = state.drain.track_socket();
         let moving = state.drain.sockets();
@@ -202,6 +221,7 @@ impl Connection {
             ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Typing { room } => self.typing(&room).await,
+            ClientFrame::Rename { name } => self.rename(&name).await,
             ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
         }
     }
@@ -222,14 +242,22 @@ impl Connection {
         if self.rooms.contains_key(&room) {
             return;
         }
-        match self.chat.join(&self.user, &room, since).await {
+        let name = self.name();
+        match self.chat.join(&self.user, &name, &room, since).await {
             Ok(mut joined) => {
                 let newest = joined.history.last().map(|m| id_order(&m.id));
                 let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
                 let users = std::mem::take(&mut joined.members);
+                let names = self.display_names(&users).await;
                 self.queue(ServerFrame::History { room: room.to_string(), messages, gap }).await;
-                self.queue(ServerFrame::Presence { room: room.to_string(), users }).await;
-                let route = Route { me: self.user.clone(), newest, out: self.out.clone(), closer: self.closer.clone() };
+                self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await;
+                let route = Route {
+                    me: self.user.clone(),
+                    display: self.display.clone(),
+                    newest,
+                    out: self.out.clone(),
+                    closer: self.closer.clone(),
+                };
                 let forwarder = tokio::spawn(forward(joined, route).in_current_span());
                 if let Err(err) = self.accounts.add_room(&self.user.to_ascii_lowercase(), room.as_str()).await {
                     debug!(%err, "could not remember the room");
@@ -248,6 +276,57 @@ impl Connection {
         if let Some(forwarder) = self.rooms.remove(&room) {
             forwarder.abort();
             self.chat.leave(&self.user, &room).await;
+        }
+    }
+
+    fn name(&self) -> String {
+        self.display.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The display names of `users` that differ from their user names.
+    async fn display_names(&self, users: &[String]) -> std::collections::BTreeMap<String, String> {
+        let mut names = std::collections::BTreeMap::new();
+        for user in users {
+            if let Ok(Some(account)) = self.accounts.find(&user.to_ascii_lowercase()).await {
+                if account.display != *user {
+                    names.insert(user.clone(), account.display);
+                }
+            }
+        }
+        names
+    }
+
+    /// Changes the user's display name and tells every room the user is in (and so every tab).
+    async fn rename(&mut self, raw: &str) {
+        if !self.renames.take() {
+            return self.error(ErrorCode::RateLimited, "you are renaming too fast".into(), None).await;
+        }
+        let name = match protocol::UserName::parse(raw) {
+            Ok(name) => name.to_string(),
+            Err(err) => return self.error(ErrorCode::BadName, err.to_string().replace("user name", "display name"), None).await,
+        };
+        let key = self.user.to_ascii_lowercase();
+        match self.accounts.rename(&key, &name).await {
+            Ok(Rename::Done(_)) => {
+                *self.display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
+                let mut rooms: Vec<RoomName> = self.rooms.keys().cloned().collect();
+                for room in self.accounts.rooms(&key).await.unwrap_or_default() {
+                    if let Ok(room) = RoomName::parse(&room) {
+                        if !rooms.contains(&room) {
+                            rooms.push(room);
+                        }
+                    }
+                }
+                self.chat.renamed(&self.user, &name, &rooms).await;
+                self.queue(ServerFrame::Renamed { user: self.user.clone(), name }).await;
+            }
+            Ok(Rename::Taken) => {
+                let message = format!("the name {name} belongs to someone else");
+                self.error(ErrorCode::BadName, message, None).await;
+            }
+            Ok(Rename::Unknown) | Err(_) => {
+                self.error(ErrorCode::Unavailable, "the name could not be changed right now".into(), None).await;
+            }
         }
     }
 
@@ -274,7 +353,8 @@ impl Connection {
             let message = format!("you are sending too fast; wait {} s (it will be sent then)", wait.as_secs().max(1));
             return self.error(ErrorCode::RateLimited, message, Some(client_id)).await;
         }
-        match self.chat.send(&self.user, &room, &client_id, text).await {
+        let name = self.name();
+        match self.chat.send((&self.user, &name), &room, &client_id, text).await {
             Ok(appended) => {
                 let id = appended.id().to_owned();
                 if let Appended::Duplicate(_) = appended {
@@ -299,6 +379,8 @@ impl Connection {
 struct Route {
     /// The socket's user (their own typing notices are not echoed).
     me: String,
+    /// The socket's display name, updated when the user renames in another tab.
+    display: Arc<Mutex<String>>,
     /// The newest message already sent with the join's history.
     newest: Option<(u64, u64)>,
     out: mpsc::Sender<ServerFrame>,
@@ -307,7 +389,7 @@ struct Route {
 
 /// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
 async fn forward(mut joined: Joined, route: Route) {
-    let Route { me, newest, out, closer } = route;
+    let Route { me, display, newest, out, closer } = route;
     let room = joined.subscription.room().to_string();
     loop {
         let event = match joined.subscription.recv().await {
@@ -322,7 +404,15 @@ async fn forward(mut joined: Joined, route: Route) {
             // Already sent as part of the join's history.
             RoomEvent::Message(message) if newest.is_some_and(|n| id_order(&message.id) <= n) => continue,
             RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
-            RoomEvent::Joined { user, ts } => ServerFrame::Joined { room: room.clone(), user: user.clone(), ts: *ts },
+            RoomEvent::Joined { user, name, ts } => {
+                ServerFrame::Joined { room: room.clone(), user: user.clone(), name: name.clone(), ts: *ts }
+            }
+            RoomEvent::Renamed { user, name } => {
+                if *user == me {
+                    *display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
+                }
+                ServerFrame::Renamed { user: user.clone(), name: name.clone() }
+            }
             RoomEvent::Left { user, ts } => ServerFrame::Left { room: room.clone(), user: user.clone(), ts: *ts },
             RoomEvent::Typing { user } if *user == me => continue,
             RoomEvent::Typing { user } => ServerFrame::Typing { room: room.clone(), user: user.clone() },

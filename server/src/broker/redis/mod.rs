@@ -38,7 +38,7 @@ const DEDUPE_TTL_SECS: u64 = 24 * 3600;
 const APPEND: &str = r#"
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
-local id = redis.call('XADD', KEYS[2], '*', 'user', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4])
+local id = redis.call('XADD', KEYS[2], '*', 'user', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4], 'name', ARGV[8])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
 local cap = tonumber(ARGV[1])
 local len = redis.call('XLEN', KEYS[2])
@@ -47,7 +47,7 @@ if len > cap + math.max(1, math.floor(cap / 10)) then
   redis.call('SET', KEYS[3], old[#old - 1][1])
   redis.call('XTRIM', KEYS[2], 'MINID', old[#old][1])
 end
-redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], text = ARGV[3], client_id = ARGV[4]}))
+redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], name = ARGV[8], text = ARGV[3], client_id = ARGV[4]}))
 return {1, id}
 "#;
 
@@ -111,6 +111,7 @@ fn messages(room: &RoomName, entries: Vec<(String, HashMap<String, String>)>) ->
             ts: id_millis(&id),
             id,
             user: fields.remove("user").unwrap_or_default(),
+            name: fields.remove("name").unwrap_or_default(),
             text: fields.remove("text").unwrap_or_default(),
             client_id: fields.remove("cid"),
         })
@@ -174,6 +175,7 @@ impl Broker for RedisBroker {
             .arg(DEDUPE_TTL_SECS)
             .arg(self.keys.channel(room))
             .arg(room.as_str())
+            .arg(&draft.name)
             .invoke_async(&mut conn)
             .await?;
         if stored == 0 {
