@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { instanceUrl, newPage, register, uniqueUser } from "./helpers";
+import { instanceUrl, newPage, register, say, uniqueUser } from "./helpers";
 
 test("presence and typing are seen across instances", async ({ browser }) => {
   const [aliceContext, alice] = await newPage(browser, instanceUrl(1));
@@ -53,10 +53,10 @@ test("a rename is seen in another context at once and after a refresh", async ({
   await expect(bob.locator(".line.notice", { hasText: `${aliceName} is now ${newName}` })).toBeVisible();
   await expect(bob.locator(`#online .member[data-user="${aliceName}"]`)).toHaveText(newName);
   await alice.reload();
+  await expect(alice.locator("#connection")).toHaveText(/^connected to /);
   await expect(alice.locator(".me")).toHaveText(newName);
   // Messages are sent under the new name.
-  await alice.locator("#message").fill(`hello as ${newName}`);
-  await alice.locator("#send").click();
+  await say(alice, `hello as ${newName}`);
   await expect(bob.locator(".line", { hasText: `hello as ${newName}` }).locator(".user")).toHaveText(newName);
   await aliceContext.close();
   await bobContext.close();

@@ -11,7 +11,7 @@ use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
 use tracing::{instrument, warn};
 
 use crate::broker::{is_message_id, now_ms, Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription};
-use crate::presence::{Presence, SharedPresence};
+use crate::presence::{LocalMemberships, Presence, SharedPresence};
 
 /// The longest client message id accepted.
 const MAX_CLIENT_ID: usize = 64;
@@ -78,6 +78,7 @@ pub struct Joined {
 pub struct ChatService {
     broker: SharedBroker,
     presence: SharedPresence,
+    local: LocalMemberships,
     instance: String,
     grace: Duration,
     history_on_join: usize,
@@ -95,6 +96,8 @@ pub struct ChatSettings {
     pub max_message_chars: usize,
     /// Delay before a closed socket counts as gone (a reconnect within it is no leave).
     pub grace: Duration,
+    /// This instance's memberships, mirrored.
+    pub local: LocalMemberships,
 }
 
 impl ChatService {
@@ -103,6 +106,7 @@ impl ChatService {
         Self {
             broker,
             presence,
+            local: settings.local,
             instance,
             grace: settings.grace,
             history_on_join: settings.history_on_join,
@@ -133,6 +137,7 @@ impl ChatService {
         };
         // A join is announced only when the user was absent from the room (not on a reconnect,
         // not for a second tab); presence problems do not stop the chat.
+        self.local.add(room, user);
         match self.presence.enter(room, user, &self.instance).await {
             Ok(true) => {
                 let event = RoomEvent::Joined { user: user.to_owned(), name: name.to_owned(), ts: now_ms() };
@@ -147,15 +152,17 @@ impl ChatService {
 
     /// `user` left `room` on purpose: gone at once (if no other socket of theirs is there).
     pub async fn leave(&self, user: &str, room: &RoomName) {
+        self.local.remove(room, user);
         depart(&self.broker, &*self.presence, &self.instance, user, room).await;
     }
 
     /// A socket of `user` in `room` closed: gone after the grace period, unless they came back.
     pub fn leave_later(&self, user: &str, room: &RoomName) {
         let (broker, presence, instance) = (self.broker.clone(), self.presence.clone(), self.instance.clone());
-        let (user, room, grace) = (user.to_owned(), room.clone(), self.grace);
+        let (user, room, grace, local) = (user.to_owned(), room.clone(), self.grace, self.local.clone());
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
+            local.remove(&room, &user);
             depart(&broker, &*presence, &instance, &user, &room).await;
         });
     }

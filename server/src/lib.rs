@@ -62,10 +62,14 @@ pub enum StartError {
 async fn presence_heartbeat(state: AppState) {
     let presence = state.backend.presence.clone();
     let stop = state.drain.trigger();
+    let mut first = true;
     loop {
-        if let Err(err) = presence.renew(&state.instance, presence::LEASE_TTL).await {
-            tracing::warn!(%err, "could not renew the presence lease");
+        match presence.renew(&state.instance, presence::LEASE_TTL).await {
+            Ok(false) if !first => reassert_presence(&state).await,
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "could not renew the presence lease"),
         }
+        first = false;
         match presence.reap().await {
             Ok(departed) => {
                 for gone in departed {
@@ -81,6 +85,24 @@ async fn presence_heartbeat(state: AppState) {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(presence::REAP_EVERY) => {}
+        }
+    }
+}
+
+/// Enters this instance's memberships again after its lease lapsed (they may have been reaped).
+async fn reassert_presence(state: &AppState) {
+    let memberships = state.memberships.snapshot();
+    tracing::warn!(entries = memberships.len(), "presence lease had lapsed: entering memberships again");
+    for (room, user, sockets) in memberships {
+        match state.backend.presence.restore(&room, &user, &state.instance, sockets).await {
+            Ok(true) => {
+                let event = broker::RoomEvent::Joined { user, name: String::new(), ts: broker::now_ms() };
+                if let Err(err) = state.backend.broker.announce(&room, event).await {
+                    tracing::warn!(%err, "could not announce a re-entered user");
+                }
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(%err, "could not re-enter presence"),
         }
     }
 }
@@ -143,6 +165,7 @@ impl Server {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
             sockets: SocketRegistry::new(config.max_sockets_per_user),
             limits: config.limits(),
+            memberships: presence::LocalMemberships::default(),
             config: Arc::new(config),
             instance,
             backend,

@@ -9,6 +9,7 @@ use leptos::prelude::LeptosOptions;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::drain::Drain;
+use crate::presence::LocalMemberships;
 use crate::ratelimit::Limits;
 use crate::ws::origin::OriginPolicy;
 use crate::ws::registry::SocketRegistry;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub sockets: SocketRegistry,
     /// The rate-limit policy.
     pub limits: Limits,
+    /// This instance's room memberships (re-entered if a Redis outage let them be reaped).
+    pub memberships: LocalMemberships,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -156,3 +156,26 @@ async fn typing_reaches_the_others_is_not_echoed_and_is_rate_limited() {
     let echoed = tokio::time::timeout(Duration::from_millis(300), alice_ws.expect(|f| matches!(f, ServerFrame::Typing { .. }).then_some(()))).await;
     assert!(echoed.is_err());
 }
+
+#[tokio::test]
+async fn an_instance_whose_entries_were_reaped_during_an_outage_enters_them_again() {
+    let redis = RedisServer::start().await;
+    let a = Instance::start(Some(&redis.url()), "app-a").await;
+    let (_alice, _alice_ws) = chatter(&a, "alice").await;
+    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let presence = RedisPresence::new(conn.clone(), "sb:");
+    // As if Redis had been away longer than the lease: the lease is gone and another instance reaped.
+    let mut admin = conn.clone();
+    let _: () = redis::cmd("DEL").arg("sb:instance:app-a").query_async(&mut admin).await.expect("del");
+    let gone = presence.reap().await.expect("reap");
+    assert_eq!(gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(), ["alice"]);
+    assert!(presence.members(&general()).await.expect("members").is_empty());
+    // Within one heartbeat the instance notices its lapsed lease and enters its memberships again, once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while presence.members(&general()).await.expect("members").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "alice was never entered again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sockets: i64 = redis::cmd("HGET").arg("sb:presence:general").arg("alice|app-a").query_async(&mut admin).await.expect("hget");
+    assert_eq!(sockets, 1, "restored, not double-counted");
+}

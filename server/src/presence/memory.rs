@@ -24,6 +24,12 @@ impl Presence for MemoryPresence {
         Ok(*count == 1)
     }
 
+    async fn restore(&self, room: &RoomName, user: &str, _instance: &str, sockets: usize) -> Result<bool, PresenceError> {
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = rooms.entry(room.clone()).or_default().insert(user.to_owned(), sockets);
+        Ok(previous.is_none())
+    }
+
     async fn exit(&self, room: &RoomName, user: &str, _instance: &str) -> Result<bool, PresenceError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(members) = rooms.get_mut(room) else { return Ok(false) };
@@ -45,8 +51,8 @@ impl Presence for MemoryPresence {
         Ok(members.into_iter().cloned().collect())
     }
 
-    async fn renew(&self, _instance: &str, _ttl: Duration) -> Result<(), PresenceError> {
-        Ok(())
+    async fn renew(&self, _instance: &str, _ttl: Duration) -> Result<bool, PresenceError> {
+        Ok(true)
     }
 
     async fn reap(&self) -> Result<Vec<Departed>, PresenceError> {

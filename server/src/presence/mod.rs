@@ -12,13 +12,18 @@
 //! whose lease expired and announces their users as gone — within
 //! `LEASE_TTL + REAP_EVERY` (13 s).
 //!
+//! If Redis itself is away longer than the lease, other instances may reap a live
+//! instance's entries; the instance notices the lapsed lease when it renews it and
+//! enters its sockets' memberships ([`LocalMemberships`]) again.
+//!
 //! [`memory::MemoryPresence`] serves the single-instance mode,
 //! [`redis::RedisPresence`] a cluster; both pass `tests/presence_contract.rs`.
 
 pub mod memory;
 pub mod redis;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -57,15 +62,52 @@ pub struct Departed {
 pub trait Presence: Send + Sync + 'static {
     /// A socket of `user` on `instance` entered `room`; `true` if the user was absent before.
     async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError>;
+    /// Sets the number of `user`'s sockets in `room` on `instance` (idempotent: for entering memberships
+    /// again after a lapsed lease); `true` if the user was absent before.
+    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize) -> Result<bool, PresenceError>;
     /// A socket of `user` on `instance` left `room`; `true` if the user is now absent.
     async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError>;
     /// The users present in `room`, sorted.
     async fn members(&self, room: &RoomName) -> Result<Vec<String>, PresenceError>;
-    /// Renews `instance`'s lease for `ttl`.
-    async fn renew(&self, instance: &str, ttl: Duration) -> Result<(), PresenceError>;
+    /// Renews `instance`'s lease for `ttl`; `false` when the lease had lapsed (the instance's
+    /// entries may have been reaped meanwhile and must be entered again).
+    async fn renew(&self, instance: &str, ttl: Duration) -> Result<bool, PresenceError>;
     /// Removes the entries of instances whose lease expired; returns who is now gone.
     async fn reap(&self) -> Result<Vec<Departed>, PresenceError>;
 }
 
 /// Presence shared by the instance.
 pub type SharedPresence = Arc<dyn Presence>;
+
+/// This instance's own memberships (room, user) → open sockets, mirrored locally so they can be
+/// entered again if a long Redis outage let another instance reap them.
+#[derive(Clone, Default)]
+pub struct LocalMemberships {
+    entries: Arc<Mutex<HashMap<(RoomName, String), usize>>>,
+}
+
+impl LocalMemberships {
+    /// A socket of `user` entered `room` here.
+    pub fn add(&self, room: &RoomName, user: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        *entries.entry((room.clone(), user.to_owned())).or_default() += 1;
+    }
+
+    /// A socket of `user` left `room` here.
+    pub fn remove(&self, room: &RoomName, user: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (room.clone(), user.to_owned());
+        if let Some(count) = entries.get_mut(&key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                entries.remove(&key);
+            }
+        }
+    }
+
+    /// Every (room, user, sockets) held here.
+    pub fn snapshot(&self) -> Vec<(RoomName, String, usize)> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.iter().map(|((room, user), count)| (room.clone(), user.clone(), *count)).collect()
+    }
+}

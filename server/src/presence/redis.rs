@@ -37,6 +37,14 @@ redis.call('SADD', KEYS[3], ARGV[3])
 if before then return 0 else return 1 end
 "#;
 
+const RESTORE: &str = r#"
+local before = present(KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+if before then return 0 else return 1 end
+"#;
+
 const EXIT: &str = r#"
 local field = ARGV[1] .. '|' .. ARGV[2]
 if redis.call('HEXISTS', KEYS[1], field) == 0 then return 0 end
@@ -70,6 +78,7 @@ pub struct RedisPresence {
     conn: ConnectionManager,
     prefix: String,
     enter: redis::Script,
+    restore: redis::Script,
     exit: redis::Script,
     reap: redis::Script,
 }
@@ -78,7 +87,14 @@ impl RedisPresence {
     /// Presence under `prefix` on `conn`.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
         let script = |body: &str| redis::Script::new(&format!("{PRESENT}{body}"));
-        Self { conn, prefix: prefix.to_owned(), enter: script(ENTER), exit: script(EXIT), reap: script(REAP) }
+        Self {
+            conn,
+            prefix: prefix.to_owned(),
+            enter: script(ENTER),
+            restore: script(RESTORE),
+            exit: script(EXIT),
+            reap: script(REAP),
+        }
     }
 
     fn room(&self, room: &RoomName) -> String {
@@ -112,6 +128,22 @@ impl Presence for RedisPresence {
         Ok(joined == 1)
     }
 
+    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize) -> Result<bool, PresenceError> {
+        let mut conn = self.conn.clone();
+        let joined: i64 = self
+            .restore
+            .key(self.room(room))
+            .key(self.instances())
+            .key(self.instance_rooms(instance))
+            .arg(user)
+            .arg(instance)
+            .arg(room.as_str())
+            .arg(sockets)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(joined == 1)
+    }
+
     async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let left: i64 = self.exit.key(self.room(room)).arg(user).arg(instance).invoke_async(&mut conn).await?;
@@ -128,10 +160,12 @@ impl Presence for RedisPresence {
         Ok(users)
     }
 
-    async fn renew(&self, instance: &str, ttl: Duration) -> Result<(), PresenceError> {
+    async fn renew(&self, instance: &str, ttl: Duration) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        Ok(redis::cmd("SET").arg(self.lease(instance)).arg(1).arg("PX").arg(ttl_ms).exec_async(&mut conn).await?)
+        let previous: Option<String> =
+            redis::cmd("SET").arg(self.lease(instance)).arg(1).arg("PX").arg(ttl_ms).arg("GET").query_async(&mut conn).await?;
+        Ok(previous.is_some())
     }
 
     async fn reap(&self) -> Result<Vec<Departed>, PresenceError> {

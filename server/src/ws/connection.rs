@@ -119,6 +119,7 @@ impl Connection {
             replay_limit: config.history_cap.saturating_mul(2),
             max_message_chars: config.max_message_chars,
             grace: Duration::from_millis(config.presence_grace_ms),
+            local: state.memberships.clone(),
         };
         let chat = ChatService::new(broker, state.backend.presence.clone(), state.instance.clone(), settings);
         let accounts = state.backend.accounts.clone();
