@@ -93,6 +93,11 @@ test("a message typed offline survives a page reload and is delivered once", asy
     await alice.locator("#message").fill(text);
     await alice.locator("#send").click();
     await expect(alice.locator(".line.mine.pending", { hasText: text })).toBeVisible();
+    // The connection task writes the outbox to browser storage when it takes the message (it may be
+    // busy re-pinning for a moment); the reload below must come after that.
+    await expect
+      .poll(() => alice.evaluate((t) => Object.values(localStorage).some((v) => v.includes(t)), text), { timeout: 15_000 })
+      .toBe(true);
     // The page is reloaded while no instance is up: HAProxy answers 503, the app is gone.
     const response = await alice.reload();
     expect(response?.status()).toBe(503);
