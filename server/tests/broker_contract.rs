@@ -2,6 +2,7 @@
 //! passes the same suite. Each test is written once, as a function of a broker
 //! factory, and instantiated per backend by `contract_tests!`.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -156,18 +157,6 @@ async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn
     assert_eq!(empty_room, switchboard::broker::Replay::default());
 }
 
-macro_rules! contract_tests {
-    ($backend:ident: $($test:ident),* $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(super::$backend().await).await;
-                }
-            )*
-        }
-    };
-}
 
 contract_tests!(memory:
     appended_messages_are_delivered_and_kept_in_order,

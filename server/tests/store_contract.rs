@@ -1,6 +1,7 @@
 //! The session-store and account-store contracts, run on the memory and the
 //! Redis implementations alike.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -95,18 +96,6 @@ async fn rooms_are_remembered_per_user(stores: Stores) {
     assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general"]);
 }
 
-macro_rules! contract_tests {
-    ($backend:ident: $($test:ident),* $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(super::$backend().await).await;
-                }
-            )*
-        }
-    };
-}
 
 contract_tests!(memory: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once, rooms_are_remembered_per_user);
 contract_tests!(redis: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once, rooms_are_remembered_per_user);

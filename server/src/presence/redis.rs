@@ -97,6 +97,25 @@ impl RedisPresence {
         }
     }
 
+    /// Runs the enter or restore script; `true` if the user was absent before.
+    async fn membership(
+        &self,
+        script: &redis::Script,
+        room: &RoomName,
+        user: &str,
+        instance: &str,
+        sockets: Option<usize>,
+    ) -> Result<bool, PresenceError> {
+        let mut conn = self.conn.clone();
+        let mut invocation = script.key(self.room(room));
+        invocation.key(self.instances()).key(self.instance_rooms(instance)).arg(user).arg(instance).arg(room.as_str());
+        if let Some(sockets) = sockets {
+            invocation.arg(sockets);
+        }
+        let joined: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok(joined == 1)
+    }
+
     fn room(&self, room: &RoomName) -> String {
         format!("{}presence:{room}", self.prefix)
     }
@@ -114,34 +133,11 @@ impl RedisPresence {
 #[async_trait]
 impl Presence for RedisPresence {
     async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
-        let mut conn = self.conn.clone();
-        let joined: i64 = self
-            .enter
-            .key(self.room(room))
-            .key(self.instances())
-            .key(self.instance_rooms(instance))
-            .arg(user)
-            .arg(instance)
-            .arg(room.as_str())
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(joined == 1)
+        self.membership(&self.enter, room, user, instance, None).await
     }
 
     async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize) -> Result<bool, PresenceError> {
-        let mut conn = self.conn.clone();
-        let joined: i64 = self
-            .restore
-            .key(self.room(room))
-            .key(self.instances())
-            .key(self.instance_rooms(instance))
-            .arg(user)
-            .arg(instance)
-            .arg(room.as_str())
-            .arg(sockets)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(joined == 1)
+        self.membership(&self.restore, room, user, instance, Some(sockets)).await
     }
 
     async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {

@@ -3,6 +3,21 @@
 //! logs in over HTTP with a cookie jar and speaks the websocket protocol.
 #![allow(dead_code)]
 
+/// Instantiates a contract suite (functions taking a backend) for one backend factory.
+#[allow(unused_macros)]
+macro_rules! contract_tests {
+    ($backend:ident: $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(super::$backend().await).await;
+                }
+            )*
+        }
+    };
+}
+
 mod socket;
 
 #[allow(unused_imports)] // each test crate uses part of the harness
