@@ -52,6 +52,29 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// (`<milliseconds>-<sequence>`), which also gives the order of a room.
 pub type MessageId = String;
 
+/// A message id read as its order: `"12-3"` → `Some((12, 3))`. `None` for anything that is
+/// not two decimal `u64`s joined by `-` (so an id that would overflow is refused here, once,
+/// instead of reaching Redis). Server and client compare ids only through this.
+pub fn message_order(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    let part = |p: &str| (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<u64>().ok()).flatten();
+    Some((part(ms)?, part(seq)?))
+}
+
+/// The most rooms one [`ClientFrame::JoinMany`] may name (the server's per-user room cap
+/// may be lower).
+pub const MAX_ROOMS_PER_FRAME: usize = 1000;
+
+/// One room of a [`ClientFrame::JoinMany`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomJoin {
+    /// The room to join.
+    pub room: String,
+    /// The last message id the client has seen in this room, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<MessageId>,
+}
+
 /// A frame sent by the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -63,6 +86,13 @@ pub enum ClientFrame {
         /// The last message id the client has seen in this room, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<MessageId>,
+    },
+    /// Join several rooms in one frame (what a client sends after every reconnect, so a user
+    /// in many rooms does not spend the frame budget on rejoining); each room is answered as
+    /// a [`ClientFrame::Join`] would be.
+    JoinMany {
+        /// The rooms, each with the last id seen in it.
+        rooms: Vec<RoomJoin>,
     },
     /// Leave a room.
     Leave {
@@ -155,8 +185,11 @@ pub enum ErrorCode {
     NotJoined,
     /// The client is sending too fast.
     RateLimited,
-    /// The server could not reach its store; the message was not stored.
+    /// The server could not reach its store, or could not confirm a write in time (a send
+    /// may then have been stored: resending it with the same client id is always safe).
     Unavailable,
+    /// The user is in as many rooms as the server allows; leave one first.
+    TooManyRooms,
 }
 
 /// A frame sent by the server.
@@ -302,6 +335,9 @@ mod tests {
             ClientFrame::Typing { room: "general".into() },
             ClientFrame::Rename { name: "Alice".into() },
             ClientFrame::Send { room: "r".into(), client_id: "c1".into(), text: "hi".into() },
+            ClientFrame::JoinMany {
+                rooms: vec![RoomJoin { room: "a".into(), since: None }, RoomJoin { room: "b".into(), since: Some("2-1".into()) }],
+            },
             ClientFrame::Ping,
         ];
         for frame in frames {
@@ -323,6 +359,16 @@ mod tests {
         assert!(ClientFrame::decode(r#"{"type":"launch_missiles"}"#).is_err());
         assert!(ClientFrame::decode(r#"{"type":"send","room":"a"}"#).is_err());
         assert!(ClientFrame::decode(r#"[1,2]"#).is_err());
+    }
+
+    #[test]
+    fn message_ids_parse_strictly() {
+        assert_eq!(message_order("1700000000000-3"), Some((1_700_000_000_000, 3)));
+        assert_eq!(message_order("0-0"), Some((0, 0)));
+        for bad in ["", "-", "1-", "-1", "1-2-3", "a-1", "1-+2", " 1-2", "99999999999999999999999-0", "1_2"] {
+            assert_eq!(message_order(bad), None, "{bad:?}");
+        }
+        assert!(message_order("2-0") > message_order("1-9"));
     }
 
     #[test]

@@ -220,6 +220,11 @@ impl Connection {
         match frame {
             ClientFrame::Ping => self.queue(ServerFrame::Pong).await,
             ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
+            ClientFrame::JoinMany { rooms } => {
+                for join in rooms {
+                    self.join(&join.room, join.since.as_deref()).await;
+                }
+            }
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Typing { room } => self.typing(&room).await,
             ClientFrame::Rename { name } => self.rename(&name).await,
