@@ -45,6 +45,9 @@ pub enum ApiError {
     /// A backend (Redis) is unreachable; nothing was changed.
     #[error("the service is unavailable right now; please try again in a moment")]
     Unavailable,
+    /// Too many password checks are running on this server; nothing was changed.
+    #[error("the server is busy; please try again in a moment")]
+    Busy,
     /// The request did not reach the server function or its answer could not be read.
     #[error("request failed: {0}")]
     Transport(String),
@@ -61,14 +64,22 @@ impl FromServerFnError for ApiError {
 /// Creates an account and logs it in.
 #[server(prefix = "/api", endpoint = "register")]
 pub async fn register(name: String, password: String) -> Result<(), ApiError> {
-    let login = ssr::auth()?.register(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
+    let device = ssr::device_cookie();
+    let login = ssr::auth()?
+        .register(&name, &password, &ssr::client(), device.as_deref())
+        .await
+        .map_err(ssr::fail)?;
     ssr::start_session(login).await
 }
 
 /// Logs in with a user name and password.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(name: String, password: String) -> Result<(), ApiError> {
-    let login = ssr::auth()?.authenticate(&name, &password, &ssr::client()).await.map_err(ssr::fail)?;
+    let device = ssr::device_cookie();
+    let login = ssr::auth()?
+        .authenticate(&name, &password, &ssr::client(), device.as_deref())
+        .await
+        .map_err(ssr::fail)?;
     ssr::start_session(login).await
 }
 
@@ -78,7 +89,10 @@ pub async fn login(name: String, password: String) -> Result<(), ApiError> {
 pub async fn logout() -> Result<(), ApiError> {
     let session = ssr::session().await?;
     let login = session.get::<String>(ssr::LOGIN_KEY).await.ok().flatten();
-    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    session
+        .flush()
+        .await
+        .map_err(|_| ssr::fail(ApiError::Unavailable))?;
     if let Some(login) = login {
         ssr::auth()?.end_session(&login).await.map_err(ssr::fail)?;
     }
@@ -89,10 +103,18 @@ pub async fn logout() -> Result<(), ApiError> {
 /// Logs out every session of the user, on every device and instance.
 #[server(prefix = "/api", endpoint = "logout_all")]
 pub async fn logout_all() -> Result<(), ApiError> {
-    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
-    ssr::auth()?.end_all_sessions(&user).await.map_err(ssr::fail)?;
+    let user = ssr::current_user()
+        .await?
+        .ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    ssr::auth()?
+        .end_all_sessions(&user)
+        .await
+        .map_err(ssr::fail)?;
     let session = ssr::session().await?;
-    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    session
+        .flush()
+        .await
+        .map_err(|_| ssr::fail(ApiError::Unavailable))?;
     leptos_axum::redirect("/login?notice=All%20your%20sessions%20are%20logged%20out.");
     Ok(())
 }
@@ -100,13 +122,20 @@ pub async fn logout_all() -> Result<(), ApiError> {
 /// The logged-in user; 401 without one. Counts a page load of this session.
 #[server(prefix = "/api", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, ApiError> {
-    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    let user = ssr::current_user()
+        .await?
+        .ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
     let session = ssr::session().await?;
     let id = session.id().map(|id| id.to_string()).unwrap_or_default();
     let auth = ssr::auth()?;
     let loads = auth.count_load(&id).await.map_err(ssr::fail)?;
     let name = auth.display_name(&user).await.map_err(ssr::fail)?;
-    Ok(Me { user, name, instance: ssr::instance(), loads })
+    Ok(Me {
+        user,
+        name,
+        instance: ssr::instance(),
+        loads,
+    })
 }
 
 /// Server-side plumbing of the server functions.
@@ -129,15 +158,23 @@ pub mod ssr {
     /// The session key holding the user's session generation at login ("log out everywhere" bumps it).
     pub const GEN_KEY: &str = "gen";
 
+    /// The cookie holding this browser's device token (see [`Login::device`]).
+    pub const DEVICE_COOKIE: &str = "sbdevice";
+    /// How long the device cookie lasts (renewed at every login).
+    const DEVICE_COOKIE_MAX_AGE_SECS: u64 = 180 * 24 * 3600;
+
     /// A successful login, as the server hands it to the session.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Login {
-        /// The user name as stored.
+        /// The user name as registered (never the display name): the session's identity.
         pub user: String,
         /// A fresh random id for this login.
         pub login: String,
         /// The user's session generation now.
         pub generation: u64,
+        /// This browser's device token, trusted for this user from now on: its later login
+        /// attempts are counted apart from strangers' (set as an HttpOnly cookie).
+        pub device: String,
     }
 
     /// The client's address as the server determined it (the peer, or the load balancer's
@@ -148,10 +185,24 @@ pub mod ssr {
     /// Account operations the server implements (argon2id, storage, rate limits).
     #[async_trait]
     pub trait AuthBackend: Send + Sync + 'static {
-        /// Creates an account for a request from `client` and logs it in.
-        async fn register(&self, name: &str, password: &str, client: &str) -> Result<Login, ApiError>;
-        /// Checks a password for a request from `client` and logs in.
-        async fn authenticate(&self, name: &str, password: &str, client: &str) -> Result<Login, ApiError>;
+        /// Creates an account for a request from `client` (holding device token `device`, if
+        /// any) and logs it in.
+        async fn register(
+            &self,
+            name: &str,
+            password: &str,
+            client: &str,
+            device: Option<&str>,
+        ) -> Result<Login, ApiError>;
+        /// Checks a password for a request from `client` (holding device token `device`, if
+        /// any) and logs in.
+        async fn authenticate(
+            &self,
+            name: &str,
+            password: &str,
+            client: &str,
+            device: Option<&str>,
+        ) -> Result<Login, ApiError>;
         /// Whether a session made at `generation` is still valid for `user`.
         async fn session_valid(&self, user: &str, generation: u64) -> Result<bool, ApiError>;
         /// The display name of `user`.
@@ -171,10 +222,13 @@ pub mod ssr {
         pub auth: Arc<dyn AuthBackend>,
         /// This instance's id.
         pub instance: String,
+        /// Whether cookies set here are marked `Secure` (the site is served over TLS).
+        pub secure_cookies: bool,
     }
 
     fn services() -> Result<Services, ApiError> {
-        use_context::<Services>().ok_or_else(|| ApiError::Transport("server context missing".into()))
+        use_context::<Services>()
+            .ok_or_else(|| ApiError::Transport("server context missing".into()))
     }
 
     /// The account operations.
@@ -194,13 +248,48 @@ pub mod ssr {
             ApiError::NameTaken => StatusCode::CONFLICT,
             ApiError::BadCredentials | ApiError::NotLoggedIn => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let Some(response) = use_context::<ResponseOptions>() {
             response.set_status(status);
+            if matches!(error, ApiError::Busy | ApiError::Unavailable) {
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("2"),
+                );
+            }
         }
         error
+    }
+
+    /// This browser's device token, from its cookie (unchecked: the server validates it).
+    pub fn device_cookie() -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|line| line.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == DEVICE_COOKIE)
+            .map(|(_, value)| value.to_owned())
+    }
+
+    /// Sets (or renews) the device cookie: HttpOnly, SameSite=Strict, sent only to `/api/`.
+    fn set_device_cookie(token: &str) {
+        let secure = services().is_ok_and(|s| s.secure_cookies);
+        let cookie = format!(
+            "{DEVICE_COOKIE}={token}; Path=/api/; Max-Age={DEVICE_COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Strict{}",
+            if secure { "; Secure" } else { "" }
+        );
+        if let (Some(response), Ok(value)) = (
+            use_context::<ResponseOptions>(),
+            http::HeaderValue::from_str(&cookie),
+        ) {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
     }
 
     /// The client address of this request (`unknown` if the server did not say).
@@ -212,16 +301,28 @@ pub mod ssr {
 
     /// The request's session.
     pub async fn session() -> Result<Session, ApiError> {
-        leptos_axum::extract::<Session>().await.map_err(|err| fail(ApiError::Transport(err.to_string())))
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|err| fail(ApiError::Transport(err.to_string())))
     }
 
     /// The logged-in user, if any (a session ended by "log out everywhere" is none, and is cleared).
     pub async fn current_user() -> Result<Option<String>, ApiError> {
         let session = session().await?;
         let unavailable = |_| fail(ApiError::Unavailable);
-        let Some(user) = session.get::<String>(USER_KEY).await.map_err(unavailable)? else { return Ok(None) };
-        let generation = session.get::<u64>(GEN_KEY).await.map_err(unavailable)?.unwrap_or(0);
-        if auth()?.session_valid(&user, generation).await.map_err(fail)? {
+        let Some(user) = session.get::<String>(USER_KEY).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let generation = session
+            .get::<u64>(GEN_KEY)
+            .await
+            .map_err(unavailable)?
+            .unwrap_or(0);
+        if auth()?
+            .session_valid(&user, generation)
+            .await
+            .map_err(fail)?
+        {
             return Ok(Some(user));
         }
         session.flush().await.map_err(unavailable)?;
@@ -233,9 +334,19 @@ pub mod ssr {
         let session = session().await?;
         let unavailable = |_| fail(ApiError::Unavailable);
         session.cycle_id().await.map_err(unavailable)?;
-        session.insert(USER_KEY, &login.user).await.map_err(unavailable)?;
-        session.insert(LOGIN_KEY, &login.login).await.map_err(unavailable)?;
-        session.insert(GEN_KEY, login.generation).await.map_err(unavailable)?;
+        session
+            .insert(USER_KEY, &login.user)
+            .await
+            .map_err(unavailable)?;
+        session
+            .insert(LOGIN_KEY, &login.login)
+            .await
+            .map_err(unavailable)?;
+        session
+            .insert(GEN_KEY, login.generation)
+            .await
+            .map_err(unavailable)?;
+        set_device_cookie(&login.device);
         leptos_axum::redirect("/");
         Ok(())
     }

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use protocol::{action_text, ChatMessage, ServerFrame};
+use protocol::{ChatMessage, ServerFrame, action_text};
 
 /// How a line is drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,8 @@ impl ChatLog {
 
     /// Adds a message typed by this user, shown as pending until [`ChatLog::apply`] sees its ack.
     pub fn push_pending(&mut self, me: &str, client_id: &str, text: &str) {
-        self.lines.push(message_line(me, client_id.to_owned(), text, 0, true, true));
+        self.lines
+            .push(message_line(me, client_id.to_owned(), text, 0, true, true));
     }
 
     /// Whether a message with this client id is shown as pending.
@@ -76,12 +77,24 @@ impl ChatLog {
 
     /// Adds a notice line (join, leave, connection notes); a repeat of the last line is not added again.
     pub fn push_notice(&mut self, text: String, ts: u64) {
-        if self.lines.last().is_some_and(|last| last.kind == LineKind::Notice && last.text == text) {
+        if self
+            .lines
+            .last()
+            .is_some_and(|last| last.kind == LineKind::Notice && last.text == text)
+        {
             return;
         }
         self.notices += 1;
         let key = format!("notice-{}", self.notices);
-        self.lines.push(Line { key, user: String::new(), text, ts, kind: LineKind::Notice, mine: false, pending: false });
+        self.lines.push(Line {
+            key,
+            user: String::new(),
+            text,
+            ts,
+            kind: LineKind::Notice,
+            mine: false,
+            pending: false,
+        });
     }
 
     /// Applies a frame from the server; `me` is this page's user.
@@ -89,7 +102,11 @@ impl ChatLog {
         match frame {
             ServerFrame::History { messages, gap, .. } => {
                 if gap.is_some() {
-                    self.push_notice("Some messages from while you were away are no longer in the history.".into(), 0);
+                    self.push_notice(
+                        "Some messages from while you were away are no longer in the history."
+                            .into(),
+                        0,
+                    );
                 }
                 for message in messages {
                     self.add_message(message, me);
@@ -111,7 +128,11 @@ impl ChatLog {
         let mine = message.user == me;
         // Our own message coming back live or in history replaces its pending line.
         if let Some(client_id) = &message.client_id {
-            if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.mine && &l.key == client_id) {
+            if let Some(line) = self
+                .lines
+                .iter_mut()
+                .find(|l| l.pending && l.mine && &l.key == client_id)
+            {
                 if mine {
                     line.key = message.id.clone();
                     line.ts = message.ts;
@@ -120,8 +141,19 @@ impl ChatLog {
                 }
             }
         }
-        let author = if message.name.is_empty() { &message.user } else { &message.name };
-        self.lines.push(message_line(author, message.id.clone(), &message.text, message.ts, mine, false));
+        let author = if message.name.is_empty() {
+            &message.user
+        } else {
+            &message.name
+        };
+        self.lines.push(message_line(
+            author,
+            message.id.clone(),
+            &message.text,
+            message.ts,
+            mine,
+            false,
+        ));
     }
 
     fn confirm(&mut self, client_id: &str, id: &str) {
@@ -130,7 +162,11 @@ impl ChatLog {
             self.lines.retain(|l| !(l.pending && l.key == client_id));
             return;
         }
-        if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.key == client_id) {
+        if let Some(line) = self
+            .lines
+            .iter_mut()
+            .find(|l| l.pending && l.key == client_id)
+        {
             self.seen.insert(id.to_owned());
             line.key = id.to_owned();
             line.ts = crate::chat_log::id_ms(id);
@@ -140,7 +176,10 @@ impl ChatLog {
     }
 
     fn note_id(&mut self, id: &str) {
-        let newer = self.last_id.as_deref().is_none_or(|last| id_order(id) > id_order(last));
+        let newer = self
+            .last_id
+            .as_deref()
+            .is_none_or(|last| id_order(id) > id_order(last));
         if newer {
             self.last_id = Some(id.to_owned());
         }
@@ -152,7 +191,15 @@ fn message_line(user: &str, key: String, text: &str, ts: u64, mine: bool, pendin
         Some(action) => (LineKind::Action, action.to_owned()),
         None => (LineKind::Text, text.to_owned()),
     };
-    Line { key, user: user.to_owned(), text, ts, kind, mine, pending }
+    Line {
+        key,
+        user: user.to_owned(),
+        text,
+        ts,
+        kind,
+        mine,
+        pending,
+    }
 }
 
 /// The milliseconds part of a stream id.
@@ -170,14 +217,30 @@ mod tests {
     use super::*;
 
     fn msg(id: &str, user: &str, text: &str, cid: Option<&str>) -> ChatMessage {
-        ChatMessage { room: "general".into(), id: id.into(), user: user.into(), name: String::new(), text: text.into(), ts: 5, client_id: cid.map(Into::into) }
+        ChatMessage {
+            room: "general".into(),
+            id: id.into(),
+            user: user.into(),
+            name: String::new(),
+            text: text.into(),
+            ts: 5,
+            client_id: cid.map(Into::into),
+        }
     }
 
     #[test]
     fn a_message_id_is_shown_once() {
         let mut log = ChatLog::default();
         let m = msg("1-0", "bob", "hi", None);
-        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![m.clone()], gap: None }, "alice");
+        log.apply(
+            &ServerFrame::History {
+                room: "general".into(),
+                messages: vec![m.clone()],
+                gap: None,
+                more: false,
+            },
+            "alice",
+        );
         log.apply(&ServerFrame::Message(m), "alice");
         assert_eq!(log.lines().len(), 1);
         assert_eq!(log.last_id(), Some("1-0"));
@@ -188,15 +251,33 @@ mod tests {
         let mut log = ChatLog::default();
         log.push_pending("alice", "c1", "hello");
         assert!(log.lines()[0].pending);
-        log.apply(&ServerFrame::Ack { client_id: "c1".into(), id: "7-1".into() }, "alice");
-        log.apply(&ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))), "alice");
+        log.apply(
+            &ServerFrame::Ack {
+                client_id: "c1".into(),
+                id: "7-1".into(),
+            },
+            "alice",
+        );
+        log.apply(
+            &ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))),
+            "alice",
+        );
         assert_eq!(log.lines().len(), 1);
         assert!(!log.lines()[0].pending && log.lines()[0].mine);
 
         // Live copy before the ack: still one line.
         log.push_pending("alice", "c2", "again");
-        log.apply(&ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))), "alice");
-        log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: "8-0".into() }, "alice");
+        log.apply(
+            &ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))),
+            "alice",
+        );
+        log.apply(
+            &ServerFrame::Ack {
+                client_id: "c2".into(),
+                id: "8-0".into(),
+            },
+            "alice",
+        );
         assert_eq!(log.lines().len(), 2);
         assert_eq!(log.last_id(), Some("8-0"));
     }
@@ -204,7 +285,10 @@ mod tests {
     #[test]
     fn me_is_an_action_and_others_are_not_mine() {
         let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Message(msg("1-0", "bob", "/me waves", None)), "alice");
+        log.apply(
+            &ServerFrame::Message(msg("1-0", "bob", "/me waves", None)),
+            "alice",
+        );
         assert_eq!(log.lines()[0].kind, LineKind::Action);
         assert_eq!(log.lines()[0].text, "waves");
         assert!(!log.lines()[0].mine);
@@ -213,8 +297,19 @@ mod tests {
     #[test]
     fn a_gap_is_said_once_in_plain_words() {
         let mut log = ChatLog::default();
-        let gap = Some(protocol::Gap { after: "1-0".into(), until: "5-0".into() });
-        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![msg("6-0", "bob", "x", None)], gap }, "alice");
+        let gap = Some(protocol::Gap {
+            after: "1-0".into(),
+            until: "5-0".into(),
+        });
+        log.apply(
+            &ServerFrame::History {
+                room: "general".into(),
+                messages: vec![msg("6-0", "bob", "x", None)],
+                gap,
+                more: false,
+            },
+            "alice",
+        );
         assert_eq!(log.lines().len(), 2);
         assert_eq!(log.lines()[0].kind, LineKind::Notice);
         assert!(log.lines()[0].text.contains("no longer in the history"));
@@ -223,9 +318,30 @@ mod tests {
     #[test]
     fn joins_and_leaves_are_notices() {
         let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Joined { room: "general".into(), user: "bob".into(), name: String::new(), ts: 1 }, "alice");
-        log.apply(&ServerFrame::Left { room: "general".into(), user: "bob".into(), ts: 2 }, "alice");
-        assert_eq!(log.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["bob joined", "bob left"]);
+        log.apply(
+            &ServerFrame::Joined {
+                room: "general".into(),
+                user: "bob".into(),
+                name: String::new(),
+                ts: 1,
+            },
+            "alice",
+        );
+        log.apply(
+            &ServerFrame::Left {
+                room: "general".into(),
+                user: "bob".into(),
+                ts: 2,
+            },
+            "alice",
+        );
+        assert_eq!(
+            log.lines()
+                .iter()
+                .map(|l| l.text.as_str())
+                .collect::<Vec<_>>(),
+            ["bob joined", "bob left"]
+        );
         assert_ne!(log.lines()[0].key, log.lines()[1].key);
     }
 

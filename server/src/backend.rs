@@ -7,19 +7,19 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tracing::info;
 
+use crate::accounts::SharedAccounts;
 use crate::accounts::memory::MemoryAccounts;
 use crate::accounts::redis::RedisAccounts;
-use crate::accounts::SharedAccounts;
+use crate::broker::SharedBroker;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
-use crate::broker::SharedBroker;
 use crate::config::Config;
+use crate::presence::SharedPresence;
 use crate::presence::memory::MemoryPresence;
 use crate::presence::redis::RedisPresence;
-use crate::presence::SharedPresence;
+use crate::ratelimit::SharedLimiter;
 use crate::ratelimit::memory::MemoryLimiter;
 use crate::ratelimit::redis::RedisLimiter;
-use crate::ratelimit::SharedLimiter;
 use crate::session::{RedisSessionStore, SessionBackend};
 
 /// Why the backend could not be set up.
@@ -67,7 +67,8 @@ impl Backend {
 
     /// A backend on the Redis at `url`.
     pub async fn redis(config: &Config, url: &str) -> Result<Self, BackendError> {
-        let client = redis::Client::open(url).map_err(|err| BackendError::BadUrl(err.to_string()))?;
+        let client =
+            redis::Client::open(url).map_err(|err| BackendError::BadUrl(err.to_string()))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
@@ -76,11 +77,19 @@ impl Backend {
         let conn: ConnectionManager = client
             .get_connection_manager_with_config(manager_config)
             .await
-            .map_err(|err| BackendError::Unreachable { url: url.to_owned(), reason: err.to_string() })?;
+            .map_err(|err| BackendError::Unreachable {
+                url: url.to_owned(),
+                reason: err.to_string(),
+            })?;
         info!(prefix = %config.redis_prefix, "connected to redis");
         let prefix = &config.redis_prefix;
         Ok(Self {
-            broker: Arc::new(RedisBroker::new(client, conn.clone(), prefix, config.history_cap)),
+            broker: Arc::new(RedisBroker::new(
+                client,
+                conn.clone(),
+                prefix,
+                config.history_cap,
+            )),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
             presence: Arc::new(RedisPresence::new(conn.clone(), prefix)),

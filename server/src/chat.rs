@@ -10,7 +10,9 @@ use std::time::Duration;
 use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
 use tracing::{instrument, warn};
 
-use crate::broker::{is_message_id, now_ms, Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription};
+use crate::broker::{
+    Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, is_message_id, now_ms,
+};
 use crate::presence::{LocalMemberships, Presence, SharedPresence};
 
 /// The longest client message id accepted.
@@ -33,7 +35,20 @@ pub enum ChatError {
     BadClientId,
     /// The backend failed; nothing was stored.
     #[error("the message could not be stored right now; it will be retried")]
-    Unavailable(#[from] BrokerError),
+    Unavailable(#[source] BrokerError),
+    /// The backend did not confirm in time; the message may be stored (a retry with the same
+    /// client id never stores it twice).
+    #[error("the message was not confirmed in time; it will be retried (it is never stored twice)")]
+    Unconfirmed(#[source] BrokerError),
+}
+
+impl From<BrokerError> for ChatError {
+    fn from(err: BrokerError) -> Self {
+        match err {
+            BrokerError::Unconfirmed(_) => Self::Unconfirmed(err),
+            _ => Self::Unavailable(err),
+        }
+    }
 }
 
 impl ChatError {
@@ -43,16 +58,31 @@ impl ChatError {
             Self::BadRoom(_) => ErrorCode::BadRoom,
             Self::BadMessage(_) => ErrorCode::BadMessage,
             Self::BadClientId | Self::BadSince => ErrorCode::BadFrame,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Unavailable(_) | Self::Unconfirmed(_) => ErrorCode::Unavailable,
         }
     }
 }
 
 /// Removes one socket's presence and announces the user's departure if it was their last.
-async fn depart(broker: &SharedBroker, presence: &dyn Presence, instance: &str, user: &str, room: &RoomName) {
+async fn depart(
+    broker: &SharedBroker,
+    presence: &dyn Presence,
+    instance: &str,
+    user: &str,
+    room: &RoomName,
+) {
     match presence.exit(room, user, instance).await {
         Ok(true) => {
-            if let Err(err) = broker.announce(room, RoomEvent::Left { user: user.to_owned(), ts: now_ms() }).await {
+            if let Err(err) = broker
+                .announce(
+                    room,
+                    RoomEvent::Left {
+                        user: user.to_owned(),
+                        ts: now_ms(),
+                    },
+                )
+                .await
+            {
                 warn!(%err, %room, "could not announce a leave");
             }
         }
@@ -102,7 +132,12 @@ pub struct ChatSettings {
 
 impl ChatService {
     /// Chat over `broker` and `presence` on `instance`.
-    pub fn new(broker: SharedBroker, presence: SharedPresence, instance: String, settings: ChatSettings) -> Self {
+    pub fn new(
+        broker: SharedBroker,
+        presence: SharedPresence,
+        instance: String,
+        settings: ChatSettings,
+    ) -> Self {
         Self {
             broker,
             presence,
@@ -123,7 +158,13 @@ impl ChatService {
     /// Joins `room`: subscribes first, then reads the history — the recent messages, or with
     /// `since` everything after it — so nothing published in between is missed.
     #[instrument(skip(self), fields(room = %room))]
-    pub async fn join(&self, user: &str, name: &str, room: &RoomName, since: Option<&str>) -> Result<Joined, ChatError> {
+    pub async fn join(
+        &self,
+        user: &str,
+        name: &str,
+        room: &RoomName,
+        since: Option<&str>,
+    ) -> Result<Joined, ChatError> {
         if since.is_some_and(|id| !is_message_id(id)) {
             return Err(ChatError::BadSince);
         }
@@ -140,14 +181,27 @@ impl ChatService {
         self.local.add(room, user);
         match self.presence.enter(room, user, &self.instance).await {
             Ok(true) => {
-                let event = RoomEvent::Joined { user: user.to_owned(), name: name.to_owned(), ts: now_ms() };
+                let event = RoomEvent::Joined {
+                    user: user.to_owned(),
+                    name: name.to_owned(),
+                    ts: now_ms(),
+                };
                 self.broker.announce(room, event).await?;
             }
             Ok(false) => {}
             Err(err) => warn!(%err, "presence unavailable"),
         }
-        let members = self.presence.members(room).await.unwrap_or_else(|_| vec![user.to_owned()]);
-        Ok(Joined { subscription, history, gap, members })
+        let members = self
+            .presence
+            .members(room)
+            .await
+            .unwrap_or_else(|_| vec![user.to_owned()]);
+        Ok(Joined {
+            subscription,
+            history,
+            gap,
+            members,
+        })
     }
 
     /// `user` left `room` on purpose: gone at once (if no other socket of theirs is there).
@@ -158,8 +212,17 @@ impl ChatService {
 
     /// A socket of `user` in `room` closed: gone after the grace period, unless they came back.
     pub fn leave_later(&self, user: &str, room: &RoomName) {
-        let (broker, presence, instance) = (self.broker.clone(), self.presence.clone(), self.instance.clone());
-        let (user, room, grace, local) = (user.to_owned(), room.clone(), self.grace, self.local.clone());
+        let (broker, presence, instance) = (
+            self.broker.clone(),
+            self.presence.clone(),
+            self.instance.clone(),
+        );
+        let (user, room, grace, local) = (
+            user.to_owned(),
+            room.clone(),
+            self.grace,
+            self.local.clone(),
+        );
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             local.remove(&room, &user);
@@ -170,7 +233,10 @@ impl ChatService {
     /// Tells `rooms` that `user` is now called `name`.
     pub async fn renamed(&self, user: &str, name: &str, rooms: &[RoomName]) {
         for room in rooms {
-            let event = RoomEvent::Renamed { user: user.to_owned(), name: name.to_owned() };
+            let event = RoomEvent::Renamed {
+                user: user.to_owned(),
+                name: name.to_owned(),
+            };
             if let Err(err) = self.broker.announce(room, event).await {
                 warn!(%err, %room, "could not announce a rename");
             }
@@ -179,12 +245,26 @@ impl ChatService {
 
     /// Tells the room that `user` is typing.
     pub async fn typing(&self, user: &str, room: &RoomName) -> Result<(), ChatError> {
-        Ok(self.broker.announce(room, RoomEvent::Typing { user: user.to_owned() }).await?)
+        Ok(self
+            .broker
+            .announce(
+                room,
+                RoomEvent::Typing {
+                    user: user.to_owned(),
+                },
+            )
+            .await?)
     }
 
     /// Validates and stores a message; returns its id once stored.
     #[instrument(skip(self, text), fields(room = %room))]
-    pub async fn send(&self, author: (&str, &str), room: &RoomName, client_id: &str, text: &str) -> Result<Appended, ChatError> {
+    pub async fn send(
+        &self,
+        author: (&str, &str),
+        room: &RoomName,
+        client_id: &str,
+        text: &str,
+    ) -> Result<Appended, ChatError> {
         let (user, name) = author;
         let valid_id = !client_id.is_empty()
             && client_id.len() <= MAX_CLIENT_ID
@@ -201,7 +281,12 @@ impl ChatService {
                 self.max_message_chars
             )));
         }
-        let draft = Draft { user: user.to_owned(), name: name.to_owned(), text: text.to_owned(), client_id: client_id.to_owned() };
+        let draft = Draft {
+            user: user.to_owned(),
+            name: name.to_owned(),
+            text: text.to_owned(),
+            client_id: client_id.to_owned(),
+        };
         Ok(self.broker.append(room, draft).await?)
     }
 }

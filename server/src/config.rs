@@ -12,7 +12,11 @@ use clap::Parser;
 
 /// The settings of one Switchboard instance.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "switchboard-server", version, about = "Switchboard chat server: one instance of a horizontally scaled cluster")]
+#[command(
+    name = "switchboard-server",
+    version,
+    about = "Switchboard chat server: one instance of a horizontally scaled cluster"
+)]
 pub struct Config {
     /// Address to listen on (port 0 picks a free port). Defaults to Leptos' LEPTOS_SITE_ADDR.
     #[arg(long, env = "LISTEN_ADDR")]
@@ -100,6 +104,29 @@ pub struct Config {
     #[arg(long, env = "SOCKET_QUEUE", default_value_t = 256)]
     pub socket_queue: usize,
 
+    /// Bytes a socket may have waiting to be written (queued frames and history pages); a live
+    /// event beyond it closes the socket with 4008, a history page waits for room.
+    #[arg(long, env = "SOCKET_QUEUE_BYTES", default_value_t = 1024 * 1024)]
+    pub socket_queue_bytes: usize,
+
+    /// A websocket write that cannot complete in this many seconds (the client stopped
+    /// reading) ends the connection, freeing its buffers.
+    #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 10)]
+    pub write_timeout_secs: u64,
+
+    /// Rooms one user may be in at once; joining one more answers `too_many_rooms`.
+    #[arg(long, env = "MAX_ROOMS_PER_USER", default_value_t = 200)]
+    pub max_rooms_per_user: usize,
+
+    /// Password hashes (argon2id, 19 MiB each) an instance runs at once.
+    #[arg(long, env = "HASH_CONCURRENCY", default_value_t = 2)]
+    pub hash_concurrency: usize,
+
+    /// Logins and registrations that may wait for a hashing slot; beyond it (or after 5 s of
+    /// waiting) the answer is 503 "busy, try again".
+    #[arg(long, env = "HASH_QUEUE", default_value_t = 16)]
+    pub hash_queue: usize,
+
     /// On SIGTERM, keep serving this long after /readyz turned 503 (at least one health-check interval).
     #[arg(long, env = "DRAIN_GRACE_MS", default_value_t = 2_000)]
     pub drain_grace_ms: u64,
@@ -124,9 +151,18 @@ impl Config {
         use crate::ratelimit::Limit;
         let quarter_hour = Duration::from_secs(15 * 60);
         crate::ratelimit::Limits {
-            login_per_name: Limit { max: self.login_attempts_per_name, window: quarter_hour },
-            auth_per_client: Limit { max: self.auth_attempts_per_client, window: quarter_hour },
-            sends_per_user: Limit { max: self.sends_per_10s, window: Duration::from_secs(10) },
+            login_per_name: Limit {
+                max: self.login_attempts_per_name,
+                window: quarter_hour,
+            },
+            auth_per_client: Limit {
+                max: self.auth_attempts_per_client,
+                window: quarter_hour,
+            },
+            sends_per_user: Limit {
+                max: self.sends_per_10s,
+                window: Duration::from_secs(10),
+            },
         }
     }
 

@@ -27,12 +27,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::api::ssr::Services;
-use leptos::prelude::LeptosOptions;
 use axum::serve::ListenerExt;
+use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::auth::hashing::HashPool;
 use crate::auth::{AuthDeps, AuthService};
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
@@ -40,6 +41,9 @@ use crate::drain::Drain;
 use crate::state::AppState;
 use crate::ws::origin::OriginPolicy;
 use crate::ws::registry::SocketRegistry;
+
+/// The longest a login waits for a password-hashing slot before it is answered "busy".
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +78,10 @@ async fn presence_heartbeat(state: AppState) {
             Ok(departed) => {
                 for gone in departed {
                     tracing::info!(room = %gone.room, user = %gone.user, "user of a dead instance left");
-                    let event = broker::RoomEvent::Left { user: gone.user, ts: broker::now_ms() };
+                    let event = broker::RoomEvent::Left {
+                        user: gone.user,
+                        ts: broker::now_ms(),
+                    };
                     if let Err(err) = state.backend.broker.announce(&gone.room, event).await {
                         tracing::warn!(%err, "could not announce a reaped user");
                     }
@@ -92,11 +99,23 @@ async fn presence_heartbeat(state: AppState) {
 /// Enters this instance's memberships again after its lease lapsed (they may have been reaped).
 async fn reassert_presence(state: &AppState) {
     let memberships = state.memberships.snapshot();
-    tracing::warn!(entries = memberships.len(), "presence lease had lapsed: entering memberships again");
+    tracing::warn!(
+        entries = memberships.len(),
+        "presence lease had lapsed: entering memberships again"
+    );
     for (room, user, sockets) in memberships {
-        match state.backend.presence.restore(&room, &user, &state.instance, sockets).await {
+        match state
+            .backend
+            .presence
+            .restore(&room, &user, &state.instance, sockets)
+            .await
+        {
             Ok(true) => {
-                let event = broker::RoomEvent::Joined { user, name: String::new(), ts: broker::now_ms() };
+                let event = broker::RoomEvent::Joined {
+                    user,
+                    name: String::new(),
+                    ts: broker::now_ms(),
+                };
                 if let Err(err) = state.backend.broker.announce(&room, event).await {
                     tracing::warn!(%err, "could not announce a re-entered user");
                 }
@@ -147,19 +166,36 @@ impl Server {
     }
 
     /// Like [`Server::build`], with a backend made by the caller (tests share one memory backend).
-    pub async fn with_backend(config: Config, leptos: LeptosOptions, backend: Backend) -> Result<Self, StartError> {
+    pub async fn with_backend(
+        config: Config,
+        leptos: LeptosOptions,
+        backend: Backend,
+    ) -> Result<Self, StartError> {
         let addr = config.listen.unwrap_or(leptos.site_addr);
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
-        let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(addr.port());
+        let instance = config
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| format!("switchboard-{port}"));
         let auth = AuthService::new(AuthDeps {
             accounts: backend.accounts.clone(),
             limiter: backend.limiter.clone(),
             limits: config.limits(),
             broker: backend.broker.clone(),
             sessions: backend.sessions.clone(),
+            hashing: HashPool::new(config.hash_concurrency, config.hash_queue, HASH_WAIT),
         });
-        let services = Services { auth: Arc::new(auth), instance: instance.clone() };
+        let services = Services {
+            auth: Arc::new(auth),
+            instance: instance.clone(),
+            secure_cookies: config.cookie_secure,
+        };
         let config_drain = config.drain_timings();
         let state = AppState {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
@@ -178,12 +214,19 @@ impl Server {
 
     /// The address the instance listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.state.leptos.site_addr)
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.leptos.site_addr)
     }
 
     /// This instance's id.
     pub fn instance(&self) -> &str {
         &self.state.instance
+    }
+
+    /// The instance's drain state (it also counts the open websockets).
+    pub fn drain(&self) -> Drain {
+        self.state.drain.clone()
     }
 
     /// Cancelling this token starts the graceful drain (see [`drain`]); the server stops when it is done.
@@ -207,6 +250,8 @@ impl Server {
             }
         });
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(async move { drain.finished().await }).await
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move { drain.finished().await })
+            .await
     }
 }

@@ -5,14 +5,16 @@ use anyhow::Context;
 use clap::Parser;
 use leptos::config::get_configuration;
 use switchboard::config::Config;
-use switchboard::{telemetry, Server};
+use switchboard::{Server, telemetry};
 use tracing::info;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     telemetry::init();
-    let mut leptos = get_configuration(None).context("reading Leptos settings")?.leptos_options;
+    let mut leptos = get_configuration(None)
+        .context("reading Leptos settings")?
+        .leptos_options;
     if leptos.output_name.is_empty() {
         leptos.output_name = "switchboard".into();
     }

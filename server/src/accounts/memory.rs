@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -14,6 +15,8 @@ pub struct MemoryAccounts {
     rooms: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Case-folded names (user names and display names) → the key of the user holding them.
     claims: Mutex<HashMap<String, String>>,
+    /// Device token → (account key, generation, trusted until).
+    devices: Mutex<HashMap<String, (String, u64, Instant)>>,
 }
 
 #[async_trait]
@@ -30,13 +33,20 @@ impl AccountStore for MemoryAccounts {
     }
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
-        Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+        Ok(self
+            .accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned())
     }
 
     async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let mut claims = self.claims.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(account) = accounts.get_mut(key) else { return Ok(Rename::Unknown) };
+        let Some(account) = accounts.get_mut(key) else {
+            return Ok(Rename::Unknown);
+        };
         let folded = display.to_ascii_lowercase();
         if claims.get(&folded).is_some_and(|owner| owner != key) {
             return Ok(Rename::Taken);
@@ -52,21 +62,31 @@ impl AccountStore for MemoryAccounts {
 
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(accounts.get_mut(key).map(|account| {
-            account.generation += 1;
-            account.generation
-        }).unwrap_or(0))
+        Ok(accounts
+            .get_mut(key)
+            .map(|account| {
+                account.generation += 1;
+                account.generation
+            })
+            .unwrap_or(0))
     }
 
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
         let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(rooms.get(key).map(|set| set.iter().cloned().collect()).unwrap_or_default())
+        Ok(rooms
+            .get(key)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default())
     }
 
-    async fn add_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+    async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        rooms.entry(key.to_owned()).or_default().insert(room.to_owned());
-        Ok(())
+        let set = rooms.entry(key.to_owned()).or_default();
+        if !set.contains(room) && set.len() >= max {
+            return Ok(false);
+        }
+        set.insert(room.to_owned());
+        Ok(true)
     }
 
     async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
@@ -75,5 +95,28 @@ impl AccountStore for MemoryAccounts {
             set.remove(room);
         }
         Ok(())
+    }
+
+    async fn trust_device(
+        &self,
+        token: &str,
+        key: &str,
+        generation: u64,
+        ttl: Duration,
+    ) -> Result<(), AccountStoreError> {
+        let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        devices.retain(|_, (_, _, until)| *until > now);
+        devices.insert(token.to_owned(), (key.to_owned(), generation, now + ttl));
+        Ok(())
+    }
+
+    async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError> {
+        let devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        Ok(devices
+            .get(token)
+            .filter(|(_, _, until)| *until > now)
+            .map(|(key, generation, _)| (key.clone(), *generation)))
     }
 }

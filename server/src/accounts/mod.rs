@@ -7,19 +7,29 @@
 //! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
 //! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` sets); both pass
 //! `tests/store_contract.rs`. The user's room list lives here, not in the
-//! browser, so every tab and device shows the same rooms.
+//! browser, so every tab and device shows the same rooms; its length is capped
+//! (`MAX_ROOMS_PER_USER`) in the same atomic step that adds a room.
+//!
+//! Device tokens (OWASP's "device cookies") live here too: a browser that once
+//! logged in as a user holds a token the store trusts for that user, so its
+//! login attempts are counted apart from a stranger's, and an attacker who
+//! exhausts the name's budget cannot lock the owner out.
 
 pub mod memory;
 pub mod redis;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 /// A stored account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    /// The name as the user registered it (shown in chat).
+    /// The user name as registered (its case-folded form is the account key). It never
+    /// changes: it is the identity the session, messages and presence carry.
+    pub name: String,
+    /// The name shown in chat: the user name until the user renames.
     pub display: String,
     /// The argon2id hash of the password (PHC string).
     pub password_hash: String,
@@ -66,10 +76,22 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError>;
     /// The rooms the user has joined, sorted.
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError>;
-    /// Remembers that the user joined `room`.
-    async fn add_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError>;
+    /// Remembers that the user joined `room`, unless they are already in `max` other rooms;
+    /// `Ok(false)` when the cap refused it (a room already on the list is always accepted).
+    async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError>;
     /// Forgets that the user joined `room`.
     async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError>;
+    /// Trusts the browser holding device token `token` for logging in as `key` (at session
+    /// generation `generation`) for `ttl`: its login attempts get their own budget.
+    async fn trust_device(
+        &self,
+        token: &str,
+        key: &str,
+        generation: u64,
+        ttl: Duration,
+    ) -> Result<(), AccountStoreError>;
+    /// The account key and generation a device token was trusted for, if it is still trusted.
+    async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError>;
 }
 
 /// An account store shared by the instance.

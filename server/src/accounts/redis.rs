@@ -1,8 +1,13 @@
 //! Accounts in Redis: one hash per user, `{p}user:<name>` with fields `hash`,
-//! `display` and `gen`, and `{p}names`, the claims on case-folded names. Creation
+//! `name` (as registered), `display` and `gen`; `{p}names`, the claims on
+//! case-folded names; `{p}user:<name>:rooms`, the user's rooms (capped in the
+//! script that adds one); `{p}device:<token>`, a trusted device (key and
+//! generation, with a TTL). Creation
 //! and renaming are one script each, so two instances claiming the same name at
 //! once cannot both succeed, and a rename never loses a concurrent write to
 //! another field of the user.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
@@ -13,8 +18,15 @@ const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local owner = redis.call('HGET', KEYS[2], ARGV[3])
 if owner and owner ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'display', ARGV[2], 'gen', 0)
+redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'display', ARGV[2], 'gen', 0, 'name', ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[3])
+return 1
+"#;
+
+const ADD_ROOM: &str = r#"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
 return 1
 "#;
 
@@ -37,6 +49,7 @@ pub struct RedisAccounts {
     prefix: String,
     create: redis::Script,
     rename: redis::Script,
+    add_room: redis::Script,
 }
 
 impl RedisAccounts {
@@ -47,6 +60,7 @@ impl RedisAccounts {
             prefix: prefix.to_owned(),
             create: redis::Script::new(CREATE),
             rename: redis::Script::new(RENAME),
+            add_room: redis::Script::new(ADD_ROOM),
         }
     }
 
@@ -61,6 +75,10 @@ impl RedisAccounts {
     fn rooms_key(&self, name: &str) -> String {
         format!("{}user:{name}:rooms", self.prefix)
     }
+
+    fn device_key(&self, token: &str) -> String {
+        format!("{}device:{token}", self.prefix)
+    }
 }
 
 #[async_trait]
@@ -74,6 +92,7 @@ impl AccountStore for RedisAccounts {
             .arg(&account.password_hash)
             .arg(&account.display)
             .arg(key)
+            .arg(&account.name)
             .invoke_async(&mut conn)
             .await?;
         Ok(created == 1)
@@ -81,20 +100,41 @@ impl AccountStore for RedisAccounts {
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let (hash, display, generation): (Option<String>, Option<String>, Option<u64>) =
-            redis::cmd("HMGET").arg(self.key(key)).arg("hash").arg("display").arg("gen").query_async(&mut conn).await?;
+        let (hash, display, generation, name): (
+            Option<String>,
+            Option<String>,
+            Option<u64>,
+            Option<String>,
+        ) = redis::cmd("HMGET")
+            .arg(self.key(key))
+            .arg("hash")
+            .arg("display")
+            .arg("gen")
+            .arg("name")
+            .query_async(&mut conn)
+            .await?;
         Ok(match (hash, display) {
-            (Some(password_hash), Some(display)) => {
-                Some(Account { display, password_hash, generation: generation.unwrap_or(0) })
-            }
+            (Some(password_hash), Some(display)) => Some(Account {
+                // Accounts made before the field existed: the key is the name.
+                name: name.unwrap_or_else(|| key.to_owned()),
+                display,
+                password_hash,
+                generation: generation.unwrap_or(0),
+            }),
             _ => None,
         })
     }
 
     async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let (outcome, old): (i64, String) =
-            self.rename.key(self.key(key)).key(self.claims_key()).arg(display).arg(key).invoke_async(&mut conn).await?;
+        let (outcome, old): (i64, String) = self
+            .rename
+            .key(self.key(key))
+            .key(self.claims_key())
+            .arg(display)
+            .arg(key)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(match outcome {
             0 => Rename::Done(old),
             1 => Rename::Taken,
@@ -104,23 +144,73 @@ impl AccountStore for RedisAccounts {
 
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("HINCRBY").arg(self.key(key)).arg("gen").arg(1).query_async(&mut conn).await?)
+        Ok(redis::cmd("HINCRBY")
+            .arg(self.key(key))
+            .arg("gen")
+            .arg(1)
+            .query_async(&mut conn)
+            .await?)
     }
 
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let mut rooms: Vec<String> = redis::cmd("SMEMBERS").arg(self.rooms_key(key)).query_async(&mut conn).await?;
+        let mut rooms: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.rooms_key(key))
+            .query_async(&mut conn)
+            .await?;
         rooms.sort();
         Ok(rooms)
     }
 
-    async fn add_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+    async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("SADD").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
+        let added: i64 = self
+            .add_room
+            .key(self.rooms_key(key))
+            .arg(room)
+            .arg(max)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(added == 1)
     }
 
     async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
+        Ok(redis::cmd("SREM")
+            .arg(self.rooms_key(key))
+            .arg(room)
+            .exec_async(&mut conn)
+            .await?)
+    }
+
+    async fn trust_device(
+        &self,
+        token: &str,
+        key: &str,
+        generation: u64,
+        ttl: Duration,
+    ) -> Result<(), AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let ttl_secs = ttl.as_secs().max(1);
+        let value = format!("{generation}:{key}");
+        Ok(redis::cmd("SET")
+            .arg(self.device_key(token))
+            .arg(value)
+            .arg("EX")
+            .arg(ttl_secs)
+            .exec_async(&mut conn)
+            .await?)
+    }
+
+    async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let value: Option<String> = redis::cmd("GET")
+            .arg(self.device_key(token))
+            .query_async(&mut conn)
+            .await?;
+        Ok(value.and_then(|value| {
+            let (generation, key) = value.split_once(':')?;
+            Some((key.to_owned(), generation.parse().ok()?))
+        }))
     }
 }

@@ -2,26 +2,37 @@
 //! [`AuthBackend`].
 //!
 //! Names are validated by [`protocol::UserName`]; passwords by
-//! [`password::check_rules`] and stored only as argon2id hashes. A login with
+//! [`password::check_rules`] and stored only as argon2id hashes, computed on a
+//! bounded [`hashing::HashPool`] (over its bound: "busy, retry"). A login with
 //! an unknown name still verifies a password against a fixed dummy hash, so the
 //! answer (and its timing) is the same as for a wrong password.
 //!
-//! Brute force is slowed by two counters in the shared [`RateLimiter`]: attempts
-//! per user name (any client) and per client address (any name); registrations
-//! count against the client too. A successful login clears the name's counter.
+//! Brute force is slowed by counters in the shared [`RateLimiter`](crate::ratelimit::RateLimiter):
+//! attempts per client address (any name; registrations count too) and attempts
+//! per user name. The name's budget is shared by every browser the user never
+//! logged in from; a browser that did holds a device token (OWASP's device
+//! cookies) and spends its own budget, so an attacker who exhausts the name's
+//! budget slows guessing without locking the owner out.
 
+pub mod hashing;
 pub mod password;
 
-use app::api::ssr::{AuthBackend, Login};
+use std::time::Duration;
+
 use app::api::ApiError;
+use app::api::ssr::{AuthBackend, Login};
 use async_trait::async_trait;
 use protocol::UserName;
 use tracing::{info, instrument, warn};
 
+use self::hashing::{Busy, HashPool};
 use crate::accounts::{Account, SharedAccounts};
 use crate::broker::{ControlEvent, SharedBroker};
 use crate::ratelimit::{Limit, Limits, SharedLimiter, Verdict};
 use crate::session::SessionBackend;
+
+/// How long a browser stays trusted for its user after its last successful login.
+pub const DEVICE_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
 
 /// Account operations over an [`AccountStore`](crate::accounts::AccountStore).
 pub struct AuthService {
@@ -30,6 +41,7 @@ pub struct AuthService {
     limits: Limits,
     broker: SharedBroker,
     sessions: SessionBackend,
+    hashing: HashPool,
     dummy_hash: String,
 }
 
@@ -45,19 +57,81 @@ pub struct AuthDeps {
     pub broker: SharedBroker,
     /// Session records (page-load counters).
     pub sessions: SessionBackend,
+    /// The bounded pool password hashes run on.
+    pub hashing: HashPool,
+}
+
+/// Whether a device token from a cookie has the form this server hands out (it becomes part
+/// of a Redis key, so anything else is ignored before it gets there).
+fn well_formed_token(token: &str) -> bool {
+    token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn unavailable(err: impl std::fmt::Display) -> ApiError {
+    warn!(%err, "account store failed");
+    ApiError::Unavailable
+}
+
+fn busy(_: Busy) -> ApiError {
+    warn!("password hashing pool full: asking the client to retry");
+    ApiError::Busy
 }
 
 impl AuthService {
     /// Authentication over `deps`.
     pub fn new(deps: AuthDeps) -> Self {
         let dummy_hash = password::hash("switchboard-dummy-password").unwrap_or_default();
-        let AuthDeps { accounts, limiter, limits, broker, sessions } = deps;
-        Self { accounts, limiter, limits, broker, sessions, dummy_hash }
+        let AuthDeps {
+            accounts,
+            limiter,
+            limits,
+            broker,
+            sessions,
+            hashing,
+        } = deps;
+        Self {
+            accounts,
+            limiter,
+            limits,
+            broker,
+            sessions,
+            hashing,
+            dummy_hash,
+        }
     }
 
-    fn login(user: String, generation: u64) -> Login {
+    /// A login of `account`, trusting this browser's device token (a new one unless it
+    /// brought a valid one for this user).
+    async fn login(&self, account: &Account, device: Option<&str>) -> Login {
+        let token =
+            device.map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned);
+        let key = account.name.to_ascii_lowercase();
+        if let Err(err) = self
+            .accounts
+            .trust_device(&token, &key, account.generation, DEVICE_TTL)
+            .await
+        {
+            warn!(%err, "could not remember the device; its next login counts as a stranger's");
+        }
         let login = format!("{:032x}", rand::random::<u128>());
-        Login { user, login, generation }
+        Login {
+            user: account.name.clone(),
+            login,
+            generation: account.generation,
+            device: token,
+        }
+    }
+
+    /// The device token of this browser if it is trusted for `key` now (same generation).
+    async fn trusted_device<'a>(&self, key: &str, device: Option<&'a str>) -> Option<&'a str> {
+        let token = device.filter(|token| well_formed_token(token))?;
+        let account = self.accounts.find(key).await.ok().flatten()?;
+        match self.accounts.device(token).await {
+            Ok(Some((owner, generation))) if owner == key && generation == account.generation => {
+                Some(token)
+            }
+            _ => None,
+        }
     }
 
     async fn announce(&self, event: ControlEvent) -> Result<(), ApiError> {
@@ -76,64 +150,108 @@ impl AuthService {
             }
         }
     }
-}
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|_| ApiError::Unavailable)
+    /// Checks `secret` against the account of `name` (or the dummy hash): the account if it matches.
+    async fn verify(&self, name: &str, secret: &str) -> Result<Option<Account>, ApiError> {
+        let account = match UserName::parse(name) {
+            Ok(name) => self.accounts.find(&name.key()).await.map_err(unavailable)?,
+            Err(_) => None,
+        };
+        let hash = account
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |a| a.password_hash.clone());
+        let secret = secret.to_owned();
+        let matches = self
+            .hashing
+            .run(move || password::verify(&secret, &hash))
+            .await
+            .map_err(busy)?;
+        Ok(account.filter(|_| matches))
+    }
 }
 
 #[async_trait]
 impl AuthBackend for AuthService {
-    #[instrument(skip(self, secret))]
-    async fn register(&self, name: &str, secret: &str, client: &str) -> Result<Login, ApiError> {
-        self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
+    #[instrument(skip(self, secret, device))]
+    async fn register(
+        &self,
+        name: &str,
+        secret: &str,
+        client: &str,
+        device: Option<&str>,
+    ) -> Result<Login, ApiError> {
+        self.limit(
+            self.limits.auth_per_client,
+            &format!("auth:client:{client}"),
+        )
+        .await?;
         let name = UserName::parse(name).map_err(|err| ApiError::Invalid(err.to_string()))?;
         password::check_rules(secret).map_err(|err| ApiError::Invalid(err.to_string()))?;
         let secret = secret.to_owned();
-        let password_hash = blocking(move || password::hash(&secret)).await?.map_err(|err| {
-            warn!(%err, "hashing failed");
-            ApiError::Unavailable
-        })?;
-        let account = Account { display: name.as_str().to_owned(), password_hash, generation: 0 };
+        let password_hash = self
+            .hashing
+            .run(move || password::hash(&secret))
+            .await
+            .map_err(busy)?
+            .map_err(|err| {
+                warn!(%err, "hashing failed");
+                ApiError::Unavailable
+            })?;
+        let account = Account {
+            name: name.to_string(),
+            display: name.to_string(),
+            password_hash,
+            generation: 0,
+        };
         match self.accounts.create(&name.key(), &account).await {
             Ok(true) => {
                 info!(user = %name, "registered");
-                Ok(Self::login(account.display, 0))
+                let device = device.filter(|token| well_formed_token(token));
+                Ok(self.login(&account, device).await)
             }
             Ok(false) => Err(ApiError::NameTaken),
-            Err(err) => {
-                warn!(%err, "account store failed");
-                Err(ApiError::Unavailable)
-            }
+            Err(err) => Err(unavailable(err)),
         }
     }
 
-    #[instrument(skip(self, secret))]
-    async fn authenticate(&self, name: &str, secret: &str, client: &str) -> Result<Login, ApiError> {
-        self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
-        let name_key = format!("auth:name:{}", name.trim().to_ascii_lowercase());
-        self.limit(self.limits.login_per_name, &name_key).await?;
-        let account = match UserName::parse(name) {
-            Ok(name) => self.accounts.find(&name.key()).await.map_err(|err| {
-                warn!(%err, "account store failed");
-                ApiError::Unavailable
-            })?,
+    #[instrument(skip(self, secret, device))]
+    async fn authenticate(
+        &self,
+        name: &str,
+        secret: &str,
+        client: &str,
+        device: Option<&str>,
+    ) -> Result<Login, ApiError> {
+        self.limit(
+            self.limits.auth_per_client,
+            &format!("auth:client:{client}"),
+        )
+        .await?;
+        let key = name.trim().to_ascii_lowercase();
+        // A browser this user logged in from before spends its own budget; every other
+        // browser shares the name's (OWASP device cookies: no lockout of the owner).
+        let trusted = match UserName::parse(name) {
+            Ok(_) => self.trusted_device(&key, device).await,
             Err(_) => None,
         };
-        let (hash, display) = match &account {
-            Some(account) => (account.password_hash.clone(), Some((account.display.clone(), account.generation))),
-            None => (self.dummy_hash.clone(), None),
+        let budget = match trusted {
+            Some(token) => format!("auth:device:{token}"),
+            None => format!(
+                "auth:name:{}",
+                key.chars().take(UserName::MAX).collect::<String>()
+            ),
         };
-        let secret = secret.to_owned();
-        let matches = blocking(move || password::verify(&secret, &hash)).await?;
-        match display {
-            Some((display, generation)) if matches => {
-                if let Err(err) = self.limiter.clear(&name_key).await {
-                    warn!(%err, "could not clear the login counter");
+        self.limit(self.limits.login_per_name, &budget).await?;
+        match self.verify(name, secret).await? {
+            Some(account) => {
+                if trusted.is_some() {
+                    if let Err(err) = self.limiter.clear(&budget).await {
+                        warn!(%err, "could not clear the device's login counter");
+                    }
                 }
-                Ok(Self::login(display, generation))
+                Ok(self.login(&account, trusted).await)
             }
-            _ => Err(ApiError::BadCredentials),
+            None => Err(ApiError::BadCredentials),
         }
     }
 
@@ -166,15 +284,24 @@ impl AuthBackend for AuthService {
     }
 
     async fn end_session(&self, login: &str) -> Result<(), ApiError> {
-        self.announce(ControlEvent::EndSession { login: login.to_owned() }).await
+        self.announce(ControlEvent::EndSession {
+            login: login.to_owned(),
+        })
+        .await
     }
 
     async fn end_all_sessions(&self, user: &str) -> Result<(), ApiError> {
-        self.accounts.bump_generation(&user.to_ascii_lowercase()).await.map_err(|err| {
-            warn!(%err, "account store failed");
-            ApiError::Unavailable
-        })?;
+        self.accounts
+            .bump_generation(&user.to_ascii_lowercase())
+            .await
+            .map_err(|err| {
+                warn!(%err, "account store failed");
+                ApiError::Unavailable
+            })?;
         info!(%user, "logged out everywhere");
-        self.announce(ControlEvent::EndUser { user: user.to_owned() }).await
+        self.announce(ControlEvent::EndUser {
+            user: user.to_owned(),
+        })
+        .await
     }
 }

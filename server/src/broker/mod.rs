@@ -138,6 +138,10 @@ pub enum BrokerError {
     /// The backend could not be reached or answered with an error; nothing was stored.
     #[error("chat backend unavailable: {0}")]
     Unavailable(String),
+    /// The backend did not answer in time: the write may or may not have been applied (a
+    /// send retried with the same client id resolves to the same message either way).
+    #[error("chat backend did not confirm in time")]
+    Unconfirmed(#[source] ::redis::RedisError),
     /// The backend answered with data the broker cannot read.
     #[error("chat backend returned unreadable data: {0}")]
     Corrupt(String),
@@ -145,7 +149,11 @@ pub enum BrokerError {
 
 impl From<::redis::RedisError> for BrokerError {
     fn from(err: ::redis::RedisError) -> Self {
-        Self::Unavailable(err.to_string())
+        if err.is_timeout() {
+            Self::Unconfirmed(err)
+        } else {
+            Self::Unavailable(err.to_string())
+        }
     }
 }
 
@@ -163,7 +171,12 @@ pub trait Broker: Send + Sync + 'static {
     async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError>;
 
     /// Every retained message after `after` (at most `limit`), and the range trimmed away, if any.
-    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError>;
+    async fn since(
+        &self,
+        room: &RoomName,
+        after: &str,
+        limit: usize,
+    ) -> Result<Replay, BrokerError>;
 
     /// Starts receiving a room's events on this instance. Events published after this returns
     /// are delivered to the subscription; dropping it ends the subscription.
@@ -195,15 +208,12 @@ pub fn id_millis(id: &str) -> u64 {
     id_order(id).0
 }
 
-/// Whether `id` has the stream-id form `<ms>-<seq>`.
+/// Whether `id` is a message id ([`protocol::message_order`] can read it).
 pub fn is_message_id(id: &str) -> bool {
-    let mut parts = id.splitn(2, '-');
-    let digits = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()));
-    digits(parts.next()) && digits(parts.next())
+    protocol::message_order(id).is_some()
 }
 
-/// A stream id as a sortable pair (`"12-3"` → `(12, 3)`; unreadable parts are 0).
+/// A stream id as a sortable pair (`"12-3"` → `(12, 3)`); an unreadable id sorts first.
 pub fn id_order(id: &str) -> (u64, u64) {
-    let mut parts = id.splitn(2, '-').map(|part| part.parse::<u64>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    protocol::message_order(id).unwrap_or((0, 0))
 }

@@ -4,7 +4,8 @@
 //! - `{p}presence:<room>` — hash, field `<user>|<instance>` → open sockets;
 //! - `{p}instance:<id>` — the instance's lease (a key with a TTL);
 //! - `{p}instances` — set of instances holding presence entries;
-//! - `{p}instance:<id>:rooms` — set of rooms where the instance holds entries.
+//! - `{p}instance:<id>:rooms` — set of rooms where the instance holds entries (a room leaves
+//!   it with the instance's last entry there, so it never outgrows what the reaper must visit).
 //!
 //! Each change is one Lua script, so "was the user present before / is the
 //! user still present" is decided atomically even when instances race, and a
@@ -48,7 +49,15 @@ if before then return 0 else return 1 end
 const EXIT: &str = r#"
 local field = ARGV[1] .. '|' .. ARGV[2]
 if redis.call('HEXISTS', KEYS[1], field) == 0 then return 0 end
-if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then redis.call('HDEL', KEYS[1], field) end
+if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then
+  redis.call('HDEL', KEYS[1], field)
+  local suffix = '|' .. ARGV[2]
+  local held = false
+  for _, other in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if #other > #suffix and string.sub(other, -#suffix) == suffix then held = true; break end
+  end
+  if not held then redis.call('SREM', KEYS[2], ARGV[3]) end
+end
 if present(KEYS[1], ARGV[1]) then return 0 else return 1 end
 "#;
 
@@ -108,7 +117,12 @@ impl RedisPresence {
     ) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let mut invocation = script.key(self.room(room));
-        invocation.key(self.instances()).key(self.instance_rooms(instance)).arg(user).arg(instance).arg(room.as_str());
+        invocation
+            .key(self.instances())
+            .key(self.instance_rooms(instance))
+            .arg(user)
+            .arg(instance)
+            .arg(room.as_str());
         if let Some(sockets) = sockets {
             invocation.arg(sockets);
         }
@@ -132,25 +146,56 @@ impl RedisPresence {
 
 #[async_trait]
 impl Presence for RedisPresence {
-    async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
-        self.membership(&self.enter, room, user, instance, None).await
+    async fn enter(
+        &self,
+        room: &RoomName,
+        user: &str,
+        instance: &str,
+    ) -> Result<bool, PresenceError> {
+        self.membership(&self.enter, room, user, instance, None)
+            .await
     }
 
-    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize) -> Result<bool, PresenceError> {
-        self.membership(&self.restore, room, user, instance, Some(sockets)).await
+    async fn restore(
+        &self,
+        room: &RoomName,
+        user: &str,
+        instance: &str,
+        sockets: usize,
+    ) -> Result<bool, PresenceError> {
+        self.membership(&self.restore, room, user, instance, Some(sockets))
+            .await
     }
 
-    async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
+    async fn exit(
+        &self,
+        room: &RoomName,
+        user: &str,
+        instance: &str,
+    ) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
-        let left: i64 = self.exit.key(self.room(room)).arg(user).arg(instance).invoke_async(&mut conn).await?;
+        let left: i64 = self
+            .exit
+            .key(self.room(room))
+            .key(self.instance_rooms(instance))
+            .arg(user)
+            .arg(instance)
+            .arg(room.as_str())
+            .invoke_async(&mut conn)
+            .await?;
         Ok(left == 1)
     }
 
     async fn members(&self, room: &RoomName) -> Result<Vec<String>, PresenceError> {
         let mut conn = self.conn.clone();
-        let fields: Vec<String> = redis::cmd("HKEYS").arg(self.room(room)).query_async(&mut conn).await?;
-        let mut users: Vec<String> =
-            fields.into_iter().filter_map(|f| f.split_once('|').map(|(user, _)| user.to_owned())).collect();
+        let fields: Vec<String> = redis::cmd("HKEYS")
+            .arg(self.room(room))
+            .query_async(&mut conn)
+            .await?;
+        let mut users: Vec<String> = fields
+            .into_iter()
+            .filter_map(|f| f.split_once('|').map(|(user, _)| user.to_owned()))
+            .collect();
         users.sort();
         users.dedup();
         Ok(users)
@@ -159,17 +204,29 @@ impl Presence for RedisPresence {
     async fn renew(&self, instance: &str, ttl: Duration) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let previous: Option<String> =
-            redis::cmd("SET").arg(self.lease(instance)).arg(1).arg("PX").arg(ttl_ms).arg("GET").query_async(&mut conn).await?;
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(self.lease(instance))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms)
+            .arg("GET")
+            .query_async(&mut conn)
+            .await?;
         Ok(previous.is_some())
     }
 
     async fn reap(&self) -> Result<Vec<Departed>, PresenceError> {
         let mut conn = self.conn.clone();
-        let instances: Vec<String> = redis::cmd("SMEMBERS").arg(self.instances()).query_async(&mut conn).await?;
+        let instances: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.instances())
+            .query_async(&mut conn)
+            .await?;
         let mut departed = Vec::new();
         for instance in instances {
-            let alive: bool = redis::cmd("EXISTS").arg(self.lease(&instance)).query_async(&mut conn).await?;
+            let alive: bool = redis::cmd("EXISTS")
+                .arg(self.lease(&instance))
+                .query_async(&mut conn)
+                .await?;
             if alive {
                 continue;
             }
@@ -183,7 +240,10 @@ impl Presence for RedisPresence {
                 .await?;
             for pair in gone.chunks_exact(2) {
                 if let Ok(room) = RoomName::parse(&pair[0]) {
-                    departed.push(Departed { room, user: pair[1].clone() });
+                    departed.push(Departed {
+                        room,
+                        user: pair[1].clone(),
+                    });
                 }
             }
         }

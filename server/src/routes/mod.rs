@@ -7,12 +7,12 @@ pub mod health;
 
 use std::time::Duration;
 
-use app::{shell, App};
+use app::{App, shell};
+use axum::Router;
 use axum::middleware;
 use axum::routing::get;
-use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -32,7 +32,9 @@ pub fn router(state: AppState) -> Router {
         .with_path("/")
         // Sliding expiry: every request renews the session (the store's SET XX never revives a deleted one).
         .with_always_save(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(86_400))));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            i64::try_from(ttl.as_secs()).unwrap_or(86_400),
+        )));
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     Router::new()
@@ -43,10 +45,19 @@ pub fn router(state: AppState) -> Router {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(sessions)
         .layer(middleware::from_fn(guard::unavailable_page))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::same_origin_api,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::client_addr,
+        ))
         .with_state(state)
 }

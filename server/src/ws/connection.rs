@@ -15,55 +15,43 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use protocol::{
-    ClientFrame, ErrorCode, RoomName, ServerFrame, CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION,
-    CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, CLOSE_UNSUPPORTED_DATA, PROTOCOL_VERSION,
+    CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART,
+    CLOSE_TOO_BIG, CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode,
+    MAX_ROOMS_PER_FRAME, PROTOCOL_VERSION, RoomJoin, RoomName, ServerFrame, message_order,
 };
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, info_span, Instrument};
+use tower_sessions::SessionStore;
+use tower_sessions::session::Id;
+use tracing::{Instrument, debug, info_span};
 
 use crate::accounts::{Rename, SharedAccounts};
-use crate::broker::{id_order, Appended, RoomEvent};
+use crate::broker::{Appended, RoomEvent};
 use crate::chat::{ChatError, ChatService, ChatSettings, Joined};
 use crate::ratelimit::bucket::TokenBucket;
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 use crate::session::SessionBackend;
-use crate::ws::registry::Registration;
-use crate::ws::SocketLogin;
-use tower_sessions::session::Id;
-use tower_sessions::SessionStore;
 use crate::state::AppState;
+use crate::ws::SocketLogin;
+use crate::ws::outgoing::{self, Closer, Outgoing};
+use crate::ws::registry::Registration;
 
-
-/// Ends a connection once, with one close frame.
-#[derive(Default)]
-struct Closer {
-    token: CancellationToken,
-    frame: Mutex<Option<CloseFrame>>,
-}
-
-impl Closer {
-    /// Asks for the connection to close with `code`; the first reason wins.
-    fn close(&self, code: u16, reason: &str) {
-        let mut frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
-        if frame.is_none() && !self.token.is_cancelled() {
-            *frame = Some(CloseFrame { code, reason: reason.into() });
-        }
-        self.token.cancel();
-    }
-
-    fn take_frame(&self) -> Option<CloseFrame> {
-        self.frame.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-}
+/// A history answer is sent in pages of about this many bytes, so a long catch-up never
+/// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
+const HISTORY_PAGE_BYTES: usize = 64 * 1024;
 
 /// Serves one admitted socket until it ends.
-pub async fn run(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
+pub async fn run(
+    socket: WebSocket,
+    login: SocketLogin,
+    registration: Registration,
+    state: AppState,
+) {
     let span = info_span!("socket", user = %login.user, instance = %state.instance);
-    Connection::serve(socket, login, registration, state).instrument(span).await;
+    Connection::serve(socket, login, registration, state)
+        .instrument(span)
+        .await;
 }
 
 /// Whether the socket's session still exists; renews it while the socket is open (an active
@@ -83,19 +71,29 @@ async fn session_alive(sessions: &SessionBackend, id: &Id, ttl: Duration) -> Res
 
 /// Closes a socket at once with a code and a reason.
 pub async fn refuse(mut socket: WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: reason.into() };
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        socket.send(Message::Close(Some(frame))),
+    )
+    .await;
 }
 
 struct Connection {
     user: String,
+    /// The account key (the case-folded user name).
+    key: String,
     /// The display name, shared with the forwarders (a rename in another tab updates it).
     display: Arc<Mutex<String>>,
     accounts: SharedAccounts,
     limiter: SharedLimiter,
     send_limit: Limit,
+    max_rooms: usize,
     chat: ChatService,
-    out: mpsc::Sender<ServerFrame>,
+    out: Outgoing,
     closer: Arc<Closer>,
     rooms: HashMap<RoomName, JoinHandle<()>>,
     typing: TokenBucket,
@@ -103,15 +101,29 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
-        let SocketLogin { user, session_id, .. } = login;
-        let mut session_check = tokio::time::interval(Duration::from_secs(state.config.session_check_secs.max(1)));
+    async fn serve(
+        socket: WebSocket,
+        login: SocketLogin,
+        registration: Registration,
+        state: AppState,
+    ) {
+        let SocketLogin {
+            user, session_id, ..
+        } = login;
+        let mut session_check =
+            tokio::time::interval(Duration::from_secs(state.config.session_check_secs.max(1)));
         session_check.tick().await;
         let (sink, mut stream) = socket.split();
-        let (out, queue) = mpsc::channel(state.config.socket_queue.max(8));
-        let closer = Arc::new(Closer::default());
-        let writer = tokio::spawn(write(sink, queue, closer.clone()).in_current_span());
         let config = &state.config;
+        let closer = Arc::new(Closer::default());
+        let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
+        let (out, writer) = outgoing::channel(
+            config.socket_queue,
+            config.socket_queue_bytes,
+            write_timeout,
+            closer.clone(),
+        );
+        let mut writer = tokio::spawn(outgoing::write(sink, writer).in_current_span());
         let broker = state.backend.broker.clone();
         let settings = ChatSettings {
             history_on_join: config.history_on_join,
@@ -121,20 +133,28 @@ impl Connection {
             grace: Duration::from_millis(config.presence_grace_ms),
             local: state.memberships.clone(),
         };
-        let chat = ChatService::new(broker, state.backend.presence.clone(), state.instance.clone(), settings);
+        let chat = ChatService::new(
+            broker,
+            state.backend.presence.clone(),
+            state.instance.clone(),
+            settings,
+        );
         let accounts = state.backend.accounts.clone();
         let (limiter, send_limit) = (state.backend.limiter.clone(), state.limits.sends_per_user);
-        let name = match accounts.find(&user.to_ascii_lowercase()).await {
+        let key = user.to_ascii_lowercase();
+        let name = match accounts.find(&key).await {
             Ok(Some(account)) => account.display,
             _ => user.clone(),
         };
         let display = Arc::new(Mutex::new(name));
         let mut connection = Self {
             user,
+            key,
             display,
             accounts,
             limiter,
             send_limit,
+            max_rooms: config.max_rooms_per_user.max(1),
             chat,
             out,
             closer: closer.clone(),
@@ -142,14 +162,21 @@ impl Connection {
             typing: TokenBucket::new(1, 2),
             renames: TokenBucket::new(1, 3),
         };
-        let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
+        let mut flood = TokenBucket::new(
+            config.frames_per_second,
+            config.frames_per_second.saturating_mul(2),
+        );
         let _tracked = state.drain.track_socket();
         let moving = state.drain.sockets();
         debug!("socket open");
-        let rooms = connection.accounts.rooms(&connection.user.to_ascii_lowercase()).await.unwrap_or_else(|err| {
-            debug!(%err, "could not read the user's rooms");
-            Vec::new()
-        });
+        let rooms = connection
+            .accounts
+            .rooms(&connection.key)
+            .await
+            .unwrap_or_else(|err| {
+                debug!(%err, "could not read the user's rooms");
+                Vec::new()
+            });
         connection
             .queue(ServerFrame::Welcome {
                 user: connection.user.clone(),
@@ -160,7 +187,7 @@ impl Connection {
             .await;
         loop {
             tokio::select! {
-                () = closer.token.cancelled() => break,
+                () = closer.closing() => break,
                 () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
                 _ = session_check.tick(), if session_id.is_some() => {
                     let Some(id) = &session_id else { continue };
@@ -168,7 +195,7 @@ impl Connection {
                         closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
                     }
                 }
-                () = moving.cancelled(), if !closer.token.is_cancelled() => {
+                () = moving.cancelled(), if !closer.is_closing() => {
                     connection.move_away(state.drain.spread()).await;
                 }
                 frame = stream.next() => match frame {
@@ -193,9 +220,16 @@ impl Connection {
         }
         connection.finish().await;
         drop(connection);
-        if tokio::time::timeout(Duration::from_secs(2), writer).await.is_err() {
-            debug!("writer did not finish in time");
+        // The writer ends by itself within one write deadline (a client that reads slowly still
+        // gets its close frame); past that it is aborted, never left behind.
+        if tokio::time::timeout(write_timeout + Duration::from_secs(2), &mut writer)
+            .await
+            .is_err()
+        {
+            debug!("writer did not finish in time: aborted");
+            writer.abort();
         }
+        // Dropping the reader's half here (and the writer's with its task) ends the TCP connection.
         debug!("socket closed");
     }
 
@@ -204,12 +238,13 @@ impl Connection {
         let spread_ms = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
         let after_ms = rand::random_range(0..=spread_ms);
         self.queue(ServerFrame::Move { after_ms }).await;
-        self.closer.close(CLOSE_SERVICE_RESTART, "server restarting");
+        self.closer
+            .close(CLOSE_SERVICE_RESTART, "server restarting");
     }
 
-    async fn queue(&self, frame: ServerFrame) {
-        // Fails only when the writer has stopped, i.e. the connection is closing anyway.
-        let _ = self.out.send(frame).await;
+    /// Queues a reply; `false` when the connection is closing (the caller stops there).
+    async fn queue(&self, frame: ServerFrame) -> bool {
+        self.out.reply(&frame).await
     }
 
     async fn on_text(&mut self, text: &str) {
@@ -218,22 +253,107 @@ impl Connection {
             Err(err) => return self.error(ErrorCode::BadFrame, err.to_string(), None).await,
         };
         match frame {
-            ClientFrame::Ping => self.queue(ServerFrame::Pong).await,
-            ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
-            ClientFrame::JoinMany { rooms } => {
-                for join in rooms {
-                    self.join(&join.room, join.since.as_deref()).await;
-                }
+            ClientFrame::Ping => {
+                self.queue(ServerFrame::Pong).await;
             }
+            ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
+            ClientFrame::JoinMany { rooms } => self.join_many(rooms).await,
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Typing { room } => self.typing(&room).await,
             ClientFrame::Rename { name } => self.rename(&name).await,
-            ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
+            ClientFrame::Send {
+                room,
+                client_id,
+                text,
+            } => self.send(&room, client_id, &text).await,
         }
     }
 
     async fn error(&self, code: ErrorCode, message: String, client_id: Option<String>) {
-        self.queue(ServerFrame::Error { code, message, client_id }).await;
+        self.queue(ServerFrame::Error {
+            code,
+            message,
+            client_id,
+        })
+        .await;
+    }
+
+    /// Joins every room of a `join_many` frame in order (each answered as a `join` is).
+    async fn join_many(&mut self, rooms: Vec<RoomJoin>) {
+        if rooms.len() > MAX_ROOMS_PER_FRAME {
+            let message = format!("join_many names at most {MAX_ROOMS_PER_FRAME} rooms");
+            return self.error(ErrorCode::BadFrame, message, None).await;
+        }
+        for join in rooms {
+            if self.closer.is_closing() {
+                return;
+            }
+            self.join(&join.room, join.since.as_deref()).await;
+        }
+    }
+
+    /// Puts `room` on the user's room list unless that would pass the cap; `false` (after
+    /// telling the client) when it would.
+    async fn admit_room(&mut self, room: &RoomName) -> bool {
+        let at_cap = self.rooms.len() >= self.max_rooms;
+        let added = match self
+            .accounts
+            .add_room(&self.key, room.as_str(), self.max_rooms)
+            .await
+        {
+            Ok(added) => added && !at_cap,
+            Err(err) => {
+                // The room list is a convenience; an outage of it must not stop the chat.
+                debug!(%err, "could not remember the room");
+                !at_cap
+            }
+        };
+        if !added {
+            let message = format!(
+                "you are in {} rooms, the most allowed: leave one to join #{room}",
+                self.max_rooms
+            );
+            self.error(ErrorCode::TooManyRooms, message, None).await;
+        }
+        added
+    }
+
+    /// Sends a join's history in pages of about [`HISTORY_PAGE_BYTES`] (the gap, if any, with
+    /// the first); `false` when the connection closed meanwhile.
+    async fn send_history(
+        &self,
+        room: &RoomName,
+        messages: Vec<ChatMessage>,
+        gap: Option<protocol::Gap>,
+    ) -> bool {
+        let mut gap = gap;
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        let total = messages.len();
+        for (index, message) in messages.into_iter().enumerate() {
+            bytes += message.text.len() + message.user.len() + message.name.len() + 96;
+            page.push(message);
+            if bytes >= HISTORY_PAGE_BYTES && index + 1 < total {
+                let messages = std::mem::take(&mut page);
+                let frame = ServerFrame::History {
+                    room: room.to_string(),
+                    messages,
+                    gap: gap.take(),
+                    more: true,
+                };
+                if !self.queue(frame).await {
+                    return false;
+                }
+                bytes = 0;
+            }
+        }
+        self.queue(ServerFrame::History {
+            room: room.to_string(),
+            messages: page,
+            gap,
+            more: false,
+        })
+        .await
     }
 
     async fn fail(&self, err: ChatError, client_id: Option<String>) {
@@ -245,29 +365,36 @@ impl Connection {
             Ok(room) => room,
             Err(err) => return self.fail(err, None).await,
         };
-        if self.rooms.contains_key(&room) {
+        if self.rooms.contains_key(&room) || !self.admit_room(&room).await {
             return;
         }
         let name = self.name();
         match self.chat.join(&self.user, &name, &room, since).await {
             Ok(mut joined) => {
-                let newest = joined.history.last().map(|m| id_order(&m.id));
+                let newest = joined.history.last().and_then(|m| message_order(&m.id));
                 let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
                 let users = std::mem::take(&mut joined.members);
                 let names = self.display_names(&users).await;
-                self.queue(ServerFrame::History { room: room.to_string(), messages, gap }).await;
-                self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await;
+                if !self.send_history(&room, messages, gap).await
+                    || !self
+                        .queue(ServerFrame::Presence {
+                            room: room.to_string(),
+                            users,
+                            names,
+                        })
+                        .await
+                {
+                    return;
+                }
+                // The subscription was made before the history was read and has buffered since;
+                // the forwarder starts after the history and skips what it already held.
                 let route = Route {
                     me: self.user.clone(),
                     display: self.display.clone(),
                     newest,
                     out: self.out.clone(),
-                    closer: self.closer.clone(),
                 };
                 let forwarder = tokio::spawn(forward(joined, route).in_current_span());
-                if let Err(err) = self.accounts.add_room(&self.user.to_ascii_lowercase(), room.as_str()).await {
-                    debug!(%err, "could not remember the room");
-                }
                 self.rooms.insert(room, forwarder);
             }
             Err(err) => self.fail(err, None).await,
@@ -275,8 +402,10 @@ impl Connection {
     }
 
     async fn leave(&mut self, raw: &str) {
-        let Ok(room) = ChatService::room(raw) else { return };
-        if let Err(err) = self.accounts.remove_room(&self.user.to_ascii_lowercase(), room.as_str()).await {
+        let Ok(room) = ChatService::room(raw) else {
+            return;
+        };
+        if let Err(err) = self.accounts.remove_room(&self.key, room.as_str()).await {
             debug!(%err, "could not forget the room");
         }
         if let Some(forwarder) = self.rooms.remove(&room) {
@@ -286,7 +415,10 @@ impl Connection {
     }
 
     fn name(&self) -> String {
-        self.display.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.display
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The display names of `users` that differ from their user names.
@@ -305,13 +437,27 @@ impl Connection {
     /// Changes the user's display name and tells every room the user is in (and so every tab).
     async fn rename(&mut self, raw: &str) {
         if !self.renames.take() {
-            return self.error(ErrorCode::RateLimited, "you are renaming too fast".into(), None).await;
+            return self
+                .error(
+                    ErrorCode::RateLimited,
+                    "you are renaming too fast".into(),
+                    None,
+                )
+                .await;
         }
         let name = match protocol::UserName::parse(raw) {
             Ok(name) => name.to_string(),
-            Err(err) => return self.error(ErrorCode::BadName, err.to_string().replace("user name", "display name"), None).await,
+            Err(err) => {
+                return self
+                    .error(
+                        ErrorCode::BadName,
+                        err.to_string().replace("user name", "display name"),
+                        None,
+                    )
+                    .await;
+            }
         };
-        let key = self.user.to_ascii_lowercase();
+        let key = self.key.clone();
         match self.accounts.rename(&key, &name).await {
             Ok(Rename::Done(_)) => {
                 *self.display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
@@ -324,21 +470,32 @@ impl Connection {
                     }
                 }
                 self.chat.renamed(&self.user, &name, &rooms).await;
-                self.queue(ServerFrame::Renamed { user: self.user.clone(), name }).await;
+                self.queue(ServerFrame::Renamed {
+                    user: self.user.clone(),
+                    name,
+                })
+                .await;
             }
             Ok(Rename::Taken) => {
                 let message = format!("the name {name} belongs to someone else");
                 self.error(ErrorCode::BadName, message, None).await;
             }
             Ok(Rename::Unknown) | Err(_) => {
-                self.error(ErrorCode::Unavailable, "the name could not be changed right now".into(), None).await;
+                self.error(
+                    ErrorCode::Unavailable,
+                    "the name could not be changed right now".into(),
+                    None,
+                )
+                .await;
             }
         }
     }
 
     /// Relays a typing notice (at most about one a second per socket; extra ones are dropped).
     async fn typing(&mut self, raw: &str) {
-        let Ok(room) = ChatService::room(raw) else { return };
+        let Ok(room) = ChatService::room(raw) else {
+            return;
+        };
         if self.rooms.contains_key(&room) && self.typing.take() {
             if let Err(err) = self.chat.typing(&self.user, &room).await {
                 debug!(%err, "could not relay typing");
@@ -353,14 +510,29 @@ impl Connection {
         };
         if !self.rooms.contains_key(&room) {
             let message = format!("join #{room} before sending to it");
-            return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
+            return self
+                .error(ErrorCode::NotJoined, message, Some(client_id))
+                .await;
         }
-        if let Verdict::Limited(wait) = self.send_limit.check(&*self.limiter, &format!("send:{}", self.user)).await {
-            let message = format!("you are sending too fast; wait {} s (it will be sent then)", wait.as_secs().max(1));
-            return self.error(ErrorCode::RateLimited, message, Some(client_id)).await;
+        if let Verdict::Limited(wait) = self
+            .send_limit
+            .check(&*self.limiter, &format!("send:{}", self.user))
+            .await
+        {
+            let message = format!(
+                "you are sending too fast; wait {} s (it will be sent then)",
+                wait.as_secs().max(1)
+            );
+            return self
+                .error(ErrorCode::RateLimited, message, Some(client_id))
+                .await;
         }
         let name = self.name();
-        match self.chat.send((&self.user, &name), &room, &client_id, text).await {
+        match self
+            .chat
+            .send((&self.user, &name), &room, &client_id, text)
+            .await
+        {
             Ok(appended) => {
                 let id = appended.id().to_owned();
                 if let Appended::Duplicate(_) = appended {
@@ -389,81 +561,65 @@ struct Route {
     display: Arc<Mutex<String>>,
     /// The newest message already sent with the join's history.
     newest: Option<(u64, u64)>,
-    out: mpsc::Sender<ServerFrame>,
-    closer: Arc<Closer>,
+    out: Outgoing,
 }
 
 /// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
 async fn forward(mut joined: Joined, route: Route) {
-    let Route { me, display, newest, out, closer } = route;
+    let Route {
+        me,
+        display,
+        newest,
+        out,
+    } = route;
     let room = joined.subscription.room().to_string();
     loop {
         let event = match joined.subscription.recv().await {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 debug!(missed, "room receiver lagged");
-                return closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+                return out
+                    .closer()
+                    .close(protocol::CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         let frame = match &*event {
             // Already sent as part of the join's history.
-            RoomEvent::Message(message) if newest.is_some_and(|n| id_order(&message.id) <= n) => continue,
-            RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
-            RoomEvent::Joined { user, name, ts } => {
-                ServerFrame::Joined { room: room.clone(), user: user.clone(), name: name.clone(), ts: *ts }
+            RoomEvent::Message(message)
+                if newest.is_some_and(|n| message_order(&message.id).is_none_or(|id| id <= n)) =>
+            {
+                continue;
             }
+            RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
+            RoomEvent::Joined { user, name, ts } => ServerFrame::Joined {
+                room: room.clone(),
+                user: user.clone(),
+                name: name.clone(),
+                ts: *ts,
+            },
             RoomEvent::Renamed { user, name } => {
                 if *user == me {
                     *display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
                 }
-                ServerFrame::Renamed { user: user.clone(), name: name.clone() }
-            }
-            RoomEvent::Left { user, ts } => ServerFrame::Left { room: room.clone(), user: user.clone(), ts: *ts },
-            RoomEvent::Typing { user } if *user == me => continue,
-            RoomEvent::Typing { user } => ServerFrame::Typing { room: room.clone(), user: user.clone() },
-        };
-        match out.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                return closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
-        }
-    }
-}
-
-/// Writes queued frames to the socket; on close, sends the close frame and stops.
-async fn write(
-    mut sink: futures::stream::SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<ServerFrame>,
-    closer: Arc<Closer>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            () = closer.token.cancelled() => break,
-            frame = queue.recv() => match frame {
-                Some(frame) => {
-                    if sink.send(Message::Text(frame.encode().into())).await.is_err() {
-                        closer.close(1011, "write failed");
-                        break;
-                    }
+                ServerFrame::Renamed {
+                    user: user.clone(),
+                    name: name.clone(),
                 }
-                None => break,
+            }
+            RoomEvent::Left { user, ts } => ServerFrame::Left {
+                room: room.clone(),
+                user: user.clone(),
+                ts: *ts,
             },
+            RoomEvent::Typing { user } if *user == me => continue,
+            RoomEvent::Typing { user } => ServerFrame::Typing {
+                room: room.clone(),
+                user: user.clone(),
+            },
+        };
+        if !out.event(&frame) {
+            return;
         }
     }
-    // Flush what is already queued (acks, errors) before the close frame, without waiting for more,
-    // and give up on a client that does not read at all.
-    let frame = closer.take_frame();
-    let tail = async {
-        while let Ok(frame) = queue.try_recv() {
-            if sink.send(Message::Text(frame.encode().into())).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.send(Message::Close(frame)).await;
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), tail).await;
 }

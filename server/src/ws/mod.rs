@@ -10,11 +10,12 @@
 
 pub mod connection;
 pub mod origin;
+pub mod outgoing;
 pub mod registry;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 use tracing::debug;
@@ -38,14 +39,33 @@ pub struct SocketLogin {
 
 /// The session's login, if it is valid (logged in, not ended by "log out everywhere").
 async fn logged_in(state: &AppState, session: &Session) -> Result<Option<SocketLogin>, ()> {
-    let Some(user) = session.get::<String>(USER_KEY).await.map_err(|_| ())? else { return Ok(None) };
-    let login = session.get::<String>(LOGIN_KEY).await.map_err(|_| ())?.unwrap_or_default();
-    let generation = session.get::<u64>(GEN_KEY).await.map_err(|_| ())?.unwrap_or(0);
-    let account = state.backend.accounts.find(&user.to_ascii_lowercase()).await.map_err(|_| ())?;
+    let Some(user) = session.get::<String>(USER_KEY).await.map_err(|_| ())? else {
+        return Ok(None);
+    };
+    let login = session
+        .get::<String>(LOGIN_KEY)
+        .await
+        .map_err(|_| ())?
+        .unwrap_or_default();
+    let generation = session
+        .get::<u64>(GEN_KEY)
+        .await
+        .map_err(|_| ())?
+        .unwrap_or(0);
+    let account = state
+        .backend
+        .accounts
+        .find(&user.to_ascii_lowercase())
+        .await
+        .map_err(|_| ())?;
     if account.is_none_or(|account| account.generation != generation) {
         return Ok(None);
     }
-    Ok(Some(SocketLogin { user, login, session_id: session.id() }))
+    Ok(Some(SocketLogin {
+        user,
+        login,
+        session_id: session.id(),
+    }))
 }
 
 /// Handles `GET /ws`.
@@ -64,7 +84,9 @@ pub async fn upgrade(
     let login = match logged_in(&state, &session).await {
         Ok(Some(login)) => login,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
-        Err(()) => return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response(),
+        Err(()) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response();
+        }
     };
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
@@ -76,7 +98,14 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             match registration {
                 Some(registration) => connection::run(socket, login, registration, state).await,
-                None => connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await,
+                None => {
+                    connection::refuse(
+                        socket,
+                        CLOSE_POLICY_VIOLATION,
+                        "too many open connections for this user",
+                    )
+                    .await
+                }
             }
         })
 }

@@ -30,9 +30,9 @@ use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use reqwest::cookie::{CookieStore, Jar};
+use switchboard::Server;
 use switchboard::backend::Backend;
 use switchboard::config::Config;
-use switchboard::Server;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,10 @@ use tokio_util::sync::CancellationToken;
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A `redis-server` child process on a free port with its own data directory
@@ -64,9 +67,16 @@ impl RedisServer {
     /// Starts Redis and waits until it answers.
     pub async fn start() -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("switchboard-test-redis-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-test-redis-{}-{port}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).expect("redis data dir");
-        let mut redis = Self { port, dir, child: None };
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
         redis.spawn().await;
         redis
     }
@@ -74,7 +84,16 @@ impl RedisServer {
     async fn spawn(&mut self) {
         let dir = self.dir.to_string_lossy().into_owned();
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", &dir])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                &dir,
+            ])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -84,7 +103,11 @@ impl RedisServer {
         let client = redis::Client::open(self.url()).expect("url");
         for _ in 0..100 {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
+                if redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+                {
                     return;
                 }
             }
@@ -119,7 +142,10 @@ impl RedisServer {
 
 /// Leptos settings for in-process instances (the static site is not needed).
 pub fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder().output_name("switchboard").site_root("target/site").build()
+    LeptosOptions::builder()
+        .output_name("switchboard")
+        .site_root("target/site")
+        .build()
 }
 
 /// A Switchboard instance running in this process.
@@ -129,6 +155,8 @@ pub struct Instance {
     /// Its id.
     pub id: String,
     shutdown: CancellationToken,
+    /// The drain state of an in-process instance (counts its open sockets).
+    drain: Option<switchboard::drain::Drain>,
     /// The serving task, for instances in this process (`None` for a view of a child process).
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -152,10 +180,17 @@ impl Instance {
         let addr = server.local_addr();
         let id = server.instance().to_owned();
         let shutdown = server.shutdown_token();
+        let drain = Some(server.drain());
         let task = tokio::spawn(async move {
             let _ = server.run().await;
         });
-        Self { addr, id, shutdown, task: Some(task) }
+        Self {
+            addr,
+            id,
+            shutdown,
+            drain,
+            task: Some(task),
+        }
     }
 
     /// The base URL.
@@ -173,9 +208,32 @@ impl Instance {
     pub async fn wait_ready(&self, ready: bool) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while self.is_ready().await != ready {
-            assert!(tokio::time::Instant::now() < deadline, "{} never became ready={ready}", self.id);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never became ready={ready}",
+                self.id
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The websockets this in-process instance holds open now (its socket tasks still running).
+    pub fn open_sockets(&self) -> usize {
+        self.drain
+            .as_ref()
+            .map_or(0, switchboard::drain::Drain::open_sockets)
+    }
+
+    /// Waits until the instance holds no open websocket; `false` if that did not happen within `wait`.
+    pub async fn sockets_closed_within(&self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.open_sockets() > 0 {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     /// Starts the drain (as SIGTERM does) without waiting for it.
@@ -185,7 +243,9 @@ impl Instance {
 
     /// Whether the instance has stopped serving.
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
+        self.task
+            .as_ref()
+            .is_none_or(tokio::task::JoinHandle::is_finished)
     }
 
     /// Shuts the instance down and waits until it stopped.
@@ -237,7 +297,13 @@ impl ProcessInstance {
 
     /// A view of this process usable wherever an [`Instance`] is (its address; stopping it is `kill`).
     pub fn as_instance(&self) -> Instance {
-        Instance { addr: self.addr, id: String::new(), shutdown: CancellationToken::new(), task: None }
+        Instance {
+            addr: self.addr,
+            id: String::new(),
+            shutdown: CancellationToken::new(),
+            drain: None,
+            task: None,
+        }
     }
 
     /// SIGKILL: the process dies without a word, as in a crash.
@@ -252,7 +318,13 @@ pub const PASSWORD: &str = "correct horse battery";
 /// Registers `name` on `instance`, opens its websocket and joins `general`.
 pub async fn chatter(instance: &Instance, name: &str) -> (Browser, Socket) {
     let browser = Browser::new();
-    assert!(browser.register(instance, name, PASSWORD).await.is_success(), "register {name}");
+    assert!(
+        browser
+            .register(instance, name, PASSWORD)
+            .await
+            .is_success(),
+        "register {name}"
+    );
     let mut socket = browser.socket(instance).await.expect("admitted");
     socket.join("general").await;
     (browser, socket)
@@ -283,24 +355,75 @@ impl Browser {
     }
 
     /// POSTs a server function form; returns the status.
-    pub async fn call(&self, instance: &Instance, endpoint: &str, form: &[(&str, &str)]) -> reqwest::StatusCode {
+    pub async fn call(
+        &self,
+        instance: &Instance,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::StatusCode {
         let url = format!("{}/api/{endpoint}", instance.url());
-        self.http.post(url).form(form).send().await.expect("server fn answers").status()
+        self.http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .expect("server fn answers")
+            .status()
+    }
+
+    /// POSTs a server function form; returns the status and the body.
+    pub async fn call_text(
+        &self,
+        instance: &Instance,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, String) {
+        let url = format!("{}/api/{endpoint}", instance.url());
+        let response = self
+            .http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .expect("server fn answers");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
     }
 
     /// Registers (and so logs in) `name`.
-    pub async fn register(&self, instance: &Instance, name: &str, password: &str) -> reqwest::StatusCode {
-        self.call(instance, "register", &[("name", name), ("password", password)]).await
+    pub async fn register(
+        &self,
+        instance: &Instance,
+        name: &str,
+        password: &str,
+    ) -> reqwest::StatusCode {
+        self.call(
+            instance,
+            "register",
+            &[("name", name), ("password", password)],
+        )
+        .await
     }
 
     /// Logs in as `name`.
-    pub async fn login(&self, instance: &Instance, name: &str, password: &str) -> reqwest::StatusCode {
-        self.call(instance, "login", &[("name", name), ("password", password)]).await
+    pub async fn login(
+        &self,
+        instance: &Instance,
+        name: &str,
+        password: &str,
+    ) -> reqwest::StatusCode {
+        self.call(instance, "login", &[("name", name), ("password", password)])
+            .await
     }
 
     /// GETs a path; returns status and body.
     pub async fn get(&self, instance: &Instance, path: &str) -> (reqwest::StatusCode, String) {
-        let response = self.http.get(format!("{}{path}", instance.url())).send().await.expect("GET answers");
+        let response = self
+            .http
+            .get(format!("{}{path}", instance.url()))
+            .send()
+            .await
+            .expect("GET answers");
         let status = response.status();
         (status, response.text().await.unwrap_or_default())
     }
@@ -308,7 +431,17 @@ impl Browser {
     /// The `Cookie` header this browser sends to `instance`.
     pub fn cookie(&self, instance: &Instance) -> Option<String> {
         let url = instance.url().parse().expect("url");
-        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
+        self.jar
+            .cookies(&url)
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
+    }
+
+    /// The `Cookie` header this browser sends to `path` on `instance`.
+    pub fn cookies_at(&self, instance: &Instance, path: &str) -> Option<String> {
+        let url = format!("{}{path}", instance.url()).parse().expect("url");
+        self.jar
+            .cookies(&url)
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
     /// Replaces the cookies for `instance` with a raw `name=value` pair.
@@ -323,5 +456,3 @@ impl Browser {
         Socket::connect(instance, self.cookie(instance).as_deref(), Some(&origin)).await
     }
 }
-
-

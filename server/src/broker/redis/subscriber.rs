@@ -16,8 +16,8 @@
 //! publications have the same order: both happen in one Lua script.)
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -29,9 +29,9 @@ use tracing::{debug, info, warn};
 
 use redis::aio::ConnectionManager;
 
-use super::{decode_event, replay, since_script, Keys};
+use super::{Keys, decode_event, replay, since_script};
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::{id_order, now_ms, BrokerError, ControlEvent, RoomEvent};
+use crate::broker::{BrokerError, ControlEvent, RoomEvent, id_order, now_ms};
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -169,9 +169,15 @@ impl Task {
         }
     }
 
-    async fn connect(&mut self) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
+    async fn connect(
+        &mut self,
+    ) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
         let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
-        let mut channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
+        let mut channels: Vec<String> = self
+            .wanted
+            .iter()
+            .map(|room| self.keys.channel(room))
+            .collect();
         channels.push(self.keys.control());
         sink.subscribe(&channels).await?;
         Ok((sink, stream))
@@ -180,7 +186,9 @@ impl Task {
     fn refuse_while_down(&mut self, command: Command) {
         match command {
             Command::Listen(_, reply) => {
-                let _ = reply.send(Err(BrokerError::Unavailable("redis pub/sub is reconnecting".into())));
+                let _ = reply.send(Err(BrokerError::Unavailable(
+                    "redis pub/sub is reconnecting".into(),
+                )));
             }
             Command::Unlisten(room) => {
                 self.last.remove(&room);
@@ -195,8 +203,21 @@ impl Task {
         let fallback = format!("{}-0", lost_at.saturating_sub(2_000));
         let rooms: Vec<RoomName> = self.wanted.iter().cloned().collect();
         for room in rooms {
-            let after = self.last.get(&room).cloned().unwrap_or_else(|| fallback.clone());
-            match replay(&mut self.conn, &self.since, &self.keys, &room, &after, self.cap).await {
+            let after = self
+                .last
+                .get(&room)
+                .cloned()
+                .unwrap_or_else(|| fallback.clone());
+            match replay(
+                &mut self.conn,
+                &self.since,
+                &self.keys,
+                &room,
+                &after,
+                self.cap,
+            )
+            .await
+            {
                 Ok(missed) => {
                     if let Some(gap) = &missed.gap {
                         warn!(%room, after = %gap.after, until = %gap.until, "history trimmed during the outage");
@@ -212,7 +233,11 @@ impl Task {
     }
 
     /// Serves one connection; returns `true` when the broker is gone, `false` when the connection dropped.
-    async fn serve(&mut self, mut sink: redis::aio::PubSubSink, mut stream: redis::aio::PubSubStream) -> bool {
+    async fn serve(
+        &mut self,
+        mut sink: redis::aio::PubSubSink,
+        mut stream: redis::aio::PubSubStream,
+    ) -> bool {
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -252,7 +277,9 @@ impl Task {
             }
             return;
         }
-        let Some(room) = self.keys.room_of(message.get_channel_name()) else { return };
+        let Some(room) = self.keys.room_of(message.get_channel_name()) else {
+            return;
+        };
         match decode_event(message.get_payload_bytes()) {
             Ok(event) => self.deliver_event(&room, event),
             Err(err) => debug!(%err, %room, "dropping unreadable room event"),
@@ -262,7 +289,10 @@ impl Task {
     /// Delivers an event locally, dropping messages at or below the last delivered id.
     fn deliver_event(&mut self, room: &RoomName, event: RoomEvent) {
         if let RoomEvent::Message(message) = &event {
-            let newer = self.last.get(room).is_none_or(|last| id_order(&message.id) > id_order(last));
+            let newer = self
+                .last
+                .get(room)
+                .is_none_or(|last| id_order(&message.id) > id_order(last));
             if !newer {
                 return;
             }

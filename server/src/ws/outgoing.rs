@@ -1,0 +1,230 @@
+//! The outgoing side of one websocket: what is waiting to be written, bounded in
+//! frames *and* bytes, and the writer that writes it within a deadline.
+//!
+//! A client that stops reading must cost the server a bounded amount, however
+//! it behaves. Frames are encoded when they are queued and counted in bytes:
+//! a live room event that would take the socket past `SOCKET_QUEUE_BYTES` (or
+//! `SOCKET_QUEUE` frames) closes it with 4008 — the client reconnects and
+//! catches up from history — while a reply to the client's own request (history
+//! pages) waits until the writer has made room, so a client asking for history
+//! again and again only waits on itself. A write that does not complete within
+//! `WRITE_TIMEOUT_SECS` (the kernel's send buffer is full because the peer does
+//! not read) ends the connection and frees its buffers; the writer is never
+//! left detached behind a dead connection.
+//!
+//! Every way a connection ends goes through one [`Closer`], which sends exactly
+//! one close frame with a meaningful code.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::SinkExt;
+use futures::stream::SplitSink;
+use protocol::{CLOSE_TOO_SLOW, ServerFrame};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+/// How long the last frames and the close frame may take once a connection is closing.
+const CLOSING_WRITES: Duration = Duration::from_secs(1);
+
+/// Ends a connection once, with one close frame.
+#[derive(Default)]
+pub struct Closer {
+    token: CancellationToken,
+    frame: Mutex<Option<CloseFrame>>,
+}
+
+impl Closer {
+    /// Asks for the connection to close with `code`; the first reason wins.
+    pub fn close(&self, code: u16, reason: &str) {
+        let mut frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
+        if frame.is_none() && !self.token.is_cancelled() {
+            *frame = Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            });
+        }
+        self.token.cancel();
+    }
+
+    /// Whether the connection is closing.
+    pub fn is_closing(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves when the connection starts closing.
+    pub async fn closing(&self) {
+        self.token.cancelled().await;
+    }
+
+    fn take_frame(&self) -> Option<CloseFrame> {
+        self.frame
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Bytes queued but not yet written, and a signal when some were written.
+#[derive(Default)]
+struct Backlog {
+    bytes: AtomicUsize,
+    written: Notify,
+}
+
+/// The sending end of a socket's queue; cheap to clone (the reader and every room forwarder hold one).
+#[derive(Clone)]
+pub struct Outgoing {
+    queue: mpsc::Sender<Utf8Bytes>,
+    backlog: Arc<Backlog>,
+    budget: usize,
+    closer: Arc<Closer>,
+}
+
+/// The writer's end, handed to [`write`].
+pub struct Writer {
+    queue: mpsc::Receiver<Utf8Bytes>,
+    backlog: Arc<Backlog>,
+    closer: Arc<Closer>,
+    deadline: Duration,
+}
+
+/// A socket's queue bounded by `frames` and `budget` bytes, whose writes must finish within `deadline`.
+pub fn channel(
+    frames: usize,
+    budget: usize,
+    deadline: Duration,
+    closer: Arc<Closer>,
+) -> (Outgoing, Writer) {
+    let (tx, rx) = mpsc::channel(frames.max(8));
+    let backlog = Arc::new(Backlog::default());
+    let outgoing = Outgoing {
+        queue: tx,
+        backlog: backlog.clone(),
+        budget: budget.max(1024),
+        closer: closer.clone(),
+    };
+    (
+        outgoing,
+        Writer {
+            queue: rx,
+            backlog,
+            closer,
+            deadline: deadline.max(Duration::from_millis(100)),
+        },
+    )
+}
+
+impl Outgoing {
+    /// Queues a reply to the client's own request, waiting while the socket is over its byte
+    /// budget (an empty queue always takes one frame). `false` when the connection is closing.
+    pub async fn reply(&self, frame: &ServerFrame) -> bool {
+        let text = frame.encode();
+        let len = text.len();
+        loop {
+            let written = self.backlog.written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            let queued = self.backlog.bytes.load(Ordering::Acquire);
+            if queued == 0 || queued + len <= self.budget {
+                break;
+            }
+            tokio::select! {
+                () = written => {}
+                () = self.closer.closing() => return false,
+            }
+        }
+        self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
+        tokio::select! {
+            sent = self.queue.send(text.into()) => sent.is_ok(),
+            () = self.closer.closing() => false,
+        }
+    }
+
+    /// Queues a live event without waiting; a client too far behind (frames or bytes) is
+    /// closed with 4008. `false` when the socket is closed or closing.
+    pub fn event(&self, frame: &ServerFrame) -> bool {
+        let text = frame.encode();
+        let len = text.len();
+        if self.backlog.bytes.load(Ordering::Acquire) + len > self.budget {
+            self.closer
+                .close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+            return false;
+        }
+        self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
+        match self.queue.try_send(text.into()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.closer
+                    .close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// The connection's closer.
+    pub fn closer(&self) -> &Arc<Closer> {
+        &self.closer
+    }
+}
+
+/// Writes queued frames to the socket until the connection closes; then the frames already
+/// queued (acks, errors) and one close frame, within a short deadline.
+pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
+    let Writer {
+        mut queue,
+        backlog,
+        closer,
+        deadline,
+    } = writer;
+    loop {
+        let text = tokio::select! {
+            biased;
+            () = closer.closing() => break,
+            text = queue.recv() => match text {
+                Some(text) => text,
+                None => break,
+            },
+        };
+        let len = text.len();
+        match tokio::time::timeout(deadline, sink.send(Message::Text(text))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                debug!(%err, "socket write failed");
+                closer.close(1011, "write failed");
+                return;
+            }
+            Err(_) => {
+                // The peer stopped reading and the kernel buffer is full: no close frame can
+                // get through either. Dropping the sink (and the reader its half) ends the TCP connection.
+                debug!(
+                    deadline_ms = deadline.as_millis() as u64,
+                    "socket write timed out: dropping the connection"
+                );
+                closer.close(CLOSE_TOO_SLOW, "write timed out");
+                return;
+            }
+        }
+        backlog.bytes.fetch_sub(len, Ordering::AcqRel);
+        backlog.written.notify_waiters();
+    }
+    let frame = closer.take_frame();
+    let tail = async {
+        while let Ok(text) = queue.try_recv() {
+            if sink.send(Message::Text(text)).await.is_err() {
+                break;
+            }
+        }
+        // After the peer's own close frame this send is refused, and `close` flushes the
+        // reply the websocket library queued: the peer always sees a clean close.
+        let _ = sink.send(Message::Close(frame)).await;
+        let _ = sink.close().await;
+    };
+    if tokio::time::timeout(CLOSING_WRITES, tail).await.is_err() {
+        debug!("closing writes timed out");
+    }
+}
