@@ -65,10 +65,7 @@ impl FromServerFnError for ApiError {
 #[server(prefix = "/api", endpoint = "register")]
 pub async fn register(name: String, password: String) -> Result<(), ApiError> {
     let device = ssr::device_cookie();
-    let login = ssr::auth()?
-        .register(&name, &password, &ssr::client(), device.as_deref())
-        .await
-        .map_err(ssr::fail)?;
+    let login = ssr::auth()?.register(&name, &password, &ssr::client(), device.as_deref()).await.map_err(ssr::fail)?;
     ssr::start_session(login).await
 }
 
@@ -76,10 +73,8 @@ pub async fn register(name: String, password: String) -> Result<(), ApiError> {
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(name: String, password: String) -> Result<(), ApiError> {
     let device = ssr::device_cookie();
-    let login = ssr::auth()?
-        .authenticate(&name, &password, &ssr::client(), device.as_deref())
-        .await
-        .map_err(ssr::fail)?;
+    let login =
+        ssr::auth()?.authenticate(&name, &password, &ssr::client(), device.as_deref()).await.map_err(ssr::fail)?;
     ssr::start_session(login).await
 }
 
@@ -89,10 +84,7 @@ pub async fn login(name: String, password: String) -> Result<(), ApiError> {
 pub async fn logout() -> Result<(), ApiError> {
     let session = ssr::session().await?;
     let login = session.get::<String>(ssr::LOGIN_KEY).await.ok().flatten();
-    session
-        .flush()
-        .await
-        .map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
     if let Some(login) = login {
         ssr::auth()?.end_session(&login).await.map_err(ssr::fail)?;
     }
@@ -103,18 +95,10 @@ pub async fn logout() -> Result<(), ApiError> {
 /// Logs out every session of the user, on every device and instance.
 #[server(prefix = "/api", endpoint = "logout_all")]
 pub async fn logout_all() -> Result<(), ApiError> {
-    let user = ssr::current_user()
-        .await?
-        .ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
-    ssr::auth()?
-        .end_all_sessions(&user)
-        .await
-        .map_err(ssr::fail)?;
+    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    ssr::auth()?.end_all_sessions(&user).await.map_err(ssr::fail)?;
     let session = ssr::session().await?;
-    session
-        .flush()
-        .await
-        .map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
     leptos_axum::redirect("/login?notice=All%20your%20sessions%20are%20logged%20out.");
     Ok(())
 }
@@ -122,20 +106,13 @@ pub async fn logout_all() -> Result<(), ApiError> {
 /// The logged-in user; 401 without one. Counts a page load of this session.
 #[server(prefix = "/api", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, ApiError> {
-    let user = ssr::current_user()
-        .await?
-        .ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
     let session = ssr::session().await?;
     let id = session.id().map(|id| id.to_string()).unwrap_or_default();
     let auth = ssr::auth()?;
     let loads = auth.count_load(&id).await.map_err(ssr::fail)?;
     let name = auth.display_name(&user).await.map_err(ssr::fail)?;
-    Ok(Me {
-        user,
-        name,
-        instance: ssr::instance(),
-        loads,
-    })
+    Ok(Me { user, name, instance: ssr::instance(), loads })
 }
 
 /// Server-side plumbing of the server functions.
@@ -227,8 +204,7 @@ pub mod ssr {
     }
 
     fn services() -> Result<Services, ApiError> {
-        use_context::<Services>()
-            .ok_or_else(|| ApiError::Transport("server context missing".into()))
+        use_context::<Services>().ok_or_else(|| ApiError::Transport("server context missing".into()))
     }
 
     /// The account operations.
@@ -254,10 +230,7 @@ pub mod ssr {
         if let Some(response) = use_context::<ResponseOptions>() {
             response.set_status(status);
             if matches!(error, ApiError::Busy | ApiError::Unavailable) {
-                response.insert_header(
-                    http::header::RETRY_AFTER,
-                    http::HeaderValue::from_static("2"),
-                );
+                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("2"));
             }
         }
         error
@@ -284,10 +257,7 @@ pub mod ssr {
             "{DEVICE_COOKIE}={token}; Path=/api/; Max-Age={DEVICE_COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Strict{}",
             if secure { "; Secure" } else { "" }
         );
-        if let (Some(response), Ok(value)) = (
-            use_context::<ResponseOptions>(),
-            http::HeaderValue::from_str(&cookie),
-        ) {
+        if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie)) {
             response.append_header(http::header::SET_COOKIE, value);
         }
     }
@@ -301,9 +271,7 @@ pub mod ssr {
 
     /// The request's session.
     pub async fn session() -> Result<Session, ApiError> {
-        leptos_axum::extract::<Session>()
-            .await
-            .map_err(|err| fail(ApiError::Transport(err.to_string())))
+        leptos_axum::extract::<Session>().await.map_err(|err| fail(ApiError::Transport(err.to_string())))
     }
 
     /// The logged-in user, if any (a session ended by "log out everywhere" is none, and is cleared).
@@ -313,16 +281,8 @@ pub mod ssr {
         let Some(user) = session.get::<String>(USER_KEY).await.map_err(unavailable)? else {
             return Ok(None);
         };
-        let generation = session
-            .get::<u64>(GEN_KEY)
-            .await
-            .map_err(unavailable)?
-            .unwrap_or(0);
-        if auth()?
-            .session_valid(&user, generation)
-            .await
-            .map_err(fail)?
-        {
+        let generation = session.get::<u64>(GEN_KEY).await.map_err(unavailable)?.unwrap_or(0);
+        if auth()?.session_valid(&user, generation).await.map_err(fail)? {
             return Ok(Some(user));
         }
         session.flush().await.map_err(unavailable)?;
@@ -334,18 +294,9 @@ pub mod ssr {
         let session = session().await?;
         let unavailable = |_| fail(ApiError::Unavailable);
         session.cycle_id().await.map_err(unavailable)?;
-        session
-            .insert(USER_KEY, &login.user)
-            .await
-            .map_err(unavailable)?;
-        session
-            .insert(LOGIN_KEY, &login.login)
-            .await
-            .map_err(unavailable)?;
-        session
-            .insert(GEN_KEY, login.generation)
-            .await
-            .map_err(unavailable)?;
+        session.insert(USER_KEY, &login.user).await.map_err(unavailable)?;
+        session.insert(LOGIN_KEY, &login.login).await.map_err(unavailable)?;
+        session.insert(GEN_KEY, login.generation).await.map_err(unavailable)?;
         set_device_cookie(&login.device);
         leptos_axum::redirect("/");
         Ok(())

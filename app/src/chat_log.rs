@@ -61,8 +61,7 @@ impl ChatLog {
 
     /// Adds a message typed by this user, shown as pending until [`ChatLog::apply`] sees its ack.
     pub fn push_pending(&mut self, me: &str, client_id: &str, text: &str) {
-        self.lines
-            .push(message_line(me, client_id.to_owned(), text, 0, true, true));
+        self.lines.push(message_line(me, client_id.to_owned(), text, 0, true, true));
     }
 
     /// Whether a message with this client id is shown as pending.
@@ -77,11 +76,7 @@ impl ChatLog {
 
     /// Adds a notice line (join, leave, connection notes); a repeat of the last line is not added again.
     pub fn push_notice(&mut self, text: String, ts: u64) {
-        if self
-            .lines
-            .last()
-            .is_some_and(|last| last.kind == LineKind::Notice && last.text == text)
-        {
+        if self.lines.last().is_some_and(|last| last.kind == LineKind::Notice && last.text == text) {
             return;
         }
         self.notices += 1;
@@ -102,11 +97,7 @@ impl ChatLog {
         match frame {
             ServerFrame::History { messages, gap, .. } => {
                 if gap.is_some() {
-                    self.push_notice(
-                        "Some messages from while you were away are no longer in the history."
-                            .into(),
-                        0,
-                    );
+                    self.push_notice("Some messages from while you were away are no longer in the history.".into(), 0);
                 }
                 for message in messages {
                     self.add_message(message, me);
@@ -128,11 +119,7 @@ impl ChatLog {
         let mine = message.user == me;
         // Our own message coming back live or in history replaces its pending line.
         if let Some(client_id) = &message.client_id {
-            if let Some(line) = self
-                .lines
-                .iter_mut()
-                .find(|l| l.pending && l.mine && &l.key == client_id)
-            {
+            if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.mine && &l.key == client_id) {
                 if mine {
                     line.key = message.id.clone();
                     line.ts = message.ts;
@@ -141,19 +128,8 @@ impl ChatLog {
                 }
             }
         }
-        let author = if message.name.is_empty() {
-            &message.user
-        } else {
-            &message.name
-        };
-        self.lines.push(message_line(
-            author,
-            message.id.clone(),
-            &message.text,
-            message.ts,
-            mine,
-            false,
-        ));
+        let author = if message.name.is_empty() { &message.user } else { &message.name };
+        self.lines.push(message_line(author, message.id.clone(), &message.text, message.ts, mine, false));
     }
 
     fn confirm(&mut self, client_id: &str, id: &str) {
@@ -162,11 +138,7 @@ impl ChatLog {
             self.lines.retain(|l| !(l.pending && l.key == client_id));
             return;
         }
-        if let Some(line) = self
-            .lines
-            .iter_mut()
-            .find(|l| l.pending && l.key == client_id)
-        {
+        if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.key == client_id) {
             self.seen.insert(id.to_owned());
             line.key = id.to_owned();
             line.ts = crate::chat_log::id_ms(id);
@@ -176,10 +148,7 @@ impl ChatLog {
     }
 
     fn note_id(&mut self, id: &str) {
-        let newer = self
-            .last_id
-            .as_deref()
-            .is_none_or(|last| id_order(id) > id_order(last));
+        let newer = self.last_id.as_deref().is_none_or(|last| id_order(id) > id_order(last));
         if newer {
             self.last_id = Some(id.to_owned());
         }
@@ -191,15 +160,7 @@ fn message_line(user: &str, key: String, text: &str, ts: u64, mine: bool, pendin
         Some(action) => (LineKind::Action, action.to_owned()),
         None => (LineKind::Text, text.to_owned()),
     };
-    Line {
-        key,
-        user: user.to_owned(),
-        text,
-        ts,
-        kind,
-        mine,
-        pending,
-    }
+    Line { key, user: user.to_owned(), text, ts, kind, mine, pending }
 }
 
 /// The milliseconds part of a stream id.
@@ -233,12 +194,7 @@ mod tests {
         let mut log = ChatLog::default();
         let m = msg("1-0", "bob", "hi", None);
         log.apply(
-            &ServerFrame::History {
-                room: "general".into(),
-                messages: vec![m.clone()],
-                gap: None,
-                more: false,
-            },
+            &ServerFrame::History { room: "general".into(), messages: vec![m.clone()], gap: None, more: false },
             "alice",
         );
         log.apply(&ServerFrame::Message(m), "alice");
@@ -251,33 +207,15 @@ mod tests {
         let mut log = ChatLog::default();
         log.push_pending("alice", "c1", "hello");
         assert!(log.lines()[0].pending);
-        log.apply(
-            &ServerFrame::Ack {
-                client_id: "c1".into(),
-                id: "7-1".into(),
-            },
-            "alice",
-        );
-        log.apply(
-            &ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))),
-            "alice",
-        );
+        log.apply(&ServerFrame::Ack { client_id: "c1".into(), id: "7-1".into() }, "alice");
+        log.apply(&ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))), "alice");
         assert_eq!(log.lines().len(), 1);
         assert!(!log.lines()[0].pending && log.lines()[0].mine);
 
         // Live copy before the ack: still one line.
         log.push_pending("alice", "c2", "again");
-        log.apply(
-            &ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))),
-            "alice",
-        );
-        log.apply(
-            &ServerFrame::Ack {
-                client_id: "c2".into(),
-                id: "8-0".into(),
-            },
-            "alice",
-        );
+        log.apply(&ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))), "alice");
+        log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: "8-0".into() }, "alice");
         assert_eq!(log.lines().len(), 2);
         assert_eq!(log.last_id(), Some("8-0"));
     }
@@ -285,10 +223,7 @@ mod tests {
     #[test]
     fn me_is_an_action_and_others_are_not_mine() {
         let mut log = ChatLog::default();
-        log.apply(
-            &ServerFrame::Message(msg("1-0", "bob", "/me waves", None)),
-            "alice",
-        );
+        log.apply(&ServerFrame::Message(msg("1-0", "bob", "/me waves", None)), "alice");
         assert_eq!(log.lines()[0].kind, LineKind::Action);
         assert_eq!(log.lines()[0].text, "waves");
         assert!(!log.lines()[0].mine);
@@ -297,10 +232,7 @@ mod tests {
     #[test]
     fn a_gap_is_said_once_in_plain_words() {
         let mut log = ChatLog::default();
-        let gap = Some(protocol::Gap {
-            after: "1-0".into(),
-            until: "5-0".into(),
-        });
+        let gap = Some(protocol::Gap { after: "1-0".into(), until: "5-0".into() });
         log.apply(
             &ServerFrame::History {
                 room: "general".into(),
@@ -319,29 +251,11 @@ mod tests {
     fn joins_and_leaves_are_notices() {
         let mut log = ChatLog::default();
         log.apply(
-            &ServerFrame::Joined {
-                room: "general".into(),
-                user: "bob".into(),
-                name: String::new(),
-                ts: 1,
-            },
+            &ServerFrame::Joined { room: "general".into(), user: "bob".into(), name: String::new(), ts: 1 },
             "alice",
         );
-        log.apply(
-            &ServerFrame::Left {
-                room: "general".into(),
-                user: "bob".into(),
-                ts: 2,
-            },
-            "alice",
-        );
-        assert_eq!(
-            log.lines()
-                .iter()
-                .map(|l| l.text.as_str())
-                .collect::<Vec<_>>(),
-            ["bob joined", "bob left"]
-        );
+        log.apply(&ServerFrame::Left { room: "general".into(), user: "bob".into(), ts: 2 }, "alice");
+        assert_eq!(log.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["bob joined", "bob left"]);
         assert_ne!(log.lines()[0].key, log.lines()[1].key);
     }
 

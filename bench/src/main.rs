@@ -40,24 +40,17 @@ struct Args {
     pid: Vec<u32>,
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const PASSWORD: &str = "bench password 1";
 
 /// Registers a new user; returns its `Cookie` header.
 async fn register(url: &str, name: &str) -> Result<reqwest::header::HeaderValue> {
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let status = http
-        .post(format!("{url}/api/register"))
-        .form(&[("name", name), ("password", PASSWORD)])
-        .send()
-        .await?
-        .status();
+    let http =
+        reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build()?;
+    let status =
+        http.post(format!("{url}/api/register")).form(&[("name", name), ("password", PASSWORD)]).send().await?.status();
     if !status.is_success() {
         bail!("register {name}: {status}");
     }
@@ -73,10 +66,7 @@ async fn open(url: &str, cookie: reqwest::header::HeaderValue) -> Result<Socket>
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
     while let Some(frame) = socket.next().await {
         if let Message::Text(text) = frame? {
-            if matches!(
-                ServerFrame::decode(text.as_str()),
-                Ok(ServerFrame::Welcome { .. })
-            ) {
+            if matches!(ServerFrame::decode(text.as_str()), Ok(ServerFrame::Welcome { .. })) {
                 return Ok(socket);
             }
         }
@@ -116,21 +106,10 @@ async fn main() -> Result<()> {
     let mut sockets = Vec::new();
     for i in 0..clients {
         let mut socket = open(&url, register(&url, &format!("b{run}-{i}")).await?).await?;
-        socket
-            .send(Message::text(
-                ClientFrame::Join {
-                    room: room.clone(),
-                    since: None,
-                }
-                .encode(),
-            ))
-            .await?;
+        socket.send(Message::text(ClientFrame::Join { room: room.clone(), since: None }.encode())).await?;
         sockets.push(socket);
     }
-    println!(
-        "connected {clients} users (register + login + websocket) in {:.2?}",
-        started.elapsed()
-    );
+    println!("connected {clients} users (register + login + websocket) in {:.2?}", started.elapsed());
 
     // Every send is stamped here; every receiver computes its latency against the stamp.
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -146,17 +125,12 @@ async fn main() -> Result<()> {
             while let Some(Ok(Message::Text(text))) = reader.next().await {
                 match ServerFrame::decode(text.as_str()) {
                     Ok(ServerFrame::Message(message)) => {
-                        let stamp = message
-                            .client_id
-                            .as_ref()
-                            .and_then(|c| sent.lock().ok()?.get(c).copied());
+                        let stamp = message.client_id.as_ref().and_then(|c| sent.lock().ok()?.get(c).copied());
                         if let (Some(stamp), Ok(mut all)) = (stamp, latencies.lock()) {
                             all.push(stamp.elapsed());
                         }
                     }
-                    Ok(ServerFrame::Error {
-                        client_id: Some(_), ..
-                    }) => {
+                    Ok(ServerFrame::Error { client_id: Some(_), .. }) => {
                         if let Ok(mut refused) = refused.lock() {
                             *refused += 1;
                         }
@@ -174,11 +148,7 @@ async fn main() -> Result<()> {
         if let Ok(mut sent) = sent.lock() {
             sent.insert(client_id.clone(), Instant::now());
         }
-        let frame = ClientFrame::Send {
-            room: room.clone(),
-            client_id,
-            text: format!("load message {n}"),
-        };
+        let frame = ClientFrame::Send { room: room.clone(), client_id, text: format!("load message {n}") };
         let writer = &mut writers[n % clients];
         writer.send(Message::text(frame.encode())).await?;
     }
@@ -212,11 +182,7 @@ async fn main() -> Result<()> {
         percentile(&all, 0.99),
         all.last().copied().unwrap_or_default()
     );
-    println!(
-        "throughput: {:.0} deliveries/s over {:.2?}",
-        all.len() as f64 / elapsed.as_secs_f64(),
-        elapsed
-    );
+    println!("throughput: {:.0} deliveries/s over {:.2?}", all.len() as f64 / elapsed.as_secs_f64(), elapsed);
 
     if args.idle > 0 && !args.pid.is_empty() {
         // Ten sockets per user; users are registered first, so registration (argon2's 19 MiB

@@ -57,11 +57,8 @@ pub type MessageId = String;
 /// instead of reaching Redis). Server and client compare ids only through this.
 pub fn message_order(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;
-    let part = |p: &str| {
-        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse::<u64>().ok())
-            .flatten()
-    };
+    let part =
+        |p: &str| (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<u64>().ok()).flatten();
     Some((part(ms)?, part(seq)?))
 }
 
@@ -341,38 +338,16 @@ mod tests {
     #[test]
     fn client_frames_round_trip() {
         let frames = [
-            ClientFrame::Join {
-                room: "general".into(),
-                since: Some("1-0".into()),
-            },
-            ClientFrame::Join {
-                room: "general".into(),
-                since: None,
-            },
-            ClientFrame::Leave {
-                room: "general".into(),
-            },
-            ClientFrame::Typing {
-                room: "general".into(),
-            },
-            ClientFrame::Rename {
-                name: "Alice".into(),
-            },
-            ClientFrame::Send {
-                room: "r".into(),
-                client_id: "c1".into(),
-                text: "hi".into(),
-            },
+            ClientFrame::Join { room: "general".into(), since: Some("1-0".into()) },
+            ClientFrame::Join { room: "general".into(), since: None },
+            ClientFrame::Leave { room: "general".into() },
+            ClientFrame::Typing { room: "general".into() },
+            ClientFrame::Rename { name: "Alice".into() },
+            ClientFrame::Send { room: "r".into(), client_id: "c1".into(), text: "hi".into() },
             ClientFrame::JoinMany {
                 rooms: vec![
-                    RoomJoin {
-                        room: "a".into(),
-                        since: None,
-                    },
-                    RoomJoin {
-                        room: "b".into(),
-                        since: Some("2-1".into()),
-                    },
+                    RoomJoin { room: "a".into(), since: None },
+                    RoomJoin { room: "b".into(), since: Some("2-1".into()) },
                 ],
             },
             ClientFrame::Ping,
@@ -384,16 +359,8 @@ mod tests {
 
     #[test]
     fn wire_format_is_tagged_snake_case() {
-        let text = ClientFrame::Send {
-            room: "a".into(),
-            client_id: "x".into(),
-            text: "t".into(),
-        }
-        .encode();
-        assert_eq!(
-            text,
-            r#"{"type":"send","room":"a","client_id":"x","text":"t"}"#
-        );
+        let text = ClientFrame::Send { room: "a".into(), client_id: "x".into(), text: "t".into() }.encode();
+        assert_eq!(text, r#"{"type":"send","room":"a","client_id":"x","text":"t"}"#);
         let frame = ServerFrame::Move { after_ms: 5 }.encode();
         assert_eq!(frame, r#"{"type":"move","after_ms":5}"#);
     }
@@ -408,23 +375,9 @@ mod tests {
 
     #[test]
     fn message_ids_parse_strictly() {
-        assert_eq!(
-            message_order("1700000000000-3"),
-            Some((1_700_000_000_000, 3))
-        );
+        assert_eq!(message_order("1700000000000-3"), Some((1_700_000_000_000, 3)));
         assert_eq!(message_order("0-0"), Some((0, 0)));
-        for bad in [
-            "",
-            "-",
-            "1-",
-            "-1",
-            "1-2-3",
-            "a-1",
-            "1-+2",
-            " 1-2",
-            "99999999999999999999999-0",
-            "1_2",
-        ] {
+        for bad in ["", "-", "1-", "-1", "1-2-3", "a-1", "1-+2", " 1-2", "99999999999999999999999-0", "1_2"] {
             assert_eq!(message_order(bad), None, "{bad:?}");
         }
         assert!(message_order("2-0") > message_order("1-9"));

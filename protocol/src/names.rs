@@ -31,10 +31,7 @@ fn check(kind: &'static str, raw: &str, max: usize) -> Result<(), NameError> {
     if raw.chars().count() > max {
         return Err(NameError::TooLong(kind, max));
     }
-    if !raw
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
+    if !raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
         return Err(NameError::BadCharacter(kind));
     }
     Ok(())
@@ -117,37 +114,19 @@ mod tests {
 
     #[test]
     fn user_names() {
-        assert_eq!(
-            UserName::parse(" Alice ").map(|n| n.key()),
-            Ok("alice".to_owned())
-        );
+        assert_eq!(UserName::parse(" Alice ").map(|n| n.key()), Ok("alice".to_owned()));
         assert_eq!(UserName::parse(""), Err(NameError::Empty("user")));
-        assert!(matches!(
-            UserName::parse(&"a".repeat(33)),
-            Err(NameError::TooLong(..))
-        ));
-        assert!(matches!(
-            UserName::parse("<script>"),
-            Err(NameError::BadCharacter(_))
-        ));
-        assert!(matches!(
-            UserName::parse("al ice"),
-            Err(NameError::BadCharacter(_))
-        ));
-        assert!(
-            matches!(UserName::parse("аlice"), Err(NameError::BadCharacter(_))),
-            "Cyrillic a"
-        );
+        assert!(matches!(UserName::parse(&"a".repeat(33)), Err(NameError::TooLong(..))));
+        assert!(matches!(UserName::parse("<script>"), Err(NameError::BadCharacter(_))));
+        assert!(matches!(UserName::parse("al ice"), Err(NameError::BadCharacter(_))));
+        assert!(matches!(UserName::parse("аlice"), Err(NameError::BadCharacter(_))), "Cyrillic a");
     }
 
     #[test]
     fn room_names() {
         assert!(RoomName::parse("general").is_ok());
         assert!(RoomName::parse("rust-lang.2026").is_ok());
-        assert!(
-            RoomName::parse("a:b").is_err(),
-            "':' would break the key layout"
-        );
+        assert!(RoomName::parse("a:b").is_err(), "':' would break the key layout");
         assert!(RoomName::parse(" general").is_err());
     }
 }

@@ -67,8 +67,7 @@ impl Backend {
 
     /// A backend on the Redis at `url`.
     pub async fn redis(config: &Config, url: &str) -> Result<Self, BackendError> {
-        let client =
-            redis::Client::open(url).map_err(|err| BackendError::BadUrl(err.to_string()))?;
+        let client = redis::Client::open(url).map_err(|err| BackendError::BadUrl(err.to_string()))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
@@ -77,19 +76,11 @@ impl Backend {
         let conn: ConnectionManager = client
             .get_connection_manager_with_config(manager_config)
             .await
-            .map_err(|err| BackendError::Unreachable {
-                url: url.to_owned(),
-                reason: err.to_string(),
-            })?;
+            .map_err(|err| BackendError::Unreachable { url: url.to_owned(), reason: err.to_string() })?;
         info!(prefix = %config.redis_prefix, "connected to redis");
         let prefix = &config.redis_prefix;
         Ok(Self {
-            broker: Arc::new(RedisBroker::new(
-                client,
-                conn.clone(),
-                prefix,
-                config.history_cap,
-            )),
+            broker: Arc::new(RedisBroker::new(client, conn.clone(), prefix, config.history_cap)),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
             presence: Arc::new(RedisPresence::new(conn.clone(), prefix)),

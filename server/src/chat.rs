@@ -10,10 +10,9 @@ use std::time::Duration;
 use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
 use tracing::{instrument, warn};
 
-use crate::broker::{
-    Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, is_message_id, now_ms,
-};
+use crate::broker::{Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, is_message_id, now_ms};
 use crate::presence::{LocalMemberships, Presence, SharedPresence};
+use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 
 /// The longest client message id accepted.
 const MAX_CLIENT_ID: usize = 64;
@@ -30,6 +29,9 @@ pub enum ChatError {
     /// The `since` of a join is not a message id.
     #[error("since must be a message id such as 1700000000000-0")]
     BadSince,
+    /// The user sends faster than the limit allows; try again after this long.
+    #[error("you are sending too fast; wait {} s (it will be sent then)", .0.as_secs().max(1))]
+    RateLimited(Duration),
     /// The client message id is missing or malformed.
     #[error("client_id must be 1 to {MAX_CLIENT_ID} visible ASCII characters")]
     BadClientId,
@@ -58,31 +60,17 @@ impl ChatError {
             Self::BadRoom(_) => ErrorCode::BadRoom,
             Self::BadMessage(_) => ErrorCode::BadMessage,
             Self::BadClientId | Self::BadSince => ErrorCode::BadFrame,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Unavailable(_) | Self::Unconfirmed(_) => ErrorCode::Unavailable,
         }
     }
 }
 
 /// Removes one socket's presence and announces the user's departure if it was their last.
-async fn depart(
-    broker: &SharedBroker,
-    presence: &dyn Presence,
-    instance: &str,
-    user: &str,
-    room: &RoomName,
-) {
+async fn depart(broker: &SharedBroker, presence: &dyn Presence, instance: &str, user: &str, room: &RoomName) {
     match presence.exit(room, user, instance).await {
         Ok(true) => {
-            if let Err(err) = broker
-                .announce(
-                    room,
-                    RoomEvent::Left {
-                        user: user.to_owned(),
-                        ts: now_ms(),
-                    },
-                )
-                .await
-            {
+            if let Err(err) = broker.announce(room, RoomEvent::Left { user: user.to_owned(), ts: now_ms() }).await {
                 warn!(%err, %room, "could not announce a leave");
             }
         }
@@ -114,6 +102,8 @@ pub struct ChatService {
     history_on_join: usize,
     replay_limit: usize,
     max_message_chars: usize,
+    limiter: SharedLimiter,
+    send_limit: Limit,
 }
 
 /// What a [`ChatService`] is built from.
@@ -128,17 +118,20 @@ pub struct ChatSettings {
     pub grace: Duration,
     /// This instance's memberships, mirrored.
     pub local: LocalMemberships,
+    /// Messages per user (all sockets, all instances), counted in the limiter.
+    pub send_limit: Limit,
 }
 
 impl ChatService {
-    /// Chat over `broker` and `presence` on `instance`.
+    /// Chat over a broker, presence and rate limiter on `instance`.
     pub fn new(
-        broker: SharedBroker,
-        presence: SharedPresence,
+        (broker, presence, limiter): (SharedBroker, SharedPresence, SharedLimiter),
         instance: String,
         settings: ChatSettings,
     ) -> Self {
         Self {
+            limiter,
+            send_limit: settings.send_limit,
             broker,
             presence,
             local: settings.local,
@@ -148,6 +141,11 @@ impl ChatService {
             replay_limit: settings.replay_limit,
             max_message_chars: settings.max_message_chars,
         }
+    }
+
+    /// This instance's memberships as the chat keeps them (restored after a lapsed lease).
+    pub fn local_memberships(&self) -> LocalMemberships {
+        self.local.clone()
     }
 
     /// Validates a room name from the client.
@@ -181,27 +179,14 @@ impl ChatService {
         self.local.add(room, user);
         match self.presence.enter(room, user, &self.instance).await {
             Ok(true) => {
-                let event = RoomEvent::Joined {
-                    user: user.to_owned(),
-                    name: name.to_owned(),
-                    ts: now_ms(),
-                };
+                let event = RoomEvent::Joined { user: user.to_owned(), name: name.to_owned(), ts: now_ms() };
                 self.broker.announce(room, event).await?;
             }
             Ok(false) => {}
             Err(err) => warn!(%err, "presence unavailable"),
         }
-        let members = self
-            .presence
-            .members(room)
-            .await
-            .unwrap_or_else(|_| vec![user.to_owned()]);
-        Ok(Joined {
-            subscription,
-            history,
-            gap,
-            members,
-        })
+        let members = self.presence.members(room).await.unwrap_or_else(|_| vec![user.to_owned()]);
+        Ok(Joined { subscription, history, gap, members })
     }
 
     /// `user` left `room` on purpose: gone at once (if no other socket of theirs is there).
@@ -212,17 +197,8 @@ impl ChatService {
 
     /// A socket of `user` in `room` closed: gone after the grace period, unless they came back.
     pub fn leave_later(&self, user: &str, room: &RoomName) {
-        let (broker, presence, instance) = (
-            self.broker.clone(),
-            self.presence.clone(),
-            self.instance.clone(),
-        );
-        let (user, room, grace, local) = (
-            user.to_owned(),
-            room.clone(),
-            self.grace,
-            self.local.clone(),
-        );
+        let (broker, presence, instance) = (self.broker.clone(), self.presence.clone(), self.instance.clone());
+        let (user, room, grace, local) = (user.to_owned(), room.clone(), self.grace, self.local.clone());
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             local.remove(&room, &user);
@@ -233,10 +209,7 @@ impl ChatService {
     /// Tells `rooms` that `user` is now called `name`.
     pub async fn renamed(&self, user: &str, name: &str, rooms: &[RoomName]) {
         for room in rooms {
-            let event = RoomEvent::Renamed {
-                user: user.to_owned(),
-                name: name.to_owned(),
-            };
+            let event = RoomEvent::Renamed { user: user.to_owned(), name: name.to_owned() };
             if let Err(err) = self.broker.announce(room, event).await {
                 warn!(%err, %room, "could not announce a rename");
             }
@@ -245,15 +218,7 @@ impl ChatService {
 
     /// Tells the room that `user` is typing.
     pub async fn typing(&self, user: &str, room: &RoomName) -> Result<(), ChatError> {
-        Ok(self
-            .broker
-            .announce(
-                room,
-                RoomEvent::Typing {
-                    user: user.to_owned(),
-                },
-            )
-            .await?)
+        Ok(self.broker.announce(room, RoomEvent::Typing { user: user.to_owned() }).await?)
     }
 
     /// Validates and stores a message; returns its id once stored.
@@ -280,6 +245,9 @@ impl ChatService {
                 "the message is longer than {} characters",
                 self.max_message_chars
             )));
+        }
+        if let Verdict::Limited(wait) = self.send_limit.check(&*self.limiter, &format!("send:{user}")).await {
+            return Err(ChatError::RateLimited(wait));
         }
         let draft = Draft {
             user: user.to_owned(),

@@ -151,18 +151,9 @@ impl Config {
         use crate::ratelimit::Limit;
         let quarter_hour = Duration::from_secs(15 * 60);
         crate::ratelimit::Limits {
-            login_per_name: Limit {
-                max: self.login_attempts_per_name,
-                window: quarter_hour,
-            },
-            auth_per_client: Limit {
-                max: self.auth_attempts_per_client,
-                window: quarter_hour,
-            },
-            sends_per_user: Limit {
-                max: self.sends_per_10s,
-                window: Duration::from_secs(10),
-            },
+            login_per_name: Limit { max: self.login_attempts_per_name, window: quarter_hour },
+            auth_per_client: Limit { max: self.auth_attempts_per_client, window: quarter_hour },
+            sends_per_user: Limit { max: self.sends_per_10s, window: Duration::from_secs(10) },
         }
     }
 

@@ -88,24 +88,14 @@ impl Drain {
     /// Runs the drain once triggered; spawn it next to the server.
     pub async fn run(self) {
         self.requested.cancelled().await;
-        info!(
-            sockets = self.open_sockets(),
-            grace_ms = self.timings.grace.as_millis() as u64,
-            "draining: not ready"
-        );
+        info!(sockets = self.open_sockets(), grace_ms = self.timings.grace.as_millis() as u64, "draining: not ready");
         tokio::time::sleep(self.timings.grace).await;
         info!(sockets = self.open_sockets(), "draining: moving sockets");
         self.sockets.cancel();
         self.tracker.close();
         let deadline = self.timings.deadline + self.timings.spread;
-        if tokio::time::timeout(deadline, self.tracker.wait())
-            .await
-            .is_err()
-        {
-            warn!(
-                sockets = self.open_sockets(),
-                "drain deadline passed with sockets open"
-            );
+        if tokio::time::timeout(deadline, self.tracker.wait()).await.is_err() {
+            warn!(sockets = self.open_sockets(), "drain deadline passed with sockets open");
         }
         info!("drained");
         self.finished.cancel();

@@ -18,6 +18,7 @@ pub mod drain;
 pub mod presence;
 pub mod ratelimit;
 pub mod routes;
+pub mod services;
 pub mod session;
 pub mod state;
 pub mod telemetry;
@@ -36,6 +37,7 @@ use tracing::info;
 use crate::auth::hashing::HashPool;
 use crate::auth::{AuthDeps, AuthService};
 use crate::backend::{Backend, BackendError};
+use crate::chat::{ChatService, ChatSettings};
 use crate::config::Config;
 use crate::drain::Drain;
 use crate::state::AppState;
@@ -78,10 +80,7 @@ async fn presence_heartbeat(state: AppState) {
             Ok(departed) => {
                 for gone in departed {
                     tracing::info!(room = %gone.room, user = %gone.user, "user of a dead instance left");
-                    let event = broker::RoomEvent::Left {
-                        user: gone.user,
-                        ts: broker::now_ms(),
-                    };
+                    let event = broker::RoomEvent::Left { user: gone.user, ts: broker::now_ms() };
                     if let Err(err) = state.backend.broker.announce(&gone.room, event).await {
                         tracing::warn!(%err, "could not announce a reaped user");
                     }
@@ -99,23 +98,11 @@ async fn presence_heartbeat(state: AppState) {
 /// Enters this instance's memberships again after its lease lapsed (they may have been reaped).
 async fn reassert_presence(state: &AppState) {
     let memberships = state.memberships.snapshot();
-    tracing::warn!(
-        entries = memberships.len(),
-        "presence lease had lapsed: entering memberships again"
-    );
+    tracing::warn!(entries = memberships.len(), "presence lease had lapsed: entering memberships again");
     for (room, user, sockets) in memberships {
-        match state
-            .backend
-            .presence
-            .restore(&room, &user, &state.instance, sockets)
-            .await
-        {
+        match state.backend.presence.restore(&room, &user, &state.instance, sockets).await {
             Ok(true) => {
-                let event = broker::RoomEvent::Joined {
-                    user,
-                    name: String::new(),
-                    ts: broker::now_ms(),
-                };
+                let event = broker::RoomEvent::Joined { user, name: String::new(), ts: broker::now_ms() };
                 if let Err(err) = state.backend.broker.announce(&room, event).await {
                     tracing::warn!(%err, "could not announce a re-entered user");
                 }
@@ -152,6 +139,40 @@ async fn close_on_logout(state: AppState) {
     }
 }
 
+/// Builds the application services of an instance over its backend.
+fn services(config: &Config, backend: &Backend, instance: &str) -> services::Services {
+    let chat_settings = ChatSettings {
+        history_on_join: config.history_on_join,
+        // A catch-up may replay the whole history: the stream holds up to 1.1 × the cap between trims.
+        replay_limit: config.history_cap.saturating_mul(2),
+        max_message_chars: config.max_message_chars,
+        grace: std::time::Duration::from_millis(config.presence_grace_ms),
+        local: presence::LocalMemberships::default(),
+        send_limit: config.limits().sends_per_user,
+    };
+    let seams = (backend.broker.clone(), backend.presence.clone(), backend.limiter.clone());
+    let chat = ChatService::new(seams, instance.to_owned(), chat_settings);
+    let auth = AuthService::new(AuthDeps {
+        accounts: backend.accounts.clone(),
+        limiter: backend.limiter.clone(),
+        limits: config.limits(),
+        broker: backend.broker.clone(),
+        sessions: backend.sessions.clone(),
+        hashing: HashPool::new(config.hash_concurrency, config.hash_queue, HASH_WAIT),
+    });
+    services::Services {
+        rooms: services::RoomLists::new(backend.accounts.clone(), config.max_rooms_per_user),
+        profile: services::Profile::new(backend.accounts.clone(), chat.clone()),
+        sessions: services::SocketSessions::new(
+            backend.sessions.clone(),
+            backend.accounts.clone(),
+            config.session_ttl(),
+        ),
+        chat,
+        auth: Arc::new(auth),
+    }
+}
+
 /// A bound, ready-to-run instance.
 pub struct Server {
     listener: TcpListener,
@@ -166,46 +187,25 @@ impl Server {
     }
 
     /// Like [`Server::build`], with a backend made by the caller (tests share one memory backend).
-    pub async fn with_backend(
-        config: Config,
-        leptos: LeptosOptions,
-        backend: Backend,
-    ) -> Result<Self, StartError> {
+    pub async fn with_backend(config: Config, leptos: LeptosOptions, backend: Backend) -> Result<Self, StartError> {
         let addr = config.listen.unwrap_or(leptos.site_addr);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
-        let port = listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or(addr.port());
-        let instance = config
-            .instance_id
-            .clone()
-            .unwrap_or_else(|| format!("switchboard-{port}"));
-        let auth = AuthService::new(AuthDeps {
-            accounts: backend.accounts.clone(),
-            limiter: backend.limiter.clone(),
-            limits: config.limits(),
-            broker: backend.broker.clone(),
-            sessions: backend.sessions.clone(),
-            hashing: HashPool::new(config.hash_concurrency, config.hash_queue, HASH_WAIT),
-        });
-        let services = Services {
-            auth: Arc::new(auth),
-            instance: instance.clone(),
-            secure_cookies: config.cookie_secure,
-        };
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+        let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
+        let services = Arc::new(services(&config, &backend, &instance));
+        let context =
+            Services { auth: services.auth.clone(), instance: instance.clone(), secure_cookies: config.cookie_secure };
         let config_drain = config.drain_timings();
         let state = AppState {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
             sockets: SocketRegistry::new(config.max_sockets_per_user),
             limits: config.limits(),
-            memberships: presence::LocalMemberships::default(),
+            memberships: services.chat.local_memberships(),
             config: Arc::new(config),
             instance,
             backend,
             leptos,
+            context,
             services,
             drain: Drain::new(config_drain),
         };
@@ -214,9 +214,7 @@ impl Server {
 
     /// The address the instance listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.state.leptos.site_addr)
+        self.listener.local_addr().unwrap_or(self.state.leptos.site_addr)
     }
 
     /// This instance's id.
@@ -250,8 +248,6 @@ impl Server {
             }
         });
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move { drain.finished().await })
-            .await
+        axum::serve(listener, service).with_graceful_shutdown(async move { drain.finished().await }).await
     }
 }

@@ -13,9 +13,7 @@ async fn main() -> anyhow::Result<()> {
     return_large_blocks_to_the_os();
     let config = Config::parse();
     telemetry::init();
-    let mut leptos = get_configuration(None)
-        .context("reading Leptos settings")?
-        .leptos_options;
+    let mut leptos = get_configuration(None).context("reading Leptos settings")?.leptos_options;
     if leptos.output_name.is_empty() {
         leptos.output_name = "switchboard".into();
     }

@@ -25,8 +25,10 @@ pub struct AppState {
     pub backend: Backend,
     /// Leptos' settings (site root, output name...).
     pub leptos: LeptosOptions,
-    /// What server functions find in their context.
-    pub services: Services,
+    /// What server functions find in their Leptos context.
+    pub context: Services,
+    /// The application services (use cases) every transport calls.
+    pub services: Arc<crate::services::Services>,
     /// Which origins may open the websocket.
     pub origins: Arc<OriginPolicy>,
     /// The graceful drain; every socket task watches it.

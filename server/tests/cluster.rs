@@ -20,16 +20,11 @@ async fn users_on_two_instances_see_each_others_messages() {
     let mut bob_ws = bob.socket(&b).await.expect("bob admitted on B");
     alice_ws.join("general").await;
     bob_ws.join("general").await;
-    alice_ws
-        .expect(|f| matches!(f, ServerFrame::Joined { user, .. } if user == "bob").then_some(()))
-        .await;
+    alice_ws.expect(|f| matches!(f, ServerFrame::Joined { user, .. } if user == "bob").then_some(())).await;
 
     let id = alice_ws.say("general", "a1", "hello from A").await;
     let heard = bob_ws.hear("hello from A").await;
-    assert_eq!(
-        (heard.user.as_str(), heard.id.as_str()),
-        ("alice", id.as_str())
-    );
+    assert_eq!((heard.user.as_str(), heard.id.as_str()), ("alice", id.as_str()));
     assert!(heard.ts > 0);
 
     bob_ws.say("general", "b1", "/me waves from B").await;
@@ -45,9 +40,7 @@ async fn users_on_two_instances_see_each_others_messages() {
     assert_eq!(texts, ["hello from A", "/me waves from B"]);
 
     drop(bob_ws);
-    alice_ws
-        .expect(|f| matches!(f, ServerFrame::Left { user, .. } if user == "bob").then_some(()))
-        .await;
+    alice_ws.expect(|f| matches!(f, ServerFrame::Left { user, .. } if user == "bob").then_some(())).await;
 }
 
 #[tokio::test]
@@ -55,16 +48,8 @@ async fn websocket_without_a_session_is_refused() {
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let origin = a.url();
-    assert_eq!(
-        Socket::connect(&a, None, Some(&origin)).await.err(),
-        Some(401)
-    );
-    assert_eq!(
-        Socket::connect(&a, Some("jsessionid=forged-id"), Some(&origin))
-            .await
-            .err(),
-        Some(401)
-    );
+    assert_eq!(Socket::connect(&a, None, Some(&origin)).await.err(), Some(401));
+    assert_eq!(Socket::connect(&a, Some("jsessionid=forged-id"), Some(&origin)).await.err(), Some(401));
 }
 
 #[tokio::test]
@@ -74,25 +59,10 @@ async fn websocket_from_a_foreign_origin_is_refused() {
     let alice = Browser::new();
     alice.register(&a, "alice", PASSWORD).await;
     let cookie = alice.cookie(&a);
-    for origin in [
-        "http://evil.example",
-        "null",
-        &format!("{}.evil.example", a.url()),
-    ] {
-        assert_eq!(
-            Socket::connect(&a, cookie.as_deref(), Some(origin))
-                .await
-                .err(),
-            Some(403),
-            "{origin}"
-        );
+    for origin in ["http://evil.example", "null", &format!("{}.evil.example", a.url())] {
+        assert_eq!(Socket::connect(&a, cookie.as_deref(), Some(origin)).await.err(), Some(403), "{origin}");
     }
-    assert!(
-        Socket::connect(&a, cookie.as_deref(), Some(&a.url()))
-            .await
-            .is_ok(),
-        "own origin admitted"
-    );
+    assert!(Socket::connect(&a, cookie.as_deref(), Some(&a.url())).await.is_ok(), "own origin admitted");
 }
 
 #[tokio::test]
@@ -107,10 +77,7 @@ async fn a_session_made_on_one_instance_works_on_another() {
     alice.set_cookie(&b, &cookie);
     let (status, body) = alice.get(&b, "/").await;
     assert!(status.is_success(), "{status}");
-    assert!(
-        body.contains("alice") && body.contains("app-b"),
-        "page for alice served by B"
-    );
+    assert!(body.contains("alice") && body.contains("app-b"), "page for alice served by B");
     let mut ws = alice.socket(&b).await.expect("admitted on B");
     assert_eq!(
         ws.next().await,
@@ -159,32 +126,15 @@ async fn login_rotates_the_session_id_and_logout_destroys_it() {
     assert_ne!(cookie, rotated);
     let stale = Browser::new();
     stale.set_cookie(&a, &cookie);
-    assert_eq!(
-        stale.get(&a, "/api/whoami").await.0.as_u16(),
-        405,
-        "server fns are POST"
-    );
-    assert_eq!(
-        stale.call(&a, "whoami", &[]).await.as_u16(),
-        401,
-        "the pre-rotation id is dead"
-    );
+    assert_eq!(stale.get(&a, "/api/whoami").await.0.as_u16(), 405, "server fns are POST");
+    assert_eq!(stale.call(&a, "whoami", &[]).await.as_u16(), 401, "the pre-rotation id is dead");
 
     assert_eq!(alice.call(&a, "whoami", &[]).await.as_u16(), 200);
     assert!(alice.call(&a, "logout", &[]).await.is_success());
     let replay = Browser::new();
     replay.set_cookie(&a, &rotated);
-    assert_eq!(
-        replay.call(&a, "whoami", &[]).await.as_u16(),
-        401,
-        "the old cookie no longer works"
-    );
-    assert_eq!(
-        Socket::connect(&a, Some(&rotated), Some(&a.url()))
-            .await
-            .err(),
-        Some(401)
-    );
+    assert_eq!(replay.call(&a, "whoami", &[]).await.as_u16(), 401, "the old cookie no longer works");
+    assert_eq!(Socket::connect(&a, Some(&rotated), Some(&a.url())).await.err(), Some(401));
 }
 
 #[tokio::test]
@@ -196,16 +146,9 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_when_configured() 
         config.cookie_secure = secure;
         config.cookie_name = "chat_session".into();
         let a = Instance::start_with(config, None).await;
-        let form = [
-            ("name", if secure { "s1" } else { "s0" }),
-            ("password", PASSWORD),
-        ];
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/register", a.url()))
-            .form(&form)
-            .send()
-            .await
-            .expect("answer");
+        let form = [("name", if secure { "s1" } else { "s0" }), ("password", PASSWORD)];
+        let response =
+            reqwest::Client::new().post(format!("{}/api/register", a.url())).form(&form).send().await.expect("answer");
         let cookies: Vec<String> = response
             .headers()
             .get_all("set-cookie")
@@ -213,29 +156,15 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_when_configured() 
             .filter_map(|v| v.to_str().ok())
             .map(str::to_owned)
             .collect();
-        let find = |name: &str| {
-            cookies
-                .iter()
-                .find(|c| c.starts_with(name))
-                .cloned()
-                .unwrap_or_default()
-        };
+        let find = |name: &str| cookies.iter().find(|c| c.starts_with(name)).cloned().unwrap_or_default();
         let cookie = find("chat_session=");
-        assert!(
-            !cookie.is_empty(),
-            "the cookie name is configurable: {cookies:?}"
-        );
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-            "{cookie}"
-        );
+        assert!(!cookie.is_empty(), "the cookie name is configurable: {cookies:?}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
         assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
         // The device cookie (own login budget) is only ever sent to the API, never readable by scripts.
         let device = find("sbdevice=");
         assert!(
-            device.contains("HttpOnly")
-                && device.contains("SameSite=Strict")
-                && device.contains("Path=/api/"),
+            device.contains("HttpOnly") && device.contains("SameSite=Strict") && device.contains("Path=/api/"),
             "{device}"
         );
         assert_eq!(device.contains("Secure"), secure, "{device}");
@@ -249,41 +178,13 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let alice = Browser::new();
     alice.register(&a, "alice", PASSWORD).await;
     let mallory = Browser::new();
-    assert_eq!(
-        mallory
-            .login(&a, "alice", "not the password")
-            .await
-            .as_u16(),
-        401
-    );
-    assert_eq!(
-        mallory
-            .login(&a, "nobody", "not the password")
-            .await
-            .as_u16(),
-        401
-    );
-    assert_eq!(
-        mallory
-            .login(&a, "<bad name>", "not the password")
-            .await
-            .as_u16(),
-        401
-    );
-    assert_eq!(
-        mallory.register(&a, "ALICE", PASSWORD).await.as_u16(),
-        409,
-        "names are case-insensitive"
-    );
-    assert_eq!(
-        mallory.register(&a, "bad name!", PASSWORD).await.as_u16(),
-        400
-    );
+    assert_eq!(mallory.login(&a, "alice", "not the password").await.as_u16(), 401);
+    assert_eq!(mallory.login(&a, "nobody", "not the password").await.as_u16(), 401);
+    assert_eq!(mallory.login(&a, "<bad name>", "not the password").await.as_u16(), 401);
+    assert_eq!(mallory.register(&a, "ALICE", PASSWORD).await.as_u16(), 409, "names are case-insensitive");
+    assert_eq!(mallory.register(&a, "bad name!", PASSWORD).await.as_u16(), 400);
     assert_eq!(mallory.register(&a, "bob", "short").await.as_u16(), 400);
-    assert!(
-        mallory.cookie(&a).is_none(),
-        "no session for failed attempts"
-    );
+    assert!(mallory.cookie(&a).is_none(), "no session for failed attempts");
 }
 
 #[tokio::test]
@@ -295,50 +196,21 @@ async fn bad_frames_get_clear_errors_and_the_socket_stays_usable() {
         ServerFrame::Error { code, .. } => Some(code),
         _ => None,
     };
-    ws.send_raw(tokio_tungstenite::tungstenite::Message::text("{not json"))
-        .await;
+    ws.send_raw(tokio_tungstenite::tungstenite::Message::text("{not json")).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadFrame);
-    ws.send_raw(tokio_tungstenite::tungstenite::Message::text(
-        r#"{"type":"launch_missiles"}"#,
-    ))
-    .await;
+    ws.send_raw(tokio_tungstenite::tungstenite::Message::text(r#"{"type":"launch_missiles"}"#)).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadFrame);
-    ws.send(&ClientFrame::Join {
-        room: "no spaces".into(),
-        since: None,
-    })
-    .await;
+    ws.send(&ClientFrame::Join { room: "no spaces".into(), since: None }).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadRoom);
-    ws.send(&ClientFrame::Send {
-        room: "elsewhere".into(),
-        client_id: "c".into(),
-        text: "x".into(),
-    })
-    .await;
+    ws.send(&ClientFrame::Send { room: "elsewhere".into(), client_id: "c".into(), text: "x".into() }).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::NotJoined);
-    ws.send(&ClientFrame::Send {
-        room: "general".into(),
-        client_id: "c".into(),
-        text: "x".repeat(2001),
-    })
-    .await;
+    ws.send(&ClientFrame::Send { room: "general".into(), client_id: "c".into(), text: "x".repeat(2001) }).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadMessage);
-    ws.send(&ClientFrame::Send {
-        room: "general".into(),
-        client_id: "c".into(),
-        text: "   ".into(),
-    })
-    .await;
+    ws.send(&ClientFrame::Send { room: "general".into(), client_id: "c".into(), text: "   ".into() }).await;
     assert_eq!(ws.expect(error).await, protocol::ErrorCode::BadMessage);
     assert!(!ws.say("general", "c2", "still here").await.is_empty());
-    ws.send_raw(tokio_tungstenite::tungstenite::Message::binary(vec![
-        1, 2, 3,
-    ]))
-    .await;
-    assert_eq!(
-        ws.close_code().await,
-        Some(protocol::CLOSE_UNSUPPORTED_DATA)
-    );
+    ws.send_raw(tokio_tungstenite::tungstenite::Message::binary(vec![1, 2, 3])).await;
+    assert_eq!(ws.close_code().await, Some(protocol::CLOSE_UNSUPPORTED_DATA));
 }
 
 #[tokio::test]

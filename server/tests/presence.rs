@@ -19,37 +19,13 @@ fn general() -> RoomName {
 
 async fn presence_contract(presence: Arc<dyn Presence>) {
     let room = general();
-    assert!(
-        presence
-            .enter(&room, "alice", "app-1")
-            .await
-            .expect("enter"),
-        "first socket joins"
-    );
-    assert!(
-        !presence
-            .enter(&room, "alice", "app-2")
-            .await
-            .expect("enter"),
-        "a second socket is no join"
-    );
+    assert!(presence.enter(&room, "alice", "app-1").await.expect("enter"), "first socket joins");
+    assert!(!presence.enter(&room, "alice", "app-2").await.expect("enter"), "a second socket is no join");
     assert!(presence.enter(&room, "bob", "app-1").await.expect("enter"));
-    assert_eq!(
-        presence.members(&room).await.expect("members"),
-        ["alice", "bob"]
-    );
-    assert!(
-        !presence.exit(&room, "alice", "app-1").await.expect("exit"),
-        "still there through app-2"
-    );
-    assert!(
-        presence.exit(&room, "alice", "app-2").await.expect("exit"),
-        "last socket leaves"
-    );
-    assert!(
-        !presence.exit(&room, "alice", "app-2").await.expect("exit"),
-        "an extra exit is harmless"
-    );
+    assert_eq!(presence.members(&room).await.expect("members"), ["alice", "bob"]);
+    assert!(!presence.exit(&room, "alice", "app-1").await.expect("exit"), "still there through app-2");
+    assert!(presence.exit(&room, "alice", "app-2").await.expect("exit"), "last socket leaves");
+    assert!(!presence.exit(&room, "alice", "app-2").await.expect("exit"), "an extra exit is harmless");
     assert_eq!(presence.members(&room).await.expect("members"), ["bob"]);
 }
 
@@ -61,52 +37,25 @@ async fn presence_contract_memory() {
 #[tokio::test]
 async fn presence_contract_redis() {
     let redis = RedisServer::start().await;
-    let conn = redis::Client::open(redis.url())
-        .expect("url")
-        .get_connection_manager()
-        .await
-        .expect("redis up");
+    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
     presence_contract(Arc::new(RedisPresence::new(conn, "test:"))).await;
 }
 
 #[tokio::test]
 async fn an_instance_whose_lease_expired_is_reaped_once() {
     let redis = RedisServer::start().await;
-    let conn = redis::Client::open(redis.url())
-        .expect("url")
-        .get_connection_manager()
-        .await
-        .expect("redis up");
+    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
     let presence = RedisPresence::new(conn, "test:");
     let room = general();
-    presence
-        .renew("alive", Duration::from_secs(60))
-        .await
-        .expect("renew");
-    presence
-        .renew("dying", Duration::from_millis(100))
-        .await
-        .expect("renew");
-    presence
-        .enter(&room, "alice", "alive")
-        .await
-        .expect("enter");
-    presence
-        .enter(&room, "alice", "dying")
-        .await
-        .expect("enter");
+    presence.renew("alive", Duration::from_secs(60)).await.expect("renew");
+    presence.renew("dying", Duration::from_millis(100)).await.expect("renew");
+    presence.enter(&room, "alice", "alive").await.expect("enter");
+    presence.enter(&room, "alice", "dying").await.expect("enter");
     presence.enter(&room, "bob", "dying").await.expect("enter");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let gone = presence.reap().await.expect("reap");
-    assert_eq!(
-        gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(),
-        ["bob"],
-        "alice is still on 'alive'"
-    );
-    assert!(
-        presence.reap().await.expect("reap").is_empty(),
-        "reaped once"
-    );
+    assert_eq!(gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(), ["bob"], "alice is still on 'alive'");
+    assert!(presence.reap().await.expect("reap").is_empty(), "reaped once");
     assert_eq!(presence.members(&room).await.expect("members"), ["alice"]);
 }
 
@@ -130,11 +79,7 @@ async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_
             _ => None,
         })
         .await;
-    assert_eq!(
-        users,
-        ["alice", "bob"],
-        "the member list covers both instances"
-    );
+    assert_eq!(users, ["alice", "bob"], "the member list covers both instances");
     alice_ws.expect(|f| about("bob")(&f).then_some(())).await;
 
     // Bob's connection drops and comes back on the other instance within the grace period.
@@ -145,9 +90,7 @@ async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_
     second_tab.join("general").await;
     bob_again.say("general", "back", "bob is back").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    bob_again
-        .say("general", "later", "after the grace period")
-        .await;
+    bob_again.say("general", "later", "after the grace period").await;
     let mut seen = Vec::new();
     loop {
         let frame = alice_ws.next().await.expect("open");
@@ -156,17 +99,12 @@ async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_
         }
         seen.push(frame);
     }
-    assert!(
-        !seen.iter().any(about("bob")),
-        "no leave and no join for a reconnect or a second tab: {seen:?}"
-    );
+    assert!(!seen.iter().any(about("bob")), "no leave and no join for a reconnect or a second tab: {seen:?}");
 
     // A real leave is announced once.
     drop(bob_again);
     drop(second_tab);
-    alice_ws
-        .expect(|f| matches!(&f, ServerFrame::Left { user, .. } if user == "bob").then_some(()))
-        .await;
+    alice_ws.expect(|f| matches!(&f, ServerFrame::Left { user, .. } if user == "bob").then_some(())).await;
 }
 
 #[tokio::test]
@@ -177,33 +115,22 @@ async fn the_users_of_a_killed_instance_are_announced_gone_within_15_seconds() {
     let (_alice, mut alice_ws) = chatter(&survivor, "alice").await;
     let bob = Browser::new();
     bob.register(&doomed.as_instance(), "bob", PASSWORD).await;
-    let mut bob_ws = Socket::connect(
-        &doomed.as_instance(),
-        bob.cookie(&doomed.as_instance()).as_deref(),
-        None,
-    )
-    .await
-    .expect("admitted");
+    let mut bob_ws = Socket::connect(&doomed.as_instance(), bob.cookie(&doomed.as_instance()).as_deref(), None)
+        .await
+        .expect("admitted");
     bob_ws.join("general").await;
-    alice_ws
-        .expect(|f| matches!(&f, ServerFrame::Joined { user, .. } if user == "bob").then_some(()))
-        .await;
+    alice_ws.expect(|f| matches!(&f, ServerFrame::Joined { user, .. } if user == "bob").then_some(())).await;
 
     let killed_at = tokio::time::Instant::now();
     doomed.kill().await;
     let deadline = killed_at + Duration::from_secs(15);
     let mut left = false;
     while !left && tokio::time::Instant::now() < deadline {
-        let frame = alice_ws
-            .next_within(deadline - tokio::time::Instant::now())
-            .await;
+        let frame = alice_ws.next_within(deadline - tokio::time::Instant::now()).await;
         left = matches!(frame, Some(ServerFrame::Left { user, .. }) if user == "bob");
     }
     assert!(left, "bob was not announced gone within 15 s");
-    println!(
-        "bob announced gone {:?} after the kill",
-        killed_at.elapsed()
-    );
+    println!("bob announced gone {:?} after the kill", killed_at.elapsed());
 }
 
 #[tokio::test]
@@ -214,11 +141,7 @@ async fn typing_reaches_the_others_is_not_echoed_and_is_rate_limited() {
     let (_alice, mut alice_ws) = chatter(&a, "alice").await;
     let (_bob, mut bob_ws) = chatter(&b, "bob").await;
     for _ in 0..10 {
-        alice_ws
-            .send(&ClientFrame::Typing {
-                room: "general".into(),
-            })
-            .await;
+        alice_ws.send(&ClientFrame::Typing { room: "general".into() }).await;
     }
     alice_ws.say("general", "done", "done typing").await;
     let mut typing = 0;
@@ -232,10 +155,7 @@ async fn typing_reaches_the_others_is_not_echoed_and_is_rate_limited() {
             _ => {}
         }
     }
-    assert!(
-        (1..=2).contains(&typing),
-        "a burst of 10 typing notices is relayed once or twice, got {typing}"
-    );
+    assert!((1..=2).contains(&typing), "a burst of 10 typing notices is relayed once or twice, got {typing}");
     // Alice never hears her own typing.
     let echoed = tokio::time::timeout(
         Duration::from_millis(300),
@@ -250,50 +170,21 @@ async fn an_instance_whose_entries_were_reaped_during_an_outage_enters_them_agai
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let (_alice, _alice_ws) = chatter(&a, "alice").await;
-    let conn = redis::Client::open(redis.url())
-        .expect("url")
-        .get_connection_manager()
-        .await
-        .expect("redis up");
+    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
     let presence = RedisPresence::new(conn.clone(), "sb:");
     // As if Redis had been away longer than the lease: the lease is gone and another instance reaped.
     let mut admin = conn.clone();
-    let _: () = redis::cmd("DEL")
-        .arg("sb:instance:app-a")
-        .query_async(&mut admin)
-        .await
-        .expect("del");
+    let _: () = redis::cmd("DEL").arg("sb:instance:app-a").query_async(&mut admin).await.expect("del");
     let gone = presence.reap().await.expect("reap");
-    assert_eq!(
-        gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(),
-        ["alice"]
-    );
-    assert!(
-        presence
-            .members(&general())
-            .await
-            .expect("members")
-            .is_empty()
-    );
+    assert_eq!(gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(), ["alice"]);
+    assert!(presence.members(&general()).await.expect("members").is_empty());
     // Within one heartbeat the instance notices its lapsed lease and enters its memberships again, once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-    while presence
-        .members(&general())
-        .await
-        .expect("members")
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "alice was never entered again"
-        );
+    while presence.members(&general()).await.expect("members").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "alice was never entered again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let sockets: i64 = redis::cmd("HGET")
-        .arg("sb:presence:general")
-        .arg("alice|app-a")
-        .query_async(&mut admin)
-        .await
-        .expect("hget");
+    let sockets: i64 =
+        redis::cmd("HGET").arg("sb:presence:general").arg("alice|app-a").query_async(&mut admin).await.expect("hget");
     assert_eq!(sockets, 1, "restored, not double-counted");
 }

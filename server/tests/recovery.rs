@@ -27,27 +27,14 @@ async fn a_client_that_reconnects_with_its_last_id_gets_every_missed_message_onc
 
     let mut sent = Vec::new();
     for i in 0..50 {
-        sent.push(
-            alice_ws
-                .say("general", &format!("m{i}"), &format!("missed {i}"))
-                .await,
-        );
+        sent.push(alice_ws.say("general", &format!("m{i}"), &format!("missed {i}")).await);
     }
-    let mut bob_ws = bob
-        .socket(&a)
-        .await
-        .expect("admitted on the other instance");
+    let mut bob_ws = bob.socket(&a).await.expect("admitted on the other instance");
     let (replayed, gap) = bob_ws.join_since("general", Some(&last_seen)).await;
     assert_eq!(gap, None);
-    assert_eq!(
-        replayed.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
-        sent,
-        "all 50, in order, once"
-    );
+    assert_eq!(replayed.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), sent, "all 50, in order, once");
     // And live messages follow the replay.
-    let live = alice_ws
-        .say("general", "live", "live after the replay")
-        .await;
+    let live = alice_ws.say("general", "live", "live after the replay").await;
     assert_eq!(bob_ws.hear("live after the replay").await.id, live);
 }
 
@@ -69,22 +56,12 @@ async fn trimmed_history_is_reported_as_an_explicit_gap() {
     let gap = gap.expect("the trimmed range is reported");
     assert_eq!(gap.after, first);
     let first_kept = replayed.first().expect("some history is kept");
-    assert!(
-        order(&gap.until) < order(&first_kept.id),
-        "the gap ends before what is replayed"
-    );
+    assert!(order(&gap.until) < order(&first_kept.id), "the gap ends before what is replayed");
     // What is replayed is exactly the tail of what was sent: nothing in between is silently missing.
     let kept: Vec<_> = replayed.iter().map(|m| m.id.clone()).collect();
     assert_eq!(kept.as_slice(), &sent[sent.len() - kept.len()..]);
-    let gone: Vec<_> = sent
-        .iter()
-        .filter(|id| order(id) > order(&first) && order(id) <= order(&gap.until))
-        .collect();
-    assert_eq!(
-        gone.len() + kept.len(),
-        sent.len() - 1,
-        "gap + replay cover everything after `since`"
-    );
+    let gone: Vec<_> = sent.iter().filter(|id| order(id) > order(&first) && order(id) <= order(&gap.until)).collect();
+    assert_eq!(gone.len() + kept.len(), sent.len() - 1, "gap + replay cover everything after `since`");
 }
 
 /// A test client that behaves like the browser's: an outbox of unacked sends, resent with the
@@ -105,11 +82,7 @@ impl Client {
             self.seen.insert(order(&message.id), message.id);
         }
         for (client_id, text) in &self.outbox {
-            let frame = ClientFrame::Send {
-                room: "general".into(),
-                client_id: client_id.clone(),
-                text: text.clone(),
-            };
+            let frame = ClientFrame::Send { room: "general".into(), client_id: client_id.clone(), text: text.clone() };
             socket.send(&frame).await;
         }
         self.socket = Some(socket);
@@ -132,9 +105,7 @@ impl Client {
                     let duplicate = self.seen.insert(order(&m.id), m.id.clone()).is_some();
                     assert!(!duplicate, "message {} delivered twice", m.id);
                 }
-                Ok(Some(ServerFrame::Ack { client_id, .. })) => {
-                    self.outbox.retain(|(c, _)| *c != client_id)
-                }
+                Ok(Some(ServerFrame::Ack { client_id, .. })) => self.outbox.retain(|(c, _)| *c != client_id),
                 Ok(Some(_)) => {}
             }
         }
@@ -143,13 +114,7 @@ impl Client {
     async fn send(&mut self, client_id: String, text: String) {
         self.outbox.push((client_id.clone(), text.clone()));
         if let Some(socket) = self.socket.as_mut() {
-            socket
-                .send(&ClientFrame::Send {
-                    room: "general".into(),
-                    client_id,
-                    text,
-                })
-                .await;
+            socket.send(&ClientFrame::Send { room: "general".into(), client_id, text }).await;
         }
     }
 }
@@ -161,23 +126,10 @@ async fn killing_an_instance_while_messages_flow_loses_and_duplicates_nothing() 
     let survivor = ProcessInstance::start(&redis.url(), "app-survivor").await;
     let (doomed_at, survivor_at) = (doomed.as_instance(), survivor.as_instance());
     let mut clients = Vec::new();
-    for (i, instance) in [&doomed_at, &doomed_at, &survivor_at, &survivor_at]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, instance) in [&doomed_at, &doomed_at, &survivor_at, &survivor_at].into_iter().enumerate() {
         let browser = Browser::new();
-        assert!(
-            browser
-                .register(instance, &format!("user{i}"), PASSWORD)
-                .await
-                .is_success()
-        );
-        let mut client = Client {
-            browser,
-            socket: None,
-            seen: BTreeMap::new(),
-            outbox: Vec::new(),
-        };
+        assert!(browser.register(instance, &format!("user{i}"), PASSWORD).await.is_success());
+        let mut client = Client { browser, socket: None, seen: BTreeMap::new(), outbox: Vec::new() };
         client.connect(instance).await;
         clients.push(client);
     }
@@ -185,12 +137,7 @@ async fn killing_an_instance_while_messages_flow_loses_and_duplicates_nothing() 
     let mut doomed = Some(doomed);
     for round in 0..30 {
         for (i, client) in clients.iter_mut().enumerate() {
-            client
-                .send(
-                    format!("u{i}-r{round}"),
-                    format!("round {round} from user{i}"),
-                )
-                .await;
+            client.send(format!("u{i}-r{round}"), format!("round {round} from user{i}")).await;
         }
         if round == 12 {
             if let Some(doomed) = doomed.take() {
@@ -208,31 +155,17 @@ async fn killing_an_instance_while_messages_flow_loses_and_duplicates_nothing() 
     }
     for _ in 0..200 {
         for client in &mut clients {
-            assert!(
-                client.pump(Duration::from_millis(20)).await,
-                "sockets on the survivor stay open"
-            );
+            assert!(client.pump(Duration::from_millis(20)).await, "sockets on the survivor stay open");
         }
-        if clients
-            .iter()
-            .all(|c| c.outbox.is_empty() && c.seen.len() == 4 * 30)
-        {
+        if clients.iter().all(|c| c.outbox.is_empty() && c.seen.len() == 4 * 30) {
             break;
         }
     }
     let reference: Vec<_> = clients[2].seen.values().cloned().collect();
-    assert_eq!(
-        reference.len(),
-        4 * 30,
-        "every message stored exactly once (lost = 0, duplicates = 0)"
-    );
+    assert_eq!(reference.len(), 4 * 30, "every message stored exactly once (lost = 0, duplicates = 0)");
     for client in &clients {
         assert!(client.outbox.is_empty(), "every send acked");
-        assert_eq!(
-            client.seen.values().cloned().collect::<Vec<_>>(),
-            reference,
-            "same complete sequence everywhere"
-        );
+        assert_eq!(client.seen.values().cloned().collect::<Vec<_>>(), reference, "same complete sequence everywhere");
     }
     let unique: HashSet<_> = reference.iter().collect();
     assert_eq!(unique.len(), reference.len());
@@ -263,11 +196,7 @@ async fn a_slow_consumer_is_cut_with_a_clear_code_and_recovers_by_catching_up() 
     let mut sent = Vec::new();
     for i in 0..3000 {
         alice_ws
-            .send(&ClientFrame::Send {
-                room: "general".into(),
-                client_id: format!("f{i}"),
-                text: text.clone(),
-            })
+            .send(&ClientFrame::Send { room: "general".into(), client_id: format!("f{i}"), text: text.clone() })
             .await;
     }
     for _ in 0..3000 {
@@ -293,17 +222,10 @@ async fn a_slow_consumer_is_cut_with_a_clear_code_and_recovers_by_catching_up() 
     assert!(got.len() < sent.len(), "the client was cut before the end");
     // It catches up from its last id, and ends with everything, once.
     let mut again = slow.socket(&a).await.expect("admitted");
-    let (rest, gap) = again
-        .join_since("general", got.last().map(String::as_str))
-        .await;
+    let (rest, gap) = again.join_since("general", got.last().map(String::as_str)).await;
     assert_eq!(gap, None);
     got.extend(rest.into_iter().map(|m| m.id));
     assert_eq!(got, sent);
     // Alice was never affected.
-    assert!(
-        !alice_ws
-            .say("general", "after", "alice still fine")
-            .await
-            .is_empty()
-    );
+    assert!(!alice_ws.say("general", "after", "alice still fine").await.is_empty());
 }

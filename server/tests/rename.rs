@@ -20,46 +20,24 @@ async fn a_rename_reaches_every_instance_every_tab_and_a_refresh() {
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let b = Instance::start(Some(&redis.url()), "app-b").await;
     let (alice, mut alice_ws) = chatter(&a, "alice").await;
-    let mut other_tab = Socket::connect(&b, alice.cookie(&a).as_deref(), None)
-        .await
-        .expect("admitted");
+    let mut other_tab = Socket::connect(&b, alice.cookie(&a).as_deref(), None).await.expect("admitted");
     other_tab.join("general").await;
     let (_bob, mut bob_ws) = chatter(&b, "bob").await;
 
-    alice_ws
-        .send(&ClientFrame::Rename {
-            name: "Wonder".into(),
-        })
-        .await;
-    assert_eq!(
-        alice_ws.expect(renamed).await,
-        ("alice".into(), "Wonder".into())
-    );
-    assert_eq!(
-        bob_ws.expect(renamed).await,
-        ("alice".into(), "Wonder".into()),
-        "bob on the other instance"
-    );
-    assert_eq!(
-        other_tab.expect(renamed).await,
-        ("alice".into(), "Wonder".into()),
-        "alice's other tab"
-    );
+    alice_ws.send(&ClientFrame::Rename { name: "Wonder".into() }).await;
+    assert_eq!(alice_ws.expect(renamed).await, ("alice".into(), "Wonder".into()));
+    assert_eq!(bob_ws.expect(renamed).await, ("alice".into(), "Wonder".into()), "bob on the other instance");
+    assert_eq!(other_tab.expect(renamed).await, ("alice".into(), "Wonder".into()), "alice's other tab");
 
     // The other tab now sends under the new name; the account name stays the author.
     other_tab.say("general", "w1", "from the other tab").await;
     let heard = bob_ws.hear("from the other tab").await;
-    assert_eq!(
-        (heard.user.as_str(), heard.name.as_str()),
-        ("alice", "Wonder")
-    );
+    assert_eq!((heard.user.as_str(), heard.name.as_str()), ("alice", "Wonder"));
     // A refresh shows it, on any instance; the member list carries it too.
     alice.set_cookie(&b, &alice.cookie(&a).expect("cookie"));
     let (_, page) = alice.get(&b, "/").await;
     assert!(page.contains("Wonder"), "the page shows the new name");
-    let mut late = Socket::connect(&a, alice.cookie(&a).as_deref(), None)
-        .await
-        .expect("admitted");
+    let mut late = Socket::connect(&a, alice.cookie(&a).as_deref(), None).await.expect("admitted");
     late.join("general").await;
     let names = late
         .expect(|f| match f {
@@ -81,76 +59,34 @@ async fn names_of_others_and_bad_names_are_refused() {
         _ => None,
     };
     for taken in ["bob", "BOB"] {
-        alice_ws
-            .send(&ClientFrame::Rename { name: taken.into() })
-            .await;
+        alice_ws.send(&ClientFrame::Rename { name: taken.into() }).await;
         let (code, message) = alice_ws.expect(error).await;
         assert_eq!(code, ErrorCode::BadName);
         assert!(message.contains("someone else"), "{message}");
     }
-    alice_ws
-        .send(&ClientFrame::Rename {
-            name: "<b>x</b>".into(),
-        })
-        .await;
+    alice_ws.send(&ClientFrame::Rename { name: "<b>x</b>".into() }).await;
     assert_eq!(alice_ws.expect(error).await.0, ErrorCode::BadName);
     // Renames are limited to about one a second per socket (bursts of three).
-    alice_ws
-        .send(&ClientFrame::Rename {
-            name: "Toofast".into(),
-        })
-        .await;
+    alice_ws.send(&ClientFrame::Rename { name: "Toofast".into() }).await;
     assert_eq!(alice_ws.expect(error).await.0, ErrorCode::RateLimited);
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(1_100));
     pause().await;
     // A display name is claimed: nobody can take it, not even by registering it.
-    alice_ws
-        .send(&ClientFrame::Rename {
-            name: "Queen".into(),
-        })
-        .await;
+    alice_ws.send(&ClientFrame::Rename { name: "Queen".into() }).await;
     alice_ws.expect(renamed).await;
-    bob_ws
-        .send(&ClientFrame::Rename {
-            name: "queen".into(),
-        })
-        .await;
+    bob_ws.send(&ClientFrame::Rename { name: "queen".into() }).await;
     assert_eq!(bob_ws.expect(error).await.0, ErrorCode::BadName);
-    assert_eq!(
-        support::Browser::new()
-            .register(&a, "QUEEN", support::PASSWORD)
-            .await
-            .as_u16(),
-        409
-    );
+    assert_eq!(support::Browser::new().register(&a, "QUEEN", support::PASSWORD).await.as_u16(), 409);
     // Changing only the case of one's own name is fine; the old name is released.
     pause().await;
-    alice_ws
-        .send(&ClientFrame::Rename {
-            name: "QUEEN".into(),
-        })
-        .await;
+    alice_ws.send(&ClientFrame::Rename { name: "QUEEN".into() }).await;
     alice_ws.expect(renamed).await;
     pause().await;
-    alice_ws
-        .send(&ClientFrame::Rename {
-            name: "Alice".into(),
-        })
-        .await;
+    alice_ws.send(&ClientFrame::Rename { name: "Alice".into() }).await;
     alice_ws.expect(renamed).await;
-    bob_ws
-        .send(&ClientFrame::Rename {
-            name: "Queen".into(),
-        })
-        .await;
-    let bobs = bob_ws
-        .expect(|f| renamed(f).filter(|(user, _)| user == "bob"))
-        .await;
-    assert_eq!(
-        bobs,
-        ("bob".into(), "Queen".into()),
-        "a released name can be taken"
-    );
+    bob_ws.send(&ClientFrame::Rename { name: "Queen".into() }).await;
+    let bobs = bob_ws.expect(|f| renamed(f).filter(|(user, _)| user == "bob")).await;
+    assert_eq!(bobs, ("bob".into(), "Queen".into()), "a released name can be taken");
 }
 
 #[tokio::test]
@@ -172,10 +108,7 @@ async fn concurrent_http_and_websocket_writes_to_one_user_lose_nothing() {
         for i in 0..10 {
             last = format!("name{i}");
             ws.send(&ClientFrame::Rename { name: last.clone() }).await;
-            ws.expect(|f| {
-                matches!(&f, ServerFrame::Renamed { name, .. } if *name == last).then_some(())
-            })
-            .await;
+            ws.expect(|f| matches!(&f, ServerFrame::Renamed { name, .. } if *name == last).then_some(())).await;
             tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
         }
         last
@@ -183,12 +116,6 @@ async fn concurrent_http_and_websocket_writes_to_one_user_lose_nothing() {
     let ((), last) = tokio::join!(loads, renames);
     let (_, page) = alice.get(&a, "/").await;
     assert!(page.contains(&last), "the last rename won");
-    assert!(
-        page.contains(r#"id="loads">31<"#),
-        "every page load counted"
-    );
-    assert!(
-        alice.socket(&b).await.is_ok(),
-        "the session survived every concurrent write"
-    );
+    assert!(page.contains(r#"id="loads">31<"#), "every page load counted");
+    assert!(alice.socket(&b).await.is_ok(), "the session survived every concurrent write");
 }

@@ -11,21 +11,12 @@ use support::{Browser, Instance, PASSWORD, RedisServer, chatter};
 /// Sends until the server acks (a send during an outage gets an `unavailable` error, never silence).
 async fn say_until_stored(ws: &mut support::Socket, client_id: &str, text: &str) -> String {
     for _ in 0..100 {
-        ws.send(&ClientFrame::Send {
-            room: "general".into(),
-            client_id: client_id.into(),
-            text: text.into(),
-        })
-        .await;
+        ws.send(&ClientFrame::Send { room: "general".into(), client_id: client_id.into(), text: text.into() }).await;
         let wanted = client_id.to_owned();
         let outcome = ws
             .expect(|f| match f {
                 ServerFrame::Ack { client_id, id } if client_id == wanted => Some(Ok(id)),
-                ServerFrame::Error {
-                    code,
-                    client_id: Some(c),
-                    ..
-                } if c == wanted => Some(Err(code)),
+                ServerFrame::Error { code, client_id: Some(c), .. } if c == wanted => Some(Err(code)),
                 _ => None,
             })
             .await;
@@ -51,20 +42,10 @@ async fn instances_ride_out_a_redis_restart() {
     redis.stop().await;
     a.wait_ready(false).await;
     // During the outage a send is refused with a clear error, not lost in silence.
-    alice_ws
-        .send(&ClientFrame::Send {
-            room: "general".into(),
-            client_id: "during".into(),
-            text: "x".into(),
-        })
-        .await;
+    alice_ws.send(&ClientFrame::Send { room: "general".into(), client_id: "during".into(), text: "x".into() }).await;
     let code = alice_ws
         .expect(|f| match f {
-            ServerFrame::Error {
-                code,
-                client_id: Some(c),
-                ..
-            } if c == "during" => Some(code),
+            ServerFrame::Error { code, client_id: Some(c), .. } if c == "during" => Some(code),
             _ => None,
         })
         .await;
@@ -105,10 +86,7 @@ async fn drain_fails_readiness_then_moves_every_socket() {
     assert!(a.is_ready().await);
     a.begin_drain();
     // Readiness fails at once, while the grace period still serves.
-    assert!(
-        !a.is_ready().await,
-        "readyz must fail as soon as the drain starts"
-    );
+    assert!(!a.is_ready().await, "readyz must fail as soon as the drain starts");
     let mut delays = Vec::new();
     for ws in &mut sockets {
         let after = ws
@@ -123,10 +101,7 @@ async fn drain_fails_readiness_then_moves_every_socket() {
     }
     delays.sort_unstable();
     delays.dedup();
-    assert!(
-        delays.len() > 1,
-        "move delays are spread, not identical: {delays:?}"
-    );
+    assert!(delays.len() > 1, "move delays are spread, not identical: {delays:?}");
     for _ in 0..50 {
         if a.is_finished() {
             return;
@@ -147,25 +122,13 @@ async fn a_dropped_subscription_is_refilled_from_the_stream() {
     // Cut every pub/sub connection (the command connections stay): what is published before
     // the instances resubscribe never reaches them through pub/sub.
     let client = redis::Client::open(redis.url()).expect("url");
-    let mut admin = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis up");
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
-        .query_async(&mut admin)
-        .await
-        .expect("kill");
+    let mut admin = client.get_multiplexed_async_connection().await.expect("redis up");
+    let killed: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.expect("kill");
     assert_eq!(killed, 2, "one pub/sub connection per instance");
     let mut sent = Vec::new();
     for i in 0..20 {
-        sent.push(
-            alice_ws
-                .say("general", &format!("h{i}"), &format!("during the hole {i}"))
-                .await,
-        );
+        sent.push(alice_ws.say("general", &format!("h{i}"), &format!("during the hole {i}")).await);
     }
     let mut received = Vec::new();
     while received.len() < sent.len() {
@@ -178,8 +141,5 @@ async fn a_dropped_subscription_is_refilled_from_the_stream() {
                 .await,
         );
     }
-    assert_eq!(
-        received, sent,
-        "every message once, in order, despite the dropped subscription"
-    );
+    assert_eq!(received, sent, "every message once, in order, despite the dropped subscription");
 }

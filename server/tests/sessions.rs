@@ -25,9 +25,7 @@ async fn logout_closes_that_sessions_sockets_on_every_instance_and_no_others() {
     let b = Instance::start(Some(&redis.url()), "app-b").await;
     let (laptop, mut on_a) = chatter(&a, "alice").await;
     let cookie = laptop.cookie(&a).expect("cookie");
-    let mut on_b = Socket::connect(&b, Some(&cookie), None)
-        .await
-        .expect("same session on B");
+    let mut on_b = Socket::connect(&b, Some(&cookie), None).await.expect("same session on B");
     on_b.join("general").await;
     let phone = Browser::new();
     assert!(phone.login(&b, "alice", PASSWORD).await.is_success());
@@ -36,18 +34,9 @@ async fn logout_closes_that_sessions_sockets_on_every_instance_and_no_others() {
 
     assert!(laptop.call(&a, "logout", &[]).await.is_success());
     assert_eq!(closed(&mut on_a).await, Some(CLOSE_LOGGED_OUT));
-    assert_eq!(
-        closed(&mut on_b).await,
-        Some(CLOSE_LOGGED_OUT),
-        "the other instance closed it too"
-    );
-    phone_ws
-        .say("general", "p", "the phone's session is untouched")
-        .await;
-    assert_eq!(
-        Socket::connect(&b, Some(&cookie), None).await.err(),
-        Some(401)
-    );
+    assert_eq!(closed(&mut on_b).await, Some(CLOSE_LOGGED_OUT), "the other instance closed it too");
+    phone_ws.say("general", "p", "the phone's session is untouched").await;
+    assert_eq!(Socket::connect(&b, Some(&cookie), None).await.err(), Some(401));
 }
 
 #[tokio::test]
@@ -65,11 +54,7 @@ async fn logging_out_everywhere_ends_every_session_and_socket() {
     assert!(laptop.call(&a, "logout_all", &[]).await.is_success());
     assert_eq!(closed(&mut laptop_ws).await, Some(CLOSE_LOGGED_OUT));
     assert_eq!(closed(&mut phone_ws).await, Some(CLOSE_LOGGED_OUT));
-    assert_eq!(
-        phone.call(&b, "whoami", &[]).await.as_u16(),
-        401,
-        "the phone's cookie is void"
-    );
+    assert_eq!(phone.call(&b, "whoami", &[]).await.as_u16(), 401, "the phone's cookie is void");
     assert_eq!(phone.socket(&b).await.err(), Some(401));
     bob_ws.say("general", "b", "bob is not affected").await;
     // Logging in again works and gives a valid session.
@@ -86,16 +71,9 @@ async fn an_expired_session_closes_its_sockets_with_a_reason() {
     let cookie = alice.cookie(&a).expect("cookie");
     let id = cookie.split('=').nth(1).expect("id").to_owned();
     let client = redis::Client::open(redis.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis up");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis up");
     // What Redis does when the TTL runs out.
-    let removed: i64 = redis::cmd("DEL")
-        .arg(format!("sb:session:{id}"))
-        .query_async(&mut conn)
-        .await
-        .expect("del");
+    let removed: i64 = redis::cmd("DEL").arg(format!("sb:session:{id}")).query_async(&mut conn).await.expect("del");
     assert_eq!(removed, 1);
     let reason = loop {
         match ws.next_raw().await {
@@ -111,28 +89,13 @@ async fn an_open_socket_keeps_its_session_alive() {
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let (alice, _ws) = chatter(&a, "alice").await;
-    let id = alice
-        .cookie(&a)
-        .and_then(|c| c.split('=').nth(1).map(str::to_owned))
-        .expect("id");
+    let id = alice.cookie(&a).and_then(|c| c.split('=').nth(1).map(str::to_owned)).expect("id");
     let client = redis::Client::open(redis.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis up");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis up");
     let key = format!("sb:session:{id}");
-    let _: () = redis::cmd("EXPIRE")
-        .arg(&key)
-        .arg(30)
-        .query_async(&mut conn)
-        .await
-        .expect("expire");
+    let _: () = redis::cmd("EXPIRE").arg(&key).arg(30).query_async(&mut conn).await.expect("expire");
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .expect("ttl");
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.expect("ttl");
     assert!(ttl > 3_600, "the socket renewed the session: ttl {ttl}");
 }
 
@@ -160,10 +123,6 @@ async fn the_page_load_counter_never_loses_an_increment() {
     assert!(
         body.contains(r#"id="loads">41<"#),
         "41 loads counted: {}",
-        body.split("loads")
-            .nth(1)
-            .unwrap_or_default()
-            .get(..40)
-            .unwrap_or_default()
+        body.split("loads").nth(1).unwrap_or_default().get(..40).unwrap_or_default()
     );
 }

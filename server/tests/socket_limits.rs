@@ -23,11 +23,7 @@ async fn instance(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config))
 
 fn error(frame: ServerFrame) -> Option<(ErrorCode, String, Option<String>)> {
     match frame {
-        ServerFrame::Error {
-            code,
-            message,
-            client_id,
-        } => Some((code, message, client_id)),
+        ServerFrame::Error { code, message, client_id } => Some((code, message, client_id)),
         _ => None,
     }
 }
@@ -37,19 +33,10 @@ async fn a_user_in_a_hundred_rooms_rejoins_in_one_frame_at_the_default_flood_lim
     let redis = RedisServer::start().await;
     let a = instance(&redis, "app-a", |c| c.frames_per_second = 40).await;
     let (alice, mut ws) = chatter(&a, "alice").await;
-    let rooms: Vec<RoomJoin> = (0..100)
-        .map(|i| RoomJoin {
-            room: format!("room-{i}"),
-            since: None,
-        })
-        .collect();
-    ws.send(&ClientFrame::JoinMany {
-        rooms: rooms.clone(),
-    })
-    .await;
+    let rooms: Vec<RoomJoin> = (0..100).map(|i| RoomJoin { room: format!("room-{i}"), since: None }).collect();
+    ws.send(&ClientFrame::JoinMany { rooms: rooms.clone() }).await;
     for _ in 0..100 {
-        ws.expect(|f| matches!(f, ServerFrame::Presence { .. }).then_some(()))
-            .await;
+        ws.expect(|f| matches!(f, ServerFrame::Presence { .. }).then_some(())).await;
     }
     drop(ws);
     // A reconnect: welcome lists every room, and one frame rejoins them all without a flood close.
@@ -77,41 +64,21 @@ async fn rooms_per_user_are_capped_with_a_clear_error() {
     let a = instance(&redis, "app-a", |c| c.max_rooms_per_user = 3).await;
     let (alice, mut ws) = chatter(&a, "alice").await;
     for room in ["b", "c"] {
-        ws.send(&ClientFrame::Join {
-            room: room.into(),
-            since: None,
-        })
-        .await;
-        ws.expect(|f| matches!(f, ServerFrame::History { .. }).then_some(()))
-            .await;
+        ws.send(&ClientFrame::Join { room: room.into(), since: None }).await;
+        ws.expect(|f| matches!(f, ServerFrame::History { .. }).then_some(())).await;
     }
-    ws.send(&ClientFrame::Join {
-        room: "d".into(),
-        since: None,
-    })
-    .await;
+    ws.send(&ClientFrame::Join { room: "d".into(), since: None }).await;
     let (code, message, _) = ws.expect(error).await;
     assert_eq!(code, ErrorCode::TooManyRooms);
     assert!(message.contains("leave one"), "{message}");
     // Another socket of the same user meets the same cap (it is per user, kept in Redis).
     let mut other = alice.socket(&a).await.expect("admitted");
     other.join("general").await;
-    other
-        .send(&ClientFrame::JoinMany {
-            rooms: vec![RoomJoin {
-                room: "e".into(),
-                since: None,
-            }],
-        })
-        .await;
+    other.send(&ClientFrame::JoinMany { rooms: vec![RoomJoin { room: "e".into(), since: None }] }).await;
     assert_eq!(other.expect(error).await.0, ErrorCode::TooManyRooms);
     // Leaving one makes room.
     ws.send(&ClientFrame::Leave { room: "b".into() }).await;
-    ws.send(&ClientFrame::Join {
-        room: "d".into(),
-        since: None,
-    })
-    .await;
+    ws.send(&ClientFrame::Join { room: "d".into(), since: None }).await;
     let room = ws.expect(|f| match f {
         ServerFrame::History { room, .. } => Some(room),
         ServerFrame::Error { message, .. } => panic!("refused: {message}"),
@@ -126,31 +93,18 @@ async fn an_instance_forgets_rooms_it_no_longer_holds() {
     let a = instance(&redis, "app-a", |_| {}).await;
     let (_alice, mut ws) = chatter(&a, "alice").await;
     for room in ["x", "y"] {
-        ws.send(&ClientFrame::Join {
-            room: room.into(),
-            since: None,
-        })
-        .await;
-        ws.expect(|f| {
-            matches!(f, ServerFrame::Presence { room: r, .. } if r == room).then_some(())
-        })
-        .await;
+        ws.send(&ClientFrame::Join { room: room.into(), since: None }).await;
+        ws.expect(|f| matches!(f, ServerFrame::Presence { room: r, .. } if r == room).then_some(())).await;
     }
     let client = redis::Client::open(redis.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let conn = client.get_multiplexed_async_connection().await.expect("redis");
     let key = format!("sb:instance:{}:rooms", a.id);
     let held = || {
         let mut conn = conn.clone();
         let key = key.clone();
         async move {
-            let mut rooms: Vec<String> = redis::cmd("SMEMBERS")
-                .arg(key)
-                .query_async(&mut conn)
-                .await
-                .expect("smembers");
+            let mut rooms: Vec<String> =
+                redis::cmd("SMEMBERS").arg(key).query_async(&mut conn).await.expect("smembers");
             rooms.sort();
             rooms
         }
@@ -158,18 +112,13 @@ async fn an_instance_forgets_rooms_it_no_longer_holds() {
     assert_eq!(held().await, ["general", "x", "y"]);
     ws.send(&ClientFrame::Leave { room: "x".into() }).await;
     ws.send(&ClientFrame::Ping).await;
-    ws.expect(|f| matches!(f, ServerFrame::Pong).then_some(()))
-        .await;
+    ws.expect(|f| matches!(f, ServerFrame::Pong).then_some(())).await;
     assert_eq!(held().await, ["general", "y"], "a left room is pruned");
     drop(ws);
     // A closed socket's rooms go after the presence grace period.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !held().await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rooms of a closed socket are pruned: {:?}",
-            held().await
-        );
+        assert!(tokio::time::Instant::now() < deadline, "rooms of a closed socket are pruned: {:?}", held().await);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -186,11 +135,7 @@ async fn a_client_that_never_reads_is_cut_and_its_connection_ends() {
     let text = "x".repeat(1900);
     for i in 0..300 {
         bob_ws
-            .send(&ClientFrame::Send {
-                room: "general".into(),
-                client_id: format!("c{i}"),
-                text: text.clone(),
-            })
+            .send(&ClientFrame::Send { room: "general".into(), client_id: format!("c{i}"), text: text.clone() })
             .await;
     }
     bob_ws.say("general", "last", "last").await;
@@ -209,16 +154,10 @@ async fn a_client_that_never_reads_is_cut_and_its_connection_ends() {
     );
     // Ask for the ~570 KB history again and again and never read any of it.
     for _ in 0..100 {
-        let join = ClientFrame::Join {
-            room: "general".into(),
-            since: None,
-        };
-        let leave = ClientFrame::Leave {
-            room: "general".into(),
-        };
+        let join = ClientFrame::Join { room: "general".into(), since: None };
+        let leave = ClientFrame::Leave { room: "general".into() };
         for frame in [join, leave] {
-            let sent =
-                tokio::time::timeout(Duration::from_millis(200), sleepy.try_send(&frame)).await;
+            let sent = tokio::time::timeout(Duration::from_millis(200), sleepy.try_send(&frame)).await;
             if !matches!(sent, Ok(true)) {
                 break;
             }
@@ -246,18 +185,8 @@ async fn malformed_since_ids_are_bad_frames() {
     let redis = RedisServer::start().await;
     let a = instance(&redis, "app-a", |_| {}).await;
     let (_alice, mut ws) = chatter(&a, "alice").await;
-    for since in [
-        "18446744073709551616-0",
-        "1-18446744073709551616",
-        "12",
-        "a-b",
-        "-1",
-    ] {
-        ws.send(&ClientFrame::Join {
-            room: format!("r{}", since.len()),
-            since: Some(since.into()),
-        })
-        .await;
+    for since in ["18446744073709551616-0", "1-18446744073709551616", "12", "a-b", "-1"] {
+        ws.send(&ClientFrame::Join { room: format!("r{}", since.len()), since: Some(since.into()) }).await;
         let (code, message, _) = ws.expect(error).await;
         assert_eq!(code, ErrorCode::BadFrame, "{since}: {message}");
     }
@@ -270,47 +199,19 @@ async fn a_send_redis_did_not_confirm_in_time_is_not_stored_twice() {
     let a = instance(&redis, "app-a", |_| {}).await;
     let (alice, mut ws) = chatter(&a, "alice").await;
     let client = redis::Client::open(redis.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
     // Redis stalls every write for 5 s: longer than the instance waits for an answer (2 s), even
     // after the rate limiter's own write timed out first.
-    let () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(5000)
-        .arg("WRITE")
-        .query_async(&mut conn)
-        .await
-        .expect("pause");
-    ws.send(&ClientFrame::Send {
-        room: "general".into(),
-        client_id: "slow-1".into(),
-        text: "hello".into(),
-    })
-    .await;
+    let () = redis::cmd("CLIENT").arg("PAUSE").arg(5000).arg("WRITE").query_async(&mut conn).await.expect("pause");
+    ws.send(&ClientFrame::Send { room: "general".into(), client_id: "slow-1".into(), text: "hello".into() }).await;
     let (code, message, client_id) = ws.expect(error).await;
-    assert_eq!(
-        (code, client_id.as_deref()),
-        (ErrorCode::Unavailable, Some("slow-1"))
-    );
-    assert!(
-        message.contains("not confirmed"),
-        "it may have been stored: {message}"
-    );
+    assert_eq!((code, client_id.as_deref()), (ErrorCode::Unavailable, Some("slow-1")));
+    assert!(message.contains("not confirmed"), "it may have been stored: {message}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // The retry resolves to the message Redis stored after all, once.
     let id = ws.say("general", "slow-1", "hello").await;
-    let history = alice
-        .socket(&a)
-        .await
-        .expect("admitted")
-        .join("general")
-        .await;
-    let copies: Vec<_> = history
-        .iter()
-        .filter(|m| m.client_id.as_deref() == Some("slow-1"))
-        .collect();
+    let history = alice.socket(&a).await.expect("admitted").join("general").await;
+    let copies: Vec<_> = history.iter().filter(|m| m.client_id.as_deref() == Some("slow-1")).collect();
     assert_eq!(copies.len(), 1, "stored once: {copies:?}");
     assert_eq!(copies[0].id, id);
 }
@@ -320,15 +221,7 @@ async fn a_client_closing_its_socket_gets_a_clean_close() {
     let redis = RedisServer::start().await;
     let a = instance(&redis, "app-a", |_| {}).await;
     let (_alice, mut ws) = chatter(&a, "alice").await;
-    ws.send_raw(Message::Close(Some(CloseFrame {
-        code: CloseCode::Normal,
-        reason: "bye".into(),
-    })))
-    .await;
-    assert_eq!(
-        ws.close_code().await,
-        Some(1000),
-        "the close handshake completes (not 1006)"
-    );
+    ws.send_raw(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() }))).await;
+    assert_eq!(ws.close_code().await, Some(1000), "the close handshake completes (not 1006)");
     assert!(a.sockets_closed_within(Duration::from_secs(5)).await);
 }

@@ -23,20 +23,12 @@ struct Stores {
 }
 
 async fn memory() -> Stores {
-    Stores {
-        sessions: SessionBackend::memory(),
-        accounts: Arc::new(MemoryAccounts::default()),
-        _redis: None,
-    }
+    Stores { sessions: SessionBackend::memory(), accounts: Arc::new(MemoryAccounts::default()), _redis: None }
 }
 
 async fn redis() -> Stores {
     let server = RedisServer::start().await;
-    let conn = ::redis::Client::open(server.url())
-        .expect("url")
-        .get_connection_manager()
-        .await
-        .expect("redis up");
+    let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
     Stores {
         sessions: SessionBackend::Redis(RedisSessionStore::new(conn.clone(), "test:")),
         accounts: Arc::new(RedisAccounts::new(conn, "test:")),
@@ -47,11 +39,7 @@ async fn redis() -> Stores {
 fn record(user: &str, ttl: Duration) -> Record {
     let mut data = std::collections::HashMap::new();
     data.insert("user".to_owned(), serde_json::json!(user));
-    Record {
-        id: Id::default(),
-        data,
-        expiry_date: OffsetDateTime::now_utc() + ttl,
-    }
+    Record { id: Id::default(), data, expiry_date: OffsetDateTime::now_utc() + ttl }
 }
 
 async fn sessions_round_trip_and_delete(stores: Stores) {
@@ -66,10 +54,7 @@ async fn sessions_round_trip_and_delete(stores: Stores) {
     assert_eq!(loaded.data.get("user"), Some(&serde_json::json!("alice2")));
     store.delete(&rec.id).await.expect("delete");
     assert!(store.load(&rec.id).await.expect("load").is_none());
-    assert!(
-        store.load(&Id::default()).await.expect("load").is_none(),
-        "unknown ids load as none"
-    );
+    assert!(store.load(&Id::default()).await.expect("load").is_none(), "unknown ids load as none");
 }
 
 async fn sessions_never_collide(stores: Stores) {
@@ -79,35 +64,24 @@ async fn sessions_never_collide(stores: Stores) {
     let mut second = record("mallory", Duration::hours(1));
     second.id = first.id;
     store.create(&mut second).await.expect("create");
-    assert_ne!(
-        first.id, second.id,
-        "a colliding id is replaced, not overwritten"
-    );
+    assert_ne!(first.id, second.id, "a colliding id is replaced, not overwritten");
     let loaded = store.load(&first.id).await.expect("load").expect("present");
     assert_eq!(loaded.data.get("user"), Some(&serde_json::json!("alice")));
 }
 
 async fn accounts_are_created_once(stores: Stores) {
     let accounts = stores.accounts;
-    let account = Account {
-        name: "Alice".into(),
-        display: "Alice".into(),
-        password_hash: "$argon2id$x".into(),
-        generation: 0,
-    };
+    let account =
+        Account { name: "Alice".into(), display: "Alice".into(), password_hash: "$argon2id$x".into(), generation: 0 };
     assert!(accounts.create("alice", &account).await.expect("create"));
-    let other = Account {
-        name: "alice".into(),
-        display: "alice".into(),
-        password_hash: "$argon2id$y".into(),
-        generation: 0,
-    };
-    assert!(
-        !accounts.create("alice", &other).await.expect("create"),
-        "taken"
-    );
+    let other =
+        Account { name: "alice".into(), display: "alice".into(), password_hash: "$argon2id$y".into(), generation: 0 };
+    assert!(!accounts.create("alice", &other).await.expect("create"), "taken");
     assert_eq!(accounts.find("alice").await.expect("find"), Some(account));
     assert_eq!(accounts.find("bob").await.expect("find"), None);
+    let keys = ["alice".to_owned(), "bob".to_owned(), "alice".to_owned()];
+    assert_eq!(accounts.displays(&keys).await.expect("displays"), [Some("Alice".into()), None, Some("Alice".into())]);
+    assert!(accounts.displays(&[]).await.expect("displays").is_empty());
 }
 
 async fn rooms_are_remembered_per_user(stores: Stores) {
@@ -117,76 +91,35 @@ async fn rooms_are_remembered_per_user(stores: Stores) {
         assert!(accounts.add_room("alice", room, 10).await.expect("add"));
     }
     assert!(accounts.add_room("bob", "other", 10).await.expect("add"));
-    assert_eq!(
-        accounts.rooms("alice").await.expect("rooms"),
-        ["general", "rust"]
-    );
+    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general", "rust"]);
     accounts.remove_room("alice", "rust").await.expect("remove");
-    accounts
-        .remove_room("alice", "never-joined")
-        .await
-        .expect("remove");
+    accounts.remove_room("alice", "never-joined").await.expect("remove");
     assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general"]);
 }
 
 async fn room_lists_are_capped(stores: Stores) {
     let accounts = stores.accounts;
     for room in ["a", "b", "c"] {
-        assert!(
-            accounts.add_room("alice", room, 3).await.expect("add"),
-            "{room} fits"
-        );
+        assert!(accounts.add_room("alice", room, 3).await.expect("add"), "{room} fits");
     }
-    assert!(
-        !accounts.add_room("alice", "d", 3).await.expect("add"),
-        "a fourth room is refused"
-    );
-    assert!(
-        accounts.add_room("alice", "b", 3).await.expect("add"),
-        "a room already on the list is fine"
-    );
-    assert_eq!(
-        accounts.rooms("alice").await.expect("rooms"),
-        ["a", "b", "c"]
-    );
+    assert!(!accounts.add_room("alice", "d", 3).await.expect("add"), "a fourth room is refused");
+    assert!(accounts.add_room("alice", "b", 3).await.expect("add"), "a room already on the list is fine");
+    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["a", "b", "c"]);
     accounts.remove_room("alice", "a").await.expect("remove");
-    assert!(
-        accounts.add_room("alice", "d", 3).await.expect("add"),
-        "room again after a leave"
-    );
-    assert!(
-        accounts.add_room("bob", "a", 3).await.expect("add"),
-        "the cap is per user"
-    );
+    assert!(accounts.add_room("alice", "d", 3).await.expect("add"), "room again after a leave");
+    assert!(accounts.add_room("bob", "a", 3).await.expect("add"), "the cap is per user");
 }
 
 async fn devices_are_trusted_per_user_and_generation(stores: Stores) {
     let accounts = stores.accounts;
     let token = "0123456789abcdef0123456789abcdef";
     assert_eq!(accounts.device(token).await.expect("device"), None);
-    accounts
-        .trust_device(token, "alice", 3, std::time::Duration::from_secs(60))
-        .await
-        .expect("trust");
-    assert_eq!(
-        accounts.device(token).await.expect("device"),
-        Some(("alice".into(), 3))
-    );
-    accounts
-        .trust_device(token, "alice", 4, std::time::Duration::from_secs(1))
-        .await
-        .expect("trust again");
-    assert_eq!(
-        accounts.device(token).await.expect("device"),
-        Some(("alice".into(), 4)),
-        "renewed"
-    );
+    accounts.trust_device(token, "alice", 3, std::time::Duration::from_secs(60)).await.expect("trust");
+    assert_eq!(accounts.device(token).await.expect("device"), Some(("alice".into(), 3)));
+    accounts.trust_device(token, "alice", 4, std::time::Duration::from_secs(1)).await.expect("trust again");
+    assert_eq!(accounts.device(token).await.expect("device"), Some(("alice".into(), 4)), "renewed");
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(
-        accounts.device(token).await.expect("device"),
-        None,
-        "trust expires"
-    );
+    assert_eq!(accounts.device(token).await.expect("device"), None, "trust expires");
 }
 
 contract_tests!(memory: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once,
@@ -205,10 +138,7 @@ mod redis_only {
         let mut rec = record("alice", Duration::hours(1));
         store.create(&mut rec).await.expect("create");
         store.delete(&rec.id).await.expect("logout");
-        store
-            .save(&rec)
-            .await
-            .expect("late save from a slow request");
+        store.save(&rec).await.expect("late save from a slow request");
         assert!(store.load(&rec.id).await.expect("load").is_none());
     }
 

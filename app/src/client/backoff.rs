@@ -26,11 +26,7 @@ impl Default for Backoff {
 impl Backoff {
     /// A schedule starting at `base` and never waiting longer than `cap`.
     pub fn new(base: Duration, cap: Duration) -> Self {
-        Self {
-            base,
-            cap,
-            attempt: 0,
-        }
+        Self { base, cap, attempt: 0 }
     }
 
     /// How many attempts have failed since the last success.
@@ -84,11 +80,7 @@ mod tests {
         assert_eq!(backoff.clone().next_delay(0.0), Duration::ZERO);
         assert_eq!(backoff.clone().next_delay(1.0), ceiling);
         assert_eq!(backoff.clone().next_delay(0.25), ceiling / 4);
-        assert_eq!(
-            backoff.clone().next_delay(7.0),
-            ceiling,
-            "fraction is clamped"
-        );
+        assert_eq!(backoff.clone().next_delay(7.0), ceiling, "fraction is clamped");
     }
 
     #[test]
@@ -97,11 +89,7 @@ mod tests {
         for _ in 0..40 {
             backoff.next_delay(1.0);
         }
-        assert_eq!(
-            backoff.ceiling(),
-            Duration::from_secs(8),
-            "no overflow after many attempts"
-        );
+        assert_eq!(backoff.ceiling(), Duration::from_secs(8), "no overflow after many attempts");
         backoff.reset();
         assert_eq!(backoff.attempt(), 0);
         assert_eq!(backoff.ceiling(), Duration::from_millis(250));

@@ -86,12 +86,7 @@ enum Event {
 /// ones) and retries sends the server could not store.
 const TICK: Duration = Duration::from_secs(5);
 
-async fn run(
-    chat: ChatHandles,
-    me: String,
-    mut outbox: Outbox,
-    mut commands: UnboundedReceiver<Command>,
-) {
+async fn run(chat: ChatHandles, me: String, mut outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
     let mut backoff = Backoff::default();
     // Leaves asked for while disconnected, sent after the next `welcome`.
     let mut deferred: Vec<ClientFrame> = Vec::new();
@@ -144,24 +139,11 @@ struct Link<'a> {
 
 /// Runs one socket until it ends.
 async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>) -> End {
-    let Link {
-        commands,
-        outbox,
-        deferred,
-        backoff,
-    } = link;
+    let Link { commands, outbox, deferred, backoff } = link;
     let (mut sink, stream) = socket.split();
-    let frames = stream
-        .map(Event::Frame)
-        .chain(futures::stream::once(futures::future::ready(
-            Event::SocketEnded,
-        )));
-    let ticks =
-        gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
-    let mut events = futures::stream::select(
-        futures::stream::select(frames, commands.map(Event::Command)),
-        ticks,
-    );
+    let frames = stream.map(Event::Frame).chain(futures::stream::once(futures::future::ready(Event::SocketEnded)));
+    let ticks = gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
+    let mut events = futures::stream::select(futures::stream::select(frames, commands.map(Event::Command)), ticks);
     let mut welcomed = false;
     // Sends the server could not store (its Redis was away): retried on the next tick.
     let mut retry: Vec<String> = Vec::new();
@@ -175,13 +157,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
             Event::Tick => {
                 if welcomed {
                     let mut frames = vec![ClientFrame::Ping];
-                    frames.extend(
-                        outbox
-                            .entries()
-                            .iter()
-                            .filter(|p| retry.contains(&p.client_id))
-                            .map(send_frame),
-                    );
+                    frames.extend(outbox.entries().iter().filter(|p| retry.contains(&p.client_id)).map(send_frame));
                     retry.clear();
                     for frame in frames {
                         if sink.send(Message::Text(frame.encode())).await.is_err() {
@@ -198,10 +174,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                         outbox.push(pending);
                         frame
                     }
-                    Command::Join(room) => ClientFrame::Join {
-                        since: chat.last_id(&room),
-                        room,
-                    },
+                    Command::Join(room) => ClientFrame::Join { since: chat.last_id(&room), room },
                     Command::Leave(room) => ClientFrame::Leave { room },
                     Command::Typing(room) => ClientFrame::Typing { room },
                     Command::Rename(name) => ClientFrame::Rename { name },
@@ -220,9 +193,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                 Err(_) => continue,
             },
             Event::Frame(Ok(Message::Bytes(_))) => continue,
-            Event::Frame(Err(WebSocketError::ConnectionClose(close)))
-                if close.code == CLOSE_LOGGED_OUT =>
-            {
+            Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code == CLOSE_LOGGED_OUT => {
                 return End::LoggedOut(close.reason);
             }
             Event::Frame(Err(WebSocketError::ConnectionClose(close)))
@@ -230,17 +201,13 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
             {
                 // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
                 let notice = format!("⚠ the connection was closed: {}", close.reason);
-                chat.with_log(&chat.current.get_untracked(), |log| {
-                    log.push_notice(notice, 0)
-                });
+                chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
                 return End::Closed;
             }
             Event::Frame(Err(_)) | Event::SocketEnded => return End::Closed,
         };
         match &frame {
-            ServerFrame::Welcome {
-                instance, rooms, ..
-            } => {
+            ServerFrame::Welcome { instance, rooms, .. } => {
                 welcomed = true;
                 backoff.reset();
                 chat.state.set(ConnectionState::Connected(instance.clone()));
@@ -250,10 +217,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                     .rooms
                     .get_untracked()
                     .into_iter()
-                    .map(|room| ClientFrame::Join {
-                        since: chat.last_id(&room),
-                        room,
-                    })
+                    .map(|room| ClientFrame::Join { since: chat.last_id(&room), room })
                     .collect();
                 frames.extend(deferred.drain(..));
                 frames.extend(outbox.entries().iter().map(send_frame));
@@ -270,17 +234,10 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                     outbox.remove(client_id);
                 }
             }
-            ServerFrame::Error {
-                code,
-                message,
-                client_id,
-            } => {
+            ServerFrame::Error { code, message, client_id } => {
                 // A refused message will never be accepted as is: drop it from the outbox.
                 // One the server could not store (Redis down) stays and is sent again.
-                let room = client_id
-                    .as_ref()
-                    .and_then(|id| outbox.get(id))
-                    .map(|p| p.room.clone());
+                let room = client_id.as_ref().and_then(|id| outbox.get(id)).map(|p| p.room.clone());
                 let retryable = matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited);
                 if let Some(client_id) = client_id {
                     if retryable {
@@ -331,9 +288,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                         names.insert(user.clone(), name.clone());
                     });
                     let notice = format!("{before} is now {name}");
-                    chat.with_log(&chat.current.get_untracked(), |log| {
-                        log.push_notice(notice, 0)
-                    });
+                    chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
                 }
                 if user == me {
                     chat.my_name.set(name.clone());
@@ -348,8 +303,7 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                 });
                 chat.with_log(&message.room, |log| log.apply(&frame, me));
                 if message.user != me && message.room != chat.current.get_untracked() {
-                    chat.unread
-                        .update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
+                    chat.unread.update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
                 }
             }
             ServerFrame::Pong => {}
@@ -372,9 +326,7 @@ async fn wait(
         if left <= 0.0 {
             return true;
         }
-        let online = web_sys::window()
-            .map(|w| w.navigator().on_line())
-            .unwrap_or(true);
+        let online = web_sys::window().map(|w| w.navigator().on_line()).unwrap_or(true);
         chat.state.set(if online {
             ConnectionState::Reconnecting((left / 1000.0).ceil() as u32)
         } else {
@@ -403,12 +355,9 @@ enum Repin {
 
 /// `GET /` so the load balancer hands out a sticky cookie for a live instance.
 async fn repin() -> Repin {
-    let request =
-        gloo_net::http::Request::get("/").credentials(web_sys::RequestCredentials::Include);
+    let request = gloo_net::http::Request::get("/").credentials(web_sys::RequestCredentials::Include);
     match request.send().await {
-        Ok(response) if response.status() == 401 || response.url().ends_with("/login") => {
-            Repin::LoggedOut
-        }
+        Ok(response) if response.status() == 401 || response.url().ends_with("/login") => Repin::LoggedOut,
         Ok(response) if response.ok() => Repin::Ok,
         _ => Repin::Failed,
     }
@@ -421,20 +370,14 @@ const TYPING_SHOWN_MS: f64 = 4_000.0;
 fn show_typing(chat: &ChatHandles, room: &str, user: &str) {
     let until = js_sys::Date::now() + TYPING_SHOWN_MS;
     chat.typing.update(|typing| {
-        typing
-            .entry(room.to_owned())
-            .or_default()
-            .insert(user.to_owned(), until);
+        typing.entry(room.to_owned()).or_default().insert(user.to_owned(), until);
     });
     let (chat, room, user) = (*chat, room.to_owned(), user.to_owned());
     spawn_local(async move {
         gloo_timers::future::sleep(Duration::from_millis(TYPING_SHOWN_MS as u64 + 50)).await;
         chat.typing.update(|typing| {
             if let Some(users) = typing.get_mut(&room) {
-                if users
-                    .get(&user)
-                    .is_some_and(|end| *end <= js_sys::Date::now())
-                {
+                if users.get(&user).is_some_and(|end| *end <= js_sys::Date::now()) {
                     users.remove(&user);
                 }
             }
@@ -443,30 +386,19 @@ fn show_typing(chat: &ChatHandles, room: &str, user: &str) {
 }
 
 fn send_frame(pending: &Pending) -> ClientFrame {
-    ClientFrame::Send {
-        room: pending.room.clone(),
-        client_id: pending.client_id.clone(),
-        text: pending.text.clone(),
-    }
+    ClientFrame::Send { room: pending.room.clone(), client_id: pending.client_id.clone(), text: pending.text.clone() }
 }
 
 fn go_to_login(notice: &str) {
     if let Some(window) = web_sys::window() {
         let notice = String::from(js_sys::encode_uri_component(notice));
-        let _ = window
-            .location()
-            .set_href(&format!("/login?notice={notice}"));
+        let _ = window.location().set_href(&format!("/login?notice={notice}"));
     }
 }
 
 fn socket_url() -> String {
     let location = web_sys::window().map(|w| w.location());
-    let host = location
-        .as_ref()
-        .and_then(|l| l.host().ok())
-        .unwrap_or_default();
-    let secure = location
-        .and_then(|l| l.protocol().ok())
-        .is_some_and(|p| p == "https:");
+    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
+    let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
     format!("{}://{host}/ws", if secure { "wss" } else { "ws" })
 }

@@ -68,10 +68,7 @@ impl Outbox {
         if let Some(storage) = storage() {
             let _ = match self.entries.is_empty() {
                 true => storage.remove_item(&self.key),
-                false => storage.set_item(
-                    &self.key,
-                    &serde_json::to_string(&self.entries).unwrap_or_default(),
-                ),
+                false => storage.set_item(&self.key, &serde_json::to_string(&self.entries).unwrap_or_default()),
             };
         }
     }

@@ -41,10 +41,8 @@ pub struct ChatHandles {
     pub state: RwSignal<ConnectionState>,
     /// The connection's command channel (browser only).
     #[cfg(feature = "hydrate")]
-    pub commands: StoredValue<
-        Option<futures::channel::mpsc::UnboundedSender<crate::client::connection::Command>>,
-        LocalStorage,
-    >,
+    pub commands:
+        StoredValue<Option<futures::channel::mpsc::UnboundedSender<crate::client::connection::Command>>, LocalStorage>,
 }
 
 impl ChatHandles {
@@ -66,16 +64,12 @@ impl ChatHandles {
 
     /// Changes the transcript of `room`.
     pub fn with_log(&self, room: &str, change: impl FnOnce(&mut ChatLog)) {
-        self.logs
-            .update(|logs| change(logs.entry(room.to_owned()).or_default()));
+        self.logs.update(|logs| change(logs.entry(room.to_owned()).or_default()));
     }
 
     /// The newest message id seen in `room`.
     pub fn last_id(&self, room: &str) -> Option<String> {
-        self.logs.with_untracked(|logs| {
-            logs.get(room)
-                .and_then(|log| log.last_id().map(str::to_owned))
-        })
+        self.logs.with_untracked(|logs| logs.get(room).and_then(|log| log.last_id().map(str::to_owned)))
     }
 
     /// Adds rooms to the list (kept sorted, without duplicates).
@@ -103,13 +97,11 @@ impl ChatHandles {
         let client_id = new_client_id();
         self.with_log(&room, |log| log.push_pending(me, &client_id, &text));
         #[cfg(feature = "hydrate")]
-        self.command(crate::client::connection::Command::Send(
-            crate::client::outbox::Pending {
-                client_id,
-                room,
-                text,
-            },
-        ));
+        self.command(crate::client::connection::Command::Send(crate::client::outbox::Pending {
+            client_id,
+            room,
+            text,
+        }));
     }
 
     fn join(&self, room: String) {
@@ -134,9 +126,7 @@ impl ChatHandles {
             let now = js_sys::Date::now();
             if now - last_sent.get_value() > 2_500.0 {
                 last_sent.set_value(now);
-                self.command(crate::client::connection::Command::Typing(
-                    self.current.get_untracked(),
-                ));
+                self.command(crate::client::connection::Command::Typing(self.current.get_untracked()));
             }
         }
         #[cfg(not(feature = "hydrate"))]
@@ -145,8 +135,7 @@ impl ChatHandles {
 
     /// The name to show for `user`.
     pub fn shown(&self, user: &str) -> String {
-        self.names
-            .with(|names| names.get(user).cloned().unwrap_or_else(|| user.to_owned()))
+        self.names.with(|names| names.get(user).cloned().unwrap_or_else(|| user.to_owned()))
     }
 
     fn rename(&self, name: String) {
@@ -169,11 +158,7 @@ fn new_client_id() -> String {
         use std::sync::atomic::{AtomicU32, Ordering};
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-        format!(
-            "{:x}-{random:x}-{}",
-            js_sys::Date::now() as u64,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        )
+        format!("{:x}-{random:x}-{}", js_sys::Date::now() as u64, COUNTER.fetch_add(1, Ordering::Relaxed))
     }
     #[cfg(not(feature = "hydrate"))]
     String::new()
@@ -219,11 +204,7 @@ pub fn ChatPage() -> impl IntoView {
 #[component]
 fn ChatRoom(me: Me) -> impl IntoView {
     let params = use_params_map();
-    let current = Memo::new(move |_| {
-        params
-            .with(|p| p.get("room"))
-            .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
-    });
+    let current = Memo::new(move |_| params.with(|p| p.get("room")).unwrap_or_else(|| DEFAULT_ROOM.to_owned()));
     let chat = ChatHandles::new(current, me.name.clone());
     let valid_room = move || RoomName::parse(&current.get()).is_ok();
     // The room on screen is joined (added to the list) and read.
@@ -262,20 +243,13 @@ fn ChatRoom(me: Me) -> impl IntoView {
         ConnectionState::Connected(instance) => instance,
         _ => "—".to_owned(),
     };
-    let lines = move || {
-        chat.logs.with(|logs| {
-            logs.get(&current.get())
-                .map(|log| log.lines().to_vec())
-                .unwrap_or_default()
-        })
-    };
+    let lines =
+        move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
-        let mut names: Vec<String> = chat.typing.with(|t| {
-            t.get(&current.get())
-                .map(|m| m.keys().map(|u| chat.shown(u)).collect())
-                .unwrap_or_default()
-        });
+        let mut names: Vec<String> = chat
+            .typing
+            .with(|t| t.get(&current.get()).map(|m| m.keys().map(|u| chat.shown(u)).collect()).unwrap_or_default());
         names.sort();
         match names.len() {
             0 => String::new(),

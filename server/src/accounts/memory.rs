@@ -33,12 +33,12 @@ impl AccountStore for MemoryAccounts {
     }
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
-        Ok(self
-            .accounts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned())
+        Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+    }
+
+    async fn displays(&self, keys: &[String]) -> Result<Vec<Option<String>>, AccountStoreError> {
+        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(keys.iter().map(|key| accounts.get(key).map(|account| account.display.clone())).collect())
     }
 
     async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
@@ -73,10 +73,7 @@ impl AccountStore for MemoryAccounts {
 
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
         let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(rooms
-            .get(key)
-            .map(|set| set.iter().cloned().collect())
-            .unwrap_or_default())
+        Ok(rooms.get(key).map(|set| set.iter().cloned().collect()).unwrap_or_default())
     }
 
     async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError> {

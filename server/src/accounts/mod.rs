@@ -69,6 +69,9 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError>;
     /// The account under `key`, if any.
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError>;
+    /// The display names of the accounts under `keys`, in order (`None` for unknown keys), in
+    /// one round trip.
+    async fn displays(&self, keys: &[String]) -> Result<Vec<Option<String>>, AccountStoreError>;
     /// Changes the user's display name unless another user holds it (as a user name or a
     /// display name); returns the outcome.
     async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError>;

@@ -100,19 +100,15 @@ impl AccountStore for RedisAccounts {
 
     async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let (hash, display, generation, name): (
-            Option<String>,
-            Option<String>,
-            Option<u64>,
-            Option<String>,
-        ) = redis::cmd("HMGET")
-            .arg(self.key(key))
-            .arg("hash")
-            .arg("display")
-            .arg("gen")
-            .arg("name")
-            .query_async(&mut conn)
-            .await?;
+        let (hash, display, generation, name): (Option<String>, Option<String>, Option<u64>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(self.key(key))
+                .arg("hash")
+                .arg("display")
+                .arg("gen")
+                .arg("name")
+                .query_async(&mut conn)
+                .await?;
         Ok(match (hash, display) {
             (Some(password_hash), Some(display)) => Some(Account {
                 // Accounts made before the field existed: the key is the name.
@@ -125,16 +121,22 @@ impl AccountStore for RedisAccounts {
         })
     }
 
+    async fn displays(&self, keys: &[String]) -> Result<Vec<Option<String>>, AccountStoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("HGET").arg(self.key(key)).arg("display");
+        }
+        let mut conn = self.conn.clone();
+        Ok(pipe.query_async(&mut conn).await?)
+    }
+
     async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let (outcome, old): (i64, String) = self
-            .rename
-            .key(self.key(key))
-            .key(self.claims_key())
-            .arg(display)
-            .arg(key)
-            .invoke_async(&mut conn)
-            .await?;
+        let (outcome, old): (i64, String) =
+            self.rename.key(self.key(key)).key(self.claims_key()).arg(display).arg(key).invoke_async(&mut conn).await?;
         Ok(match outcome {
             0 => Rename::Done(old),
             1 => Rename::Taken,
@@ -144,43 +146,25 @@ impl AccountStore for RedisAccounts {
 
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("HINCRBY")
-            .arg(self.key(key))
-            .arg("gen")
-            .arg(1)
-            .query_async(&mut conn)
-            .await?)
+        Ok(redis::cmd("HINCRBY").arg(self.key(key)).arg("gen").arg(1).query_async(&mut conn).await?)
     }
 
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let mut rooms: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.rooms_key(key))
-            .query_async(&mut conn)
-            .await?;
+        let mut rooms: Vec<String> = redis::cmd("SMEMBERS").arg(self.rooms_key(key)).query_async(&mut conn).await?;
         rooms.sort();
         Ok(rooms)
     }
 
     async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let added: i64 = self
-            .add_room
-            .key(self.rooms_key(key))
-            .arg(room)
-            .arg(max)
-            .invoke_async(&mut conn)
-            .await?;
+        let added: i64 = self.add_room.key(self.rooms_key(key)).arg(room).arg(max).invoke_async(&mut conn).await?;
         Ok(added == 1)
     }
 
     async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("SREM")
-            .arg(self.rooms_key(key))
-            .arg(room)
-            .exec_async(&mut conn)
-            .await?)
+        Ok(redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
     }
 
     async fn trust_device(
@@ -204,10 +188,7 @@ impl AccountStore for RedisAccounts {
 
     async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let value: Option<String> = redis::cmd("GET")
-            .arg(self.device_key(token))
-            .query_async(&mut conn)
-            .await?;
+        let value: Option<String> = redis::cmd("GET").arg(self.device_key(token)).query_async(&mut conn).await?;
         Ok(value.and_then(|value| {
             let (generation, key) = value.split_once(':')?;
             Some((key.to_owned(), generation.parse().ok()?))

@@ -49,10 +49,7 @@ impl HashPool {
 
     /// Runs `work` (blocking: a hash) on the blocking pool when a slot is free; [`Busy`] when
     /// the queue is full or no slot came free in time.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Busy> {
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -118,10 +115,7 @@ mod tests {
     async fn a_waiter_gives_up_after_the_wait() {
         let pool = HashPool::new(1, 4, Duration::from_millis(50));
         let slow = pool.clone();
-        let first = tokio::spawn(async move {
-            slow.run(|| std::thread::sleep(Duration::from_millis(400)))
-                .await
-        });
+        let first = tokio::spawn(async move { slow.run(|| std::thread::sleep(Duration::from_millis(400))).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(pool.run(|| ()).await, Err(Busy));
         assert!(matches!(first.await, Ok(Ok(()))));

@@ -81,45 +81,20 @@ impl AuthService {
     /// Authentication over `deps`.
     pub fn new(deps: AuthDeps) -> Self {
         let dummy_hash = password::hash("switchboard-dummy-password").unwrap_or_default();
-        let AuthDeps {
-            accounts,
-            limiter,
-            limits,
-            broker,
-            sessions,
-            hashing,
-        } = deps;
-        Self {
-            accounts,
-            limiter,
-            limits,
-            broker,
-            sessions,
-            hashing,
-            dummy_hash,
-        }
+        let AuthDeps { accounts, limiter, limits, broker, sessions, hashing } = deps;
+        Self { accounts, limiter, limits, broker, sessions, hashing, dummy_hash }
     }
 
     /// A login of `account`, trusting this browser's device token (a new one unless it
     /// brought a valid one for this user).
     async fn login(&self, account: &Account, device: Option<&str>) -> Login {
-        let token =
-            device.map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned);
+        let token = device.map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned);
         let key = account.name.to_ascii_lowercase();
-        if let Err(err) = self
-            .accounts
-            .trust_device(&token, &key, account.generation, DEVICE_TTL)
-            .await
-        {
+        if let Err(err) = self.accounts.trust_device(&token, &key, account.generation, DEVICE_TTL).await {
             warn!(%err, "could not remember the device; its next login counts as a stranger's");
         }
         let login = format!("{:032x}", rand::random::<u128>());
-        Login {
-            user: account.name.clone(),
-            login,
-            generation: account.generation,
-            device: token,
-        }
+        Login { user: account.name.clone(), login, generation: account.generation, device: token }
     }
 
     /// The device token of this browser if it is trusted for `key` now (same generation).
@@ -127,9 +102,7 @@ impl AuthService {
         let token = device.filter(|token| well_formed_token(token))?;
         let account = self.accounts.find(key).await.ok().flatten()?;
         match self.accounts.device(token).await {
-            Ok(Some((owner, generation))) if owner == key && generation == account.generation => {
-                Some(token)
-            }
+            Ok(Some((owner, generation))) if owner == key && generation == account.generation => Some(token),
             _ => None,
         }
     }
@@ -157,15 +130,9 @@ impl AuthService {
             Ok(name) => self.accounts.find(&name.key()).await.map_err(unavailable)?,
             Err(_) => None,
         };
-        let hash = account
-            .as_ref()
-            .map_or_else(|| self.dummy_hash.clone(), |a| a.password_hash.clone());
+        let hash = account.as_ref().map_or_else(|| self.dummy_hash.clone(), |a| a.password_hash.clone());
         let secret = secret.to_owned();
-        let matches = self
-            .hashing
-            .run(move || password::verify(&secret, &hash))
-            .await
-            .map_err(busy)?;
+        let matches = self.hashing.run(move || password::verify(&secret, &hash)).await.map_err(busy)?;
         Ok(account.filter(|_| matches))
     }
 }
@@ -173,36 +140,16 @@ impl AuthService {
 #[async_trait]
 impl AuthBackend for AuthService {
     #[instrument(skip(self, secret, device))]
-    async fn register(
-        &self,
-        name: &str,
-        secret: &str,
-        client: &str,
-        device: Option<&str>,
-    ) -> Result<Login, ApiError> {
-        self.limit(
-            self.limits.auth_per_client,
-            &format!("auth:client:{client}"),
-        )
-        .await?;
+    async fn register(&self, name: &str, secret: &str, client: &str, device: Option<&str>) -> Result<Login, ApiError> {
+        self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
         let name = UserName::parse(name).map_err(|err| ApiError::Invalid(err.to_string()))?;
         password::check_rules(secret).map_err(|err| ApiError::Invalid(err.to_string()))?;
         let secret = secret.to_owned();
-        let password_hash = self
-            .hashing
-            .run(move || password::hash(&secret))
-            .await
-            .map_err(busy)?
-            .map_err(|err| {
-                warn!(%err, "hashing failed");
-                ApiError::Unavailable
-            })?;
-        let account = Account {
-            name: name.to_string(),
-            display: name.to_string(),
-            password_hash,
-            generation: 0,
-        };
+        let password_hash = self.hashing.run(move || password::hash(&secret)).await.map_err(busy)?.map_err(|err| {
+            warn!(%err, "hashing failed");
+            ApiError::Unavailable
+        })?;
+        let account = Account { name: name.to_string(), display: name.to_string(), password_hash, generation: 0 };
         match self.accounts.create(&name.key(), &account).await {
             Ok(true) => {
                 info!(user = %name, "registered");
@@ -222,11 +169,7 @@ impl AuthBackend for AuthService {
         client: &str,
         device: Option<&str>,
     ) -> Result<Login, ApiError> {
-        self.limit(
-            self.limits.auth_per_client,
-            &format!("auth:client:{client}"),
-        )
-        .await?;
+        self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
         let key = name.trim().to_ascii_lowercase();
         // A browser this user logged in from before spends its own budget; every other
         // browser shares the name's (OWASP device cookies: no lockout of the owner).
@@ -236,10 +179,7 @@ impl AuthBackend for AuthService {
         };
         let budget = match trusted {
             Some(token) => format!("auth:device:{token}"),
-            None => format!(
-                "auth:name:{}",
-                key.chars().take(UserName::MAX).collect::<String>()
-            ),
+            None => format!("auth:name:{}", key.chars().take(UserName::MAX).collect::<String>()),
         };
         self.limit(self.limits.login_per_name, &budget).await?;
         match self.verify(name, secret).await? {
@@ -284,24 +224,15 @@ impl AuthBackend for AuthService {
     }
 
     async fn end_session(&self, login: &str) -> Result<(), ApiError> {
-        self.announce(ControlEvent::EndSession {
-            login: login.to_owned(),
-        })
-        .await
+        self.announce(ControlEvent::EndSession { login: login.to_owned() }).await
     }
 
     async fn end_all_sessions(&self, user: &str) -> Result<(), ApiError> {
-        self.accounts
-            .bump_generation(&user.to_ascii_lowercase())
-            .await
-            .map_err(|err| {
-                warn!(%err, "account store failed");
-                ApiError::Unavailable
-            })?;
+        self.accounts.bump_generation(&user.to_ascii_lowercase()).await.map_err(|err| {
+            warn!(%err, "account store failed");
+            ApiError::Unavailable
+        })?;
         info!(%user, "logged out everywhere");
-        self.announce(ControlEvent::EndUser {
-            user: user.to_owned(),
-        })
-        .await
+        self.announce(ControlEvent::EndUser { user: user.to_owned() }).await
     }
 }

@@ -25,11 +25,7 @@ pub enum PasswordError {
 /// Checks the password rules.
 pub fn check_rules(password: &str) -> Result<(), PasswordError> {
     let chars = password.chars().count();
-    if (MIN_CHARS..=MAX_CHARS).contains(&chars) {
-        Ok(())
-    } else {
-        Err(PasswordError::Length)
-    }
+    if (MIN_CHARS..=MAX_CHARS).contains(&chars) { Ok(()) } else { Err(PasswordError::Length) }
 }
 
 /// Hashes a password into a PHC string (argon2id, random salt). Blocking.
@@ -43,11 +39,7 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the PHC string `phc`. Blocking; false for an unreadable hash.
 pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 #[cfg(test)]

@@ -44,20 +44,12 @@ pub struct Fanout {
 impl Fanout {
     /// A fanout for a single instance: nothing to ask a backend.
     pub fn local() -> Self {
-        Self {
-            rooms: Arc::default(),
-            remote: None,
-            control: broadcast::channel(64).0,
-        }
+        Self { rooms: Arc::default(), remote: None, control: broadcast::channel(64).0 }
     }
 
     /// A fanout whose rooms are also listened to on a backend.
     pub fn with_remote(remote: Arc<dyn RemoteSubscriptions>) -> Self {
-        Self {
-            rooms: Arc::default(),
-            remote: Some(remote),
-            control: broadcast::channel(64).0,
-        }
+        Self { rooms: Arc::default(), remote: Some(remote), control: broadcast::channel(64).0 }
     }
 
     /// Delivers an instance-wide order to this instance's listeners.
@@ -82,12 +74,7 @@ impl Fanout {
 
     /// The rooms that currently have local members.
     pub fn rooms(&self) -> Vec<RoomName> {
-        self.rooms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect()
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
     }
 
     /// Adds a local member to `room`, listening on the backend first if it is the first one.
@@ -101,37 +88,18 @@ impl Fanout {
                 }
                 None => {
                     let (sender, receiver) = broadcast::channel(ROOM_BUFFER);
-                    let initial = if self.remote.is_some() {
-                        Some(false)
-                    } else {
-                        Some(true)
-                    };
+                    let initial = if self.remote.is_some() { Some(false) } else { Some(true) };
                     let (ready_tx, ready) = watch::channel(initial);
-                    rooms.insert(
-                        room.clone(),
-                        Room {
-                            sender,
-                            members: 1,
-                            ready: ready.clone(),
-                        },
-                    );
-                    let confirm = self
-                        .remote
-                        .as_ref()
-                        .map(|remote| (remote.listen(room), ready_tx));
+                    rooms.insert(room.clone(), Room { sender, members: 1, ready: ready.clone() });
+                    let confirm = self.remote.as_ref().map(|remote| (remote.listen(room), ready_tx));
                     (receiver, ready, confirm)
                 }
             }
         };
-        let subscription = Subscription {
-            room: room.clone(),
-            receiver,
-            fanout: self.clone(),
-        };
+        let subscription = Subscription { room: room.clone(), receiver, fanout: self.clone() };
         if let Some((confirmed, ready_tx)) = confirm {
-            let outcome = confirmed.await.unwrap_or_else(|_| {
-                Err(BrokerError::Unavailable("subscriber task stopped".into()))
-            });
+            let outcome =
+                confirmed.await.unwrap_or_else(|_| Err(BrokerError::Unavailable("subscriber task stopped".into())));
             // Waiters learn the outcome; `None` tells them it failed.
             let _ = ready_tx.send(if outcome.is_ok() { Some(true) } else { None });
             outcome?;
@@ -139,9 +107,7 @@ impl Fanout {
             match ready.wait_for(|state| *state != Some(false)).await {
                 Ok(state) if *state == Some(true) => {}
                 _ => {
-                    return Err(BrokerError::Unavailable(
-                        "could not subscribe to the room".into(),
-                    ));
+                    return Err(BrokerError::Unavailable("could not subscribe to the room".into()));
                 }
             }
         }

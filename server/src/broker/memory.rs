@@ -12,9 +12,7 @@ use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{
-    Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_order, now_ms,
-};
+use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_order, now_ms};
 
 #[derive(Default)]
 struct Log {
@@ -41,11 +39,7 @@ pub struct MemoryBroker {
 impl MemoryBroker {
     /// A broker keeping at most `cap` messages per room.
     pub fn new(cap: usize) -> Self {
-        Self {
-            state: Mutex::default(),
-            fanout: Fanout::local(),
-            cap: cap.max(1),
-        }
+        Self { state: Mutex::default(), fanout: Fanout::local(), cap: cap.max(1) }
     }
 }
 
@@ -74,15 +68,13 @@ impl Broker for MemoryBroker {
             log.messages.push_back(message.clone());
             while log.messages.len() > self.cap {
                 if let Some(old) = log.messages.pop_front() {
-                    log.seen
-                        .remove(&(old.user, old.client_id.unwrap_or_default()));
+                    log.seen.remove(&(old.user, old.client_id.unwrap_or_default()));
                     log.trimmed_until = Some(old.id);
                 }
             }
             message
         };
-        self.fanout
-            .deliver(room, RoomEvent::Message(message.clone()));
+        self.fanout.deliver(room, RoomEvent::Message(message.clone()));
         Ok(Appended::Stored(message))
     }
 
@@ -100,32 +92,18 @@ impl Broker for MemoryBroker {
         Ok(log.messages.iter().skip(skip).cloned().collect())
     }
 
-    async fn since(
-        &self,
-        room: &RoomName,
-        after: &str,
-        limit: usize,
-    ) -> Result<Replay, BrokerError> {
+    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(log) = state.logs.get(room) else {
             return Ok(Replay::default());
         };
         let after_order = id_order(after);
-        let messages = log
-            .messages
-            .iter()
-            .filter(|m| id_order(&m.id) > after_order)
-            .take(limit)
-            .cloned()
-            .collect();
+        let messages = log.messages.iter().filter(|m| id_order(&m.id) > after_order).take(limit).cloned().collect();
         let gap = log
             .trimmed_until
             .as_ref()
             .filter(|until| id_order(until) > after_order)
-            .map(|until| Gap {
-                after: after.to_owned(),
-                until: until.clone(),
-            });
+            .map(|until| Gap { after: after.to_owned(), until: until.clone() });
         Ok(Replay { messages, gap })
     }
 

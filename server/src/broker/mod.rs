@@ -149,11 +149,7 @@ pub enum BrokerError {
 
 impl From<::redis::RedisError> for BrokerError {
     fn from(err: ::redis::RedisError) -> Self {
-        if err.is_timeout() {
-            Self::Unconfirmed(err)
-        } else {
-            Self::Unavailable(err.to_string())
-        }
+        if err.is_timeout() { Self::Unconfirmed(err) } else { Self::Unavailable(err.to_string()) }
     }
 }
 
@@ -171,12 +167,7 @@ pub trait Broker: Send + Sync + 'static {
     async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError>;
 
     /// Every retained message after `after` (at most `limit`), and the range trimmed away, if any.
-    async fn since(
-        &self,
-        room: &RoomName,
-        after: &str,
-        limit: usize,
-    ) -> Result<Replay, BrokerError>;
+    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError>;
 
     /// Starts receiving a room's events on this instance. Events published after this returns
     /// are delivered to the subscription; dropping it ends the subscription.

@@ -17,18 +17,9 @@ pub struct MemoryPresence {
 
 #[async_trait]
 impl Presence for MemoryPresence {
-    async fn enter(
-        &self,
-        room: &RoomName,
-        user: &str,
-        _instance: &str,
-    ) -> Result<bool, PresenceError> {
+    async fn enter(&self, room: &RoomName, user: &str, _instance: &str) -> Result<bool, PresenceError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = rooms
-            .entry(room.clone())
-            .or_default()
-            .entry(user.to_owned())
-            .or_default();
+        let count = rooms.entry(room.clone()).or_default().entry(user.to_owned()).or_default();
         *count += 1;
         Ok(*count == 1)
     }
@@ -41,19 +32,11 @@ impl Presence for MemoryPresence {
         sockets: usize,
     ) -> Result<bool, PresenceError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        let previous = rooms
-            .entry(room.clone())
-            .or_default()
-            .insert(user.to_owned(), sockets);
+        let previous = rooms.entry(room.clone()).or_default().insert(user.to_owned(), sockets);
         Ok(previous.is_none())
     }
 
-    async fn exit(
-        &self,
-        room: &RoomName,
-        user: &str,
-        _instance: &str,
-    ) -> Result<bool, PresenceError> {
+    async fn exit(&self, room: &RoomName, user: &str, _instance: &str) -> Result<bool, PresenceError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(members) = rooms.get_mut(room) else {
             return Ok(false);
@@ -74,10 +57,7 @@ impl Presence for MemoryPresence {
 
     async fn members(&self, room: &RoomName) -> Result<Vec<String>, PresenceError> {
         let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        let members: BTreeSet<&String> = rooms
-            .get(room)
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
+        let members: BTreeSet<&String> = rooms.get(room).map(|m| m.keys().collect()).unwrap_or_default();
         Ok(members.into_iter().cloned().collect())
     }
 

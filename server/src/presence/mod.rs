@@ -61,28 +61,13 @@ pub struct Departed {
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {
     /// A socket of `user` on `instance` entered `room`; `true` if the user was absent before.
-    async fn enter(
-        &self,
-        room: &RoomName,
-        user: &str,
-        instance: &str,
-    ) -> Result<bool, PresenceError>;
+    async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError>;
     /// Sets the number of `user`'s sockets in `room` on `instance` (idempotent: for entering memberships
     /// again after a lapsed lease); `true` if the user was absent before.
-    async fn restore(
-        &self,
-        room: &RoomName,
-        user: &str,
-        instance: &str,
-        sockets: usize,
-    ) -> Result<bool, PresenceError>;
+    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize)
+    -> Result<bool, PresenceError>;
     /// A socket of `user` on `instance` left `room`; `true` if the user is now absent.
-    async fn exit(
-        &self,
-        room: &RoomName,
-        user: &str,
-        instance: &str,
-    ) -> Result<bool, PresenceError>;
+    async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError>;
     /// The users present in `room`, sorted.
     async fn members(&self, room: &RoomName) -> Result<Vec<String>, PresenceError>;
     /// Renews `instance`'s lease for `ttl`; `false` when the lease had lapsed (the instance's
@@ -124,9 +109,6 @@ impl LocalMemberships {
     /// Every (room, user, sockets) held here.
     pub fn snapshot(&self) -> Vec<(RoomName, String, usize)> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
-            .iter()
-            .map(|((room, user), count)| (room.clone(), user.clone(), *count))
-            .collect()
+        entries.iter().map(|((room, user), count)| (room.clone(), user.clone(), *count)).collect()
     }
 }

@@ -117,12 +117,7 @@ impl RedisPresence {
     ) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let mut invocation = script.key(self.room(room));
-        invocation
-            .key(self.instances())
-            .key(self.instance_rooms(instance))
-            .arg(user)
-            .arg(instance)
-            .arg(room.as_str());
+        invocation.key(self.instances()).key(self.instance_rooms(instance)).arg(user).arg(instance).arg(room.as_str());
         if let Some(sockets) = sockets {
             invocation.arg(sockets);
         }
@@ -146,14 +141,8 @@ impl RedisPresence {
 
 #[async_trait]
 impl Presence for RedisPresence {
-    async fn enter(
-        &self,
-        room: &RoomName,
-        user: &str,
-        instance: &str,
-    ) -> Result<bool, PresenceError> {
-        self.membership(&self.enter, room, user, instance, None)
-            .await
+    async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
+        self.membership(&self.enter, room, user, instance, None).await
     }
 
     async fn restore(
@@ -163,16 +152,10 @@ impl Presence for RedisPresence {
         instance: &str,
         sockets: usize,
     ) -> Result<bool, PresenceError> {
-        self.membership(&self.restore, room, user, instance, Some(sockets))
-            .await
+        self.membership(&self.restore, room, user, instance, Some(sockets)).await
     }
 
-    async fn exit(
-        &self,
-        room: &RoomName,
-        user: &str,
-        instance: &str,
-    ) -> Result<bool, PresenceError> {
+    async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let left: i64 = self
             .exit
@@ -188,14 +171,9 @@ impl Presence for RedisPresence {
 
     async fn members(&self, room: &RoomName) -> Result<Vec<String>, PresenceError> {
         let mut conn = self.conn.clone();
-        let fields: Vec<String> = redis::cmd("HKEYS")
-            .arg(self.room(room))
-            .query_async(&mut conn)
-            .await?;
-        let mut users: Vec<String> = fields
-            .into_iter()
-            .filter_map(|f| f.split_once('|').map(|(user, _)| user.to_owned()))
-            .collect();
+        let fields: Vec<String> = redis::cmd("HKEYS").arg(self.room(room)).query_async(&mut conn).await?;
+        let mut users: Vec<String> =
+            fields.into_iter().filter_map(|f| f.split_once('|').map(|(user, _)| user.to_owned())).collect();
         users.sort();
         users.dedup();
         Ok(users)
@@ -217,16 +195,10 @@ impl Presence for RedisPresence {
 
     async fn reap(&self) -> Result<Vec<Departed>, PresenceError> {
         let mut conn = self.conn.clone();
-        let instances: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.instances())
-            .query_async(&mut conn)
-            .await?;
+        let instances: Vec<String> = redis::cmd("SMEMBERS").arg(self.instances()).query_async(&mut conn).await?;
         let mut departed = Vec::new();
         for instance in instances {
-            let alive: bool = redis::cmd("EXISTS")
-                .arg(self.lease(&instance))
-                .query_async(&mut conn)
-                .await?;
+            let alive: bool = redis::cmd("EXISTS").arg(self.lease(&instance)).query_async(&mut conn).await?;
             if alive {
                 continue;
             }
@@ -240,10 +212,7 @@ impl Presence for RedisPresence {
                 .await?;
             for pair in gone.chunks_exact(2) {
                 if let Ok(room) = RoomName::parse(&pair[0]) {
-                    departed.push(Departed {
-                        room,
-                        user: pair[1].clone(),
-                    });
+                    departed.push(Departed { room, user: pair[1].clone() });
                 }
             }
         }

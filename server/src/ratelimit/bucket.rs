@@ -17,12 +17,7 @@ impl TokenBucket {
     /// A full bucket.
     pub fn new(rate: u32, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
-        Self {
-            rate: f64::from(rate.max(1)),
-            burst,
-            tokens: burst,
-            last: Instant::now(),
-        }
+        Self { rate: f64::from(rate.max(1)), burst, tokens: burst, last: Instant::now() }
     }
 
     /// Takes a token now; false when the bucket is empty.
@@ -53,26 +48,12 @@ mod tests {
     #[test]
     fn bursts_then_refills_at_the_rate() {
         let start = Instant::now();
-        let mut bucket = TokenBucket {
-            rate: 10.0,
-            burst: 5.0,
-            tokens: 5.0,
-            last: start,
-        };
-        assert_eq!(
-            (0..7).filter(|_| bucket.take_at(start)).count(),
-            5,
-            "a burst of 5"
-        );
-        assert!(
-            !bucket.take_at(start + Duration::from_millis(50)),
-            "half a token is not a token"
-        );
+        let mut bucket = TokenBucket { rate: 10.0, burst: 5.0, tokens: 5.0, last: start };
+        assert_eq!((0..7).filter(|_| bucket.take_at(start)).count(), 5, "a burst of 5");
+        assert!(!bucket.take_at(start + Duration::from_millis(50)), "half a token is not a token");
         assert!(bucket.take_at(start + Duration::from_millis(100)));
         assert_eq!(
-            (0..20)
-                .filter(|_| bucket.take_at(start + Duration::from_secs(60)))
-                .count(),
+            (0..20).filter(|_| bucket.take_at(start + Duration::from_secs(60))).count(),
             5,
             "never above the burst"
         );

@@ -30,17 +30,11 @@ impl RateLimiter for MemoryLimiter {
             *entry = (0, now + window);
         }
         entry.0 += 1;
-        Ok(Hits {
-            count: entry.0,
-            resets_in: entry.1.saturating_duration_since(now),
-        })
+        Ok(Hits { count: entry.0, resets_in: entry.1.saturating_duration_since(now) })
     }
 
     async fn clear(&self, key: &str) -> Result<(), LimitError> {
-        self.windows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key);
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
         Ok(())
     }
 }

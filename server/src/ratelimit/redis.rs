@@ -25,11 +25,7 @@ pub struct RedisLimiter {
 impl RedisLimiter {
     /// Counters under `prefix` on `conn`.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self {
-            conn,
-            prefix: format!("{prefix}rl:"),
-            hit: redis::Script::new(HIT),
-        }
+        Self { conn, prefix: format!("{prefix}rl:"), hit: redis::Script::new(HIT) }
     }
 }
 
@@ -38,23 +34,13 @@ impl RateLimiter for RedisLimiter {
     async fn hit(&self, key: &str, window: Duration) -> Result<Hits, LimitError> {
         let mut conn = self.conn.clone();
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let (count, ttl_ms): (u64, i64) = self
-            .hit
-            .key(format!("{}{key}", self.prefix))
-            .arg(window_ms)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(Hits {
-            count,
-            resets_in: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)),
-        })
+        let (count, ttl_ms): (u64, i64) =
+            self.hit.key(format!("{}{key}", self.prefix)).arg(window_ms).invoke_async(&mut conn).await?;
+        Ok(Hits { count, resets_in: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)) })
     }
 
     async fn clear(&self, key: &str) -> Result<(), LimitError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("DEL")
-            .arg(format!("{}{key}", self.prefix))
-            .exec_async(&mut conn)
-            .await?)
+        Ok(redis::cmd("DEL").arg(format!("{}{key}", self.prefix)).exec_async(&mut conn).await?)
     }
 }

@@ -22,43 +22,26 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::state::AppState;
 
 /// Puts the request's [`ClientAddr`] in its extensions.
-pub async fn client_addr(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn client_addr(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let forwarded = state
         .config
         .trust_forwarded_for
-        .then(|| {
-            request
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-        })
+        .then(|| request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
         .flatten()
         .and_then(|list| list.split(',').next_back())
         .map(|addr| addr.trim().to_owned());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let addr = forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned());
     request.extensions_mut().insert(ClientAddr(addr));
     next.run(request).await
 }
 
 /// Refuses cross-site calls to `/api/…` (server functions).
-pub async fn same_origin_api(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn same_origin_api(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.uri().path().starts_with("/api/") {
         let headers = request.headers();
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let cross_site =
-            matches!(fetch_site, Some(site) if site != "same-origin" && site != "none");
+        let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none");
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
         if cross_site || !state.origins.admits(origin, host) {
@@ -81,8 +64,7 @@ pub async fn unavailable_page(request: Request, next: Next) -> Response {
     let empty = response.headers().get(header::CONTENT_TYPE).is_none();
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR && empty {
         let mut page = (StatusCode::SERVICE_UNAVAILABLE, Html(UNAVAILABLE)).into_response();
-        page.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return page;
     }
     response

@@ -21,7 +21,7 @@ use crate::ws;
 
 /// The instance's router, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let services = state.services.clone();
+    let services = state.context.clone();
     let context = move || provide_context(services.clone());
     let ttl = Duration::from_secs(state.config.session_ttl_secs.max(60));
     let sessions = SessionManagerLayer::new(state.backend.sessions.clone())
@@ -32,9 +32,7 @@ pub fn router(state: AppState) -> Router {
         .with_path("/")
         // Sliding expiry: every request renews the session (the store's SET XX never revives a deleted one).
         .with_always_save(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            i64::try_from(ttl.as_secs()).unwrap_or(86_400),
-        )));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(86_400))));
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     Router::new()
@@ -45,19 +43,10 @@ pub fn router(state: AppState) -> Router {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(sessions)
         .layer(middleware::from_fn(guard::unavailable_page))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard::same_origin_api,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard::client_addr,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
         .with_state(state)
 }

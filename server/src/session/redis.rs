@@ -21,9 +21,7 @@ pub struct RedisSessionStore {
 
 impl std::fmt::Debug for RedisSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSessionStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisSessionStore").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
@@ -33,18 +31,13 @@ fn backend(err: redis::RedisError) -> session_store::Error {
 
 /// Seconds until `expiry`, at least one.
 fn ttl_secs(expiry: OffsetDateTime) -> u64 {
-    u64::try_from((expiry - OffsetDateTime::now_utc()).whole_seconds())
-        .unwrap_or(0)
-        .max(1)
+    u64::try_from((expiry - OffsetDateTime::now_utc()).whole_seconds()).unwrap_or(0).max(1)
 }
 
 impl RedisSessionStore {
     /// Sessions under `prefix` on `conn`.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self {
-            conn,
-            prefix: prefix.to_owned(),
-        }
+        Self { conn, prefix: prefix.to_owned() }
     }
 
     fn key(&self, id: &Id) -> String {
@@ -71,8 +64,7 @@ impl RedisSessionStore {
 
     /// Writes the record with `NX` or `XX`; returns whether Redis wrote it.
     async fn write(&self, record: &Record, condition: &str) -> session_store::Result<bool> {
-        let json = serde_json::to_string(record)
-            .map_err(|err| session_store::Error::Encode(err.to_string()))?;
+        let json = serde_json::to_string(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
         let mut conn = self.conn.clone();
         let written: Option<String> = redis::cmd("SET")
             .arg(self.key(&record.id))
@@ -103,23 +95,13 @@ impl SessionStore for RedisSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let mut conn = self.conn.clone();
-        let json: Option<String> = redis::cmd("GET")
-            .arg(self.key(id))
-            .query_async(&mut conn)
-            .await
-            .map_err(backend)?;
-        json.map(|json| {
-            serde_json::from_str(&json).map_err(|err| session_store::Error::Decode(err.to_string()))
-        })
-        .transpose()
+        let json: Option<String> = redis::cmd("GET").arg(self.key(id)).query_async(&mut conn).await.map_err(backend)?;
+        json.map(|json| serde_json::from_str(&json).map_err(|err| session_store::Error::Decode(err.to_string())))
+            .transpose()
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let mut conn = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(self.key(id))
-            .exec_async(&mut conn)
-            .await
-            .map_err(backend)
+        redis::cmd("DEL").arg(self.key(id)).exec_async(&mut conn).await.map_err(backend)
     }
 }

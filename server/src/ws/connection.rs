@@ -1,14 +1,14 @@
 //! One websocket connection: the per-socket task.
 //!
-//! Three kinds of task cooperate: the reader (this function's loop) decodes
-//! client frames and acts on them; one forwarder per joined room moves room
-//! events into the socket's bounded send queue; the writer drains that queue
-//! into the socket. Every way a connection can end — the client leaves, a
-//! write fails, the client is too slow, the frame is too big, the instance
-//! shuts down — goes through one [`Closer`], which sends exactly one close
-//! frame with a meaningful code and stops all three. A forwarder whose client
-//! cannot keep up closes the socket with 4008 (the client reconnects and
-//! catches up from history) instead of silently dropping events.
+//! Three kinds of task cooperate: the reader (this module's loop) decodes
+//! client frames, calls a service and queues the answer; one [`forward`]er per
+//! joined room moves room events into the socket's bounded queue; the
+//! [`outgoing`] writer drains that queue into the socket within a deadline.
+//! The reader holds no storage: every use case is a call into
+//! [`Services`](crate::services::Services). Every way a connection can end — the
+//! client leaves, a write fails or times out, the client is too slow, the
+//! frame is too big, the instance shuts down — goes through one [`Closer`],
+//! which sends exactly one close frame with a meaningful code and stops all three.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,23 +17,19 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::StreamExt;
 use protocol::{
-    CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART,
-    CLOSE_TOO_BIG, CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode,
-    MAX_ROOMS_PER_FRAME, PROTOCOL_VERSION, RoomJoin, RoomName, ServerFrame, message_order,
+    CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, PROTOCOL_VERSION, RoomJoin,
+    RoomName, ServerFrame, message_order,
 };
 use tokio::task::JoinHandle;
-use tower_sessions::SessionStore;
-use tower_sessions::session::Id;
 use tracing::{Instrument, debug, info_span};
 
-use crate::accounts::{Rename, SharedAccounts};
-use crate::broker::{Appended, RoomEvent};
-use crate::chat::{ChatError, ChatService, ChatSettings, Joined};
+use crate::broker::Appended;
+use crate::chat::{ChatError, ChatService};
 use crate::ratelimit::bucket::TokenBucket;
-use crate::ratelimit::{Limit, SharedLimiter, Verdict};
-use crate::session::SessionBackend;
+use crate::services::{Admission, RenameError, Services, SocketLogin};
 use crate::state::AppState;
-use crate::ws::SocketLogin;
+use crate::ws::forward::{Route, forward};
 use crate::ws::outgoing::{self, Closer, Outgoing};
 use crate::ws::registry::Registration;
 
@@ -42,57 +38,25 @@ use crate::ws::registry::Registration;
 const HISTORY_PAGE_BYTES: usize = 64 * 1024;
 
 /// Serves one admitted socket until it ends.
-pub async fn run(
-    socket: WebSocket,
-    login: SocketLogin,
-    registration: Registration,
-    state: AppState,
-) {
+pub async fn run(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
     let span = info_span!("socket", user = %login.user, instance = %state.instance);
-    Connection::serve(socket, login, registration, state)
-        .instrument(span)
-        .await;
-}
-
-/// Whether the socket's session still exists; renews it while the socket is open (an active
-/// chat keeps its session alive even without page loads). `Err` when the store cannot say.
-async fn session_alive(sessions: &SessionBackend, id: &Id, ttl: Duration) -> Result<bool, ()> {
-    match sessions.load(id).await {
-        Ok(Some(mut record)) => {
-            record.expiry_date = time::OffsetDateTime::now_utc() + ttl;
-            // A failed renewal is retried at the next check.
-            let _ = sessions.save(&record).await;
-            Ok(true)
-        }
-        Ok(None) => Ok(false),
-        Err(_) => Err(()),
-    }
+    serve(socket, login, registration, state).instrument(span).await;
 }
 
 /// Closes a socket at once with a code and a reason.
 pub async fn refuse(mut socket: WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        socket.send(Message::Close(Some(frame))),
-    )
-    .await;
+    let frame = CloseFrame { code, reason: reason.into() };
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
 }
 
+/// The reader's state: who the socket is, what it joined, and its own small rate limits.
 struct Connection {
     user: String,
     /// The account key (the case-folded user name).
     key: String,
     /// The display name, shared with the forwarders (a rename in another tab updates it).
     display: Arc<Mutex<String>>,
-    accounts: SharedAccounts,
-    limiter: SharedLimiter,
-    send_limit: Limit,
-    max_rooms: usize,
-    chat: ChatService,
+    services: Arc<Services>,
     out: Outgoing,
     closer: Arc<Closer>,
     rooms: HashMap<RoomName, JoinHandle<()>>,
@@ -100,137 +64,89 @@ struct Connection {
     renames: TokenBucket,
 }
 
+/// Runs the reader loop of one socket, then ends its rooms and its writer.
+async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
+    let config = &state.config;
+    let (sink, mut stream) = socket.split();
+    let closer = Arc::new(Closer::default());
+    let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
+    let (out, writer) =
+        outgoing::channel(config.socket_queue, config.socket_queue_bytes, write_timeout, closer.clone());
+    let mut writer = tokio::spawn(outgoing::write(sink, writer).in_current_span());
+    let mut connection = Connection::open(&login, out, closer.clone(), state.services.clone()).await;
+    let mut session_check = tokio::time::interval(Duration::from_secs(config.session_check_secs.max(1)));
+    session_check.tick().await;
+    let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
+    let _tracked = state.drain.track_socket();
+    let moving = state.drain.sockets();
+    connection.welcome(&state.instance).await;
+    loop {
+        tokio::select! {
+            () = closer.closing() => break,
+            () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
+            _ = session_check.tick(), if login.session_id.is_some() => {
+                let Some(id) = &login.session_id else { continue };
+                if matches!(state.services.sessions.renew(id).await, Ok(false)) {
+                    closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
+                }
+            }
+            () = moving.cancelled(), if !closer.is_closing() => connection.move_away(state.drain.spread()).await,
+            frame = stream.next() => match frame {
+                Some(Ok(_)) if !flood.take() => closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down"),
+                Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
+                Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Err(err)) => on_read_error(&closer, &err),
+            },
+        }
+    }
+    connection.finish();
+    drop(connection);
+    // The writer ends by itself within one write deadline (a client that reads slowly still
+    // gets its close frame); past that it is aborted, never left behind.
+    if tokio::time::timeout(write_timeout + Duration::from_secs(2), &mut writer).await.is_err() {
+        debug!("writer did not finish in time: aborted");
+        writer.abort();
+    }
+    // Dropping the reader's half here (and the writer's with its task) ends the TCP connection.
+    debug!("socket closed");
+}
+
+/// Closes the socket with the code that matches a read error.
+fn on_read_error(closer: &Closer, err: &axum::Error) {
+    let text = err.to_string();
+    if text.contains("too long") || text.contains("Space limit") {
+        closer.close(CLOSE_TOO_BIG, "frame too large");
+    } else if text.contains("UTF-8") || text.contains("utf-8") {
+        closer.close(CLOSE_INVALID_DATA, "text frames must be valid UTF-8");
+    } else {
+        debug!(%err, "socket read failed");
+        closer.close(1002, "protocol error");
+    }
+}
+
 impl Connection {
-    async fn serve(
-        socket: WebSocket,
-        login: SocketLogin,
-        registration: Registration,
-        state: AppState,
-    ) {
-        let SocketLogin {
-            user, session_id, ..
-        } = login;
-        let mut session_check =
-            tokio::time::interval(Duration::from_secs(state.config.session_check_secs.max(1)));
-        session_check.tick().await;
-        let (sink, mut stream) = socket.split();
-        let config = &state.config;
-        let closer = Arc::new(Closer::default());
-        let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
-        let (out, writer) = outgoing::channel(
-            config.socket_queue,
-            config.socket_queue_bytes,
-            write_timeout,
-            closer.clone(),
-        );
-        let mut writer = tokio::spawn(outgoing::write(sink, writer).in_current_span());
-        let broker = state.backend.broker.clone();
-        let settings = ChatSettings {
-            history_on_join: config.history_on_join,
-            // A catch-up may replay the whole history: the stream holds up to 1.1 × the cap between trims.
-            replay_limit: config.history_cap.saturating_mul(2),
-            max_message_chars: config.max_message_chars,
-            grace: Duration::from_millis(config.presence_grace_ms),
-            local: state.memberships.clone(),
-        };
-        let chat = ChatService::new(
-            broker,
-            state.backend.presence.clone(),
-            state.instance.clone(),
-            settings,
-        );
-        let accounts = state.backend.accounts.clone();
-        let (limiter, send_limit) = (state.backend.limiter.clone(), state.limits.sends_per_user);
-        let key = user.to_ascii_lowercase();
-        let name = match accounts.find(&key).await {
-            Ok(Some(account)) => account.display,
-            _ => user.clone(),
-        };
-        let display = Arc::new(Mutex::new(name));
-        let mut connection = Self {
-            user,
-            key,
-            display,
-            accounts,
-            limiter,
-            send_limit,
-            max_rooms: config.max_rooms_per_user.max(1),
-            chat,
+    async fn open(login: &SocketLogin, out: Outgoing, closer: Arc<Closer>, services: Arc<Services>) -> Self {
+        let name = services.profile.display_name(&login.user).await;
+        Self {
+            user: login.user.clone(),
+            key: login.user.to_ascii_lowercase(),
+            display: Arc::new(Mutex::new(name)),
+            services,
             out,
-            closer: closer.clone(),
+            closer,
             rooms: HashMap::new(),
             typing: TokenBucket::new(1, 2),
             renames: TokenBucket::new(1, 3),
-        };
-        let mut flood = TokenBucket::new(
-            config.frames_per_second,
-            config.frames_per_second.saturating_mul(2),
-        );
-        let _tracked = state.drain.track_socket();
-        let moving = state.drain.sockets();
-        debug!("socket open");
-        let rooms = connection
-            .accounts
-            .rooms(&connection.key)
-            .await
-            .unwrap_or_else(|err| {
-                debug!(%err, "could not read the user's rooms");
-                Vec::new()
-            });
-        connection
-            .queue(ServerFrame::Welcome {
-                user: connection.user.clone(),
-                instance: state.instance.clone(),
-                protocol: PROTOCOL_VERSION,
-                rooms,
-            })
+        }
+    }
+
+    async fn welcome(&self, instance: &str) {
+        let rooms = self.services.rooms.of(&self.key).await;
+        let user = self.user.clone();
+        self.queue(ServerFrame::Welcome { user, instance: instance.to_owned(), protocol: PROTOCOL_VERSION, rooms })
             .await;
-        loop {
-            tokio::select! {
-                () = closer.closing() => break,
-                () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
-                _ = session_check.tick(), if session_id.is_some() => {
-                    let Some(id) = &session_id else { continue };
-                    if session_alive(&state.backend.sessions, id, state.config.session_ttl()).await == Ok(false) {
-                        closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
-                    }
-                }
-                () = moving.cancelled(), if !closer.is_closing() => {
-                    connection.move_away(state.drain.spread()).await;
-                }
-                frame = stream.next() => match frame {
-                    Some(Ok(_)) if !flood.take() => closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down"),
-                    Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
-                    Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Err(err)) => {
-                        let text = err.to_string();
-                        if text.contains("too long") || text.contains("Space limit") {
-                            closer.close(CLOSE_TOO_BIG, "frame too large");
-                        } else if text.contains("UTF-8") || text.contains("utf-8") {
-                            closer.close(CLOSE_INVALID_DATA, "text frames must be valid UTF-8");
-                        } else {
-                            debug!(%err, "socket read failed");
-                            closer.close(1002, "protocol error");
-                        }
-                    }
-                },
-            }
-        }
-        connection.finish().await;
-        drop(connection);
-        // The writer ends by itself within one write deadline (a client that reads slowly still
-        // gets its close frame); past that it is aborted, never left behind.
-        if tokio::time::timeout(write_timeout + Duration::from_secs(2), &mut writer)
-            .await
-            .is_err()
-        {
-            debug!("writer did not finish in time: aborted");
-            writer.abort();
-        }
-        // Dropping the reader's half here (and the writer's with its task) ends the TCP connection.
-        debug!("socket closed");
     }
 
     /// Tells the client to reconnect elsewhere after a random delay, then closes with 1012.
@@ -238,8 +154,7 @@ impl Connection {
         let spread_ms = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
         let after_ms = rand::random_range(0..=spread_ms);
         self.queue(ServerFrame::Move { after_ms }).await;
-        self.closer
-            .close(CLOSE_SERVICE_RESTART, "server restarting");
+        self.closer.close(CLOSE_SERVICE_RESTART, "server restarting");
     }
 
     /// Queues a reply; `false` when the connection is closing (the caller stops there).
@@ -261,21 +176,16 @@ impl Connection {
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Typing { room } => self.typing(&room).await,
             ClientFrame::Rename { name } => self.rename(&name).await,
-            ClientFrame::Send {
-                room,
-                client_id,
-                text,
-            } => self.send(&room, client_id, &text).await,
+            ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
         }
     }
 
     async fn error(&self, code: ErrorCode, message: String, client_id: Option<String>) {
-        self.queue(ServerFrame::Error {
-            code,
-            message,
-            client_id,
-        })
-        .await;
+        self.queue(ServerFrame::Error { code, message, client_id }).await;
+    }
+
+    async fn fail(&self, err: ChatError, client_id: Option<String>) {
+        self.error(err.code(), err.to_string(), client_id).await;
     }
 
     /// Joins every room of a `join_many` frame in order (each answered as a `join` is).
@@ -292,41 +202,42 @@ impl Connection {
         }
     }
 
-    /// Puts `room` on the user's room list unless that would pass the cap; `false` (after
-    /// telling the client) when it would.
-    async fn admit_room(&mut self, room: &RoomName) -> bool {
-        let at_cap = self.rooms.len() >= self.max_rooms;
-        let added = match self
-            .accounts
-            .add_room(&self.key, room.as_str(), self.max_rooms)
-            .await
-        {
-            Ok(added) => added && !at_cap,
-            Err(err) => {
-                // The room list is a convenience; an outage of it must not stop the chat.
-                debug!(%err, "could not remember the room");
-                !at_cap
-            }
+    async fn join(&mut self, raw: &str, since: Option<&str>) {
+        let room = match ChatService::room(raw) {
+            Ok(room) => room,
+            Err(err) => return self.fail(err, None).await,
         };
-        if !added {
-            let message = format!(
-                "you are in {} rooms, the most allowed: leave one to join #{room}",
-                self.max_rooms
-            );
-            self.error(ErrorCode::TooManyRooms, message, None).await;
+        if self.rooms.contains_key(&room) {
+            return;
         }
-        added
+        if let Admission::Full(max) = self.services.rooms.admit(&self.key, &room, self.rooms.len()).await {
+            let message = format!("you are in {max} rooms, the most allowed: leave one to join #{room}");
+            return self.error(ErrorCode::TooManyRooms, message, None).await;
+        }
+        let name = self.name();
+        let mut joined = match self.services.chat.join(&self.user, &name, &room, since).await {
+            Ok(joined) => joined,
+            Err(err) => return self.fail(err, None).await,
+        };
+        let newest = joined.history.last().and_then(|m| message_order(&m.id));
+        let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
+        let users = std::mem::take(&mut joined.members);
+        let names = self.services.profile.display_names(&users).await;
+        if !self.send_history(&room, messages, gap).await
+            || !self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await
+        {
+            return;
+        }
+        // The subscription was made before the history was read and has buffered since; the
+        // forwarder starts after the history and skips what it already held.
+        let route = Route { me: self.user.clone(), display: self.display.clone(), newest, out: self.out.clone() };
+        let forwarder = tokio::spawn(forward(joined, route).in_current_span());
+        self.rooms.insert(room, forwarder);
     }
 
     /// Sends a join's history in pages of about [`HISTORY_PAGE_BYTES`] (the gap, if any, with
-    /// the first); `false` when the connection closed meanwhile.
-    async fn send_history(
-        &self,
-        room: &RoomName,
-        messages: Vec<ChatMessage>,
-        gap: Option<protocol::Gap>,
-    ) -> bool {
-        let mut gap = gap;
+    /// the first; every page but the last says `more`); `false` when the connection closed meanwhile.
+    async fn send_history(&self, room: &RoomName, messages: Vec<ChatMessage>, mut gap: Option<Gap>) -> bool {
         let mut page = Vec::new();
         let mut bytes = 0;
         let total = messages.len();
@@ -335,171 +246,58 @@ impl Connection {
             page.push(message);
             if bytes >= HISTORY_PAGE_BYTES && index + 1 < total {
                 let messages = std::mem::take(&mut page);
-                let frame = ServerFrame::History {
-                    room: room.to_string(),
-                    messages,
-                    gap: gap.take(),
-                    more: true,
-                };
+                let frame = ServerFrame::History { room: room.to_string(), messages, gap: gap.take(), more: true };
                 if !self.queue(frame).await {
                     return false;
                 }
                 bytes = 0;
             }
         }
-        self.queue(ServerFrame::History {
-            room: room.to_string(),
-            messages: page,
-            gap,
-            more: false,
-        })
-        .await
-    }
-
-    async fn fail(&self, err: ChatError, client_id: Option<String>) {
-        self.error(err.code(), err.to_string(), client_id).await;
-    }
-
-    async fn join(&mut self, raw: &str, since: Option<&str>) {
-        let room = match ChatService::room(raw) {
-            Ok(room) => room,
-            Err(err) => return self.fail(err, None).await,
-        };
-        if self.rooms.contains_key(&room) || !self.admit_room(&room).await {
-            return;
-        }
-        let name = self.name();
-        match self.chat.join(&self.user, &name, &room, since).await {
-            Ok(mut joined) => {
-                let newest = joined.history.last().and_then(|m| message_order(&m.id));
-                let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
-                let users = std::mem::take(&mut joined.members);
-                let names = self.display_names(&users).await;
-                if !self.send_history(&room, messages, gap).await
-                    || !self
-                        .queue(ServerFrame::Presence {
-                            room: room.to_string(),
-                            users,
-                            names,
-                        })
-                        .await
-                {
-                    return;
-                }
-                // The subscription was made before the history was read and has buffered since;
-                // the forwarder starts after the history and skips what it already held.
-                let route = Route {
-                    me: self.user.clone(),
-                    display: self.display.clone(),
-                    newest,
-                    out: self.out.clone(),
-                };
-                let forwarder = tokio::spawn(forward(joined, route).in_current_span());
-                self.rooms.insert(room, forwarder);
-            }
-            Err(err) => self.fail(err, None).await,
-        }
+        self.queue(ServerFrame::History { room: room.to_string(), messages: page, gap, more: false }).await
     }
 
     async fn leave(&mut self, raw: &str) {
-        let Ok(room) = ChatService::room(raw) else {
-            return;
-        };
-        if let Err(err) = self.accounts.remove_room(&self.key, room.as_str()).await {
-            debug!(%err, "could not forget the room");
-        }
+        let Ok(room) = ChatService::room(raw) else { return };
+        self.services.rooms.forget(&self.key, &room).await;
         if let Some(forwarder) = self.rooms.remove(&room) {
             forwarder.abort();
-            self.chat.leave(&self.user, &room).await;
+            self.services.chat.leave(&self.user, &room).await;
         }
     }
 
     fn name(&self) -> String {
-        self.display
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.display.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// The display names of `users` that differ from their user names.
-    async fn display_names(&self, users: &[String]) -> std::collections::BTreeMap<String, String> {
-        let mut names = std::collections::BTreeMap::new();
-        for user in users {
-            if let Ok(Some(account)) = self.accounts.find(&user.to_ascii_lowercase()).await {
-                if account.display != *user {
-                    names.insert(user.clone(), account.display);
-                }
-            }
-        }
-        names
-    }
-
-    /// Changes the user's display name and tells every room the user is in (and so every tab).
+    /// Changes the user's display name; every room the user is in (and so every tab) hears it.
     async fn rename(&mut self, raw: &str) {
         if !self.renames.take() {
-            return self
-                .error(
-                    ErrorCode::RateLimited,
-                    "you are renaming too fast".into(),
-                    None,
-                )
-                .await;
+            return self.error(ErrorCode::RateLimited, "you are renaming too fast".into(), None).await;
         }
-        let name = match protocol::UserName::parse(raw) {
-            Ok(name) => name.to_string(),
-            Err(err) => {
-                return self
-                    .error(
-                        ErrorCode::BadName,
-                        err.to_string().replace("user name", "display name"),
-                        None,
-                    )
-                    .await;
-            }
-        };
-        let key = self.key.clone();
-        match self.accounts.rename(&key, &name).await {
-            Ok(Rename::Done(_)) => {
+        let joined: Vec<RoomName> = self.rooms.keys().cloned().collect();
+        match self.services.profile.rename(&self.user, raw, &joined).await {
+            Ok(name) => {
                 *self.display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
-                let mut rooms: Vec<RoomName> = self.rooms.keys().cloned().collect();
-                for room in self.accounts.rooms(&key).await.unwrap_or_default() {
-                    if let Ok(room) = RoomName::parse(&room) {
-                        if !rooms.contains(&room) {
-                            rooms.push(room);
-                        }
-                    }
-                }
-                self.chat.renamed(&self.user, &name, &rooms).await;
-                self.queue(ServerFrame::Renamed {
-                    user: self.user.clone(),
-                    name,
-                })
-                .await;
+                self.queue(ServerFrame::Renamed { user: self.user.clone(), name }).await;
             }
-            Ok(Rename::Taken) => {
-                let message = format!("the name {name} belongs to someone else");
-                self.error(ErrorCode::BadName, message, None).await;
+            Err(err @ (RenameError::BadName(_) | RenameError::Taken(_))) => {
+                self.error(ErrorCode::BadName, err.to_string(), None).await;
             }
-            Ok(Rename::Unknown) | Err(_) => {
-                self.error(
-                    ErrorCode::Unavailable,
-                    "the name could not be changed right now".into(),
-                    None,
-                )
-                .await;
+            Err(err @ RenameError::Unavailable(_)) => {
+                debug!(error = ?err, "rename failed");
+                self.error(ErrorCode::Unavailable, err.to_string(), None).await;
             }
         }
     }
 
     /// Relays a typing notice (at most about one a second per socket; extra ones are dropped).
     async fn typing(&mut self, raw: &str) {
-        let Ok(room) = ChatService::room(raw) else {
-            return;
-        };
-        if self.rooms.contains_key(&room) && self.typing.take() {
-            if let Err(err) = self.chat.typing(&self.user, &room).await {
-                debug!(%err, "could not relay typing");
-            }
+        let Ok(room) = ChatService::room(raw) else { return };
+        if self.rooms.contains_key(&room)
+            && self.typing.take()
+            && let Err(err) = self.services.chat.typing(&self.user, &room).await
+        {
+            debug!(%err, "could not relay typing");
         }
     }
 
@@ -510,34 +308,15 @@ impl Connection {
         };
         if !self.rooms.contains_key(&room) {
             let message = format!("join #{room} before sending to it");
-            return self
-                .error(ErrorCode::NotJoined, message, Some(client_id))
-                .await;
-        }
-        if let Verdict::Limited(wait) = self
-            .send_limit
-            .check(&*self.limiter, &format!("send:{}", self.user))
-            .await
-        {
-            let message = format!(
-                "you are sending too fast; wait {} s (it will be sent then)",
-                wait.as_secs().max(1)
-            );
-            return self
-                .error(ErrorCode::RateLimited, message, Some(client_id))
-                .await;
+            return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
         }
         let name = self.name();
-        match self
-            .chat
-            .send((&self.user, &name), &room, &client_id, text)
-            .await
-        {
+        match self.services.chat.send((&self.user, &name), &room, &client_id, text).await {
             Ok(appended) => {
-                let id = appended.id().to_owned();
                 if let Appended::Duplicate(_) = appended {
                     debug!(%client_id, "duplicate send acked again");
                 }
+                let id = appended.id().to_owned();
                 self.queue(ServerFrame::Ack { client_id, id }).await;
             }
             Err(err) => self.fail(err, Some(client_id)).await,
@@ -545,81 +324,10 @@ impl Connection {
     }
 
     /// Leaves every room when the socket ends — after the grace period, so a reconnect is no leave.
-    async fn finish(&mut self) {
+    fn finish(&mut self) {
         for (room, forwarder) in std::mem::take(&mut self.rooms) {
             forwarder.abort();
-            self.chat.leave_later(&self.user, &room);
-        }
-    }
-}
-
-/// Where a room's events go: this socket's queue.
-struct Route {
-    /// The socket's user (their own typing notices are not echoed).
-    me: String,
-    /// The socket's display name, updated when the user renames in another tab.
-    display: Arc<Mutex<String>>,
-    /// The newest message already sent with the join's history.
-    newest: Option<(u64, u64)>,
-    out: Outgoing,
-}
-
-/// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
-async fn forward(mut joined: Joined, route: Route) {
-    let Route {
-        me,
-        display,
-        newest,
-        out,
-    } = route;
-    let room = joined.subscription.room().to_string();
-    loop {
-        let event = match joined.subscription.recv().await {
-            Ok(event) => event,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                debug!(missed, "room receiver lagged");
-                return out
-                    .closer()
-                    .close(protocol::CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let frame = match &*event {
-            // Already sent as part of the join's history.
-            RoomEvent::Message(message)
-                if newest.is_some_and(|n| message_order(&message.id).is_none_or(|id| id <= n)) =>
-            {
-                continue;
-            }
-            RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
-            RoomEvent::Joined { user, name, ts } => ServerFrame::Joined {
-                room: room.clone(),
-                user: user.clone(),
-                name: name.clone(),
-                ts: *ts,
-            },
-            RoomEvent::Renamed { user, name } => {
-                if *user == me {
-                    *display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
-                }
-                ServerFrame::Renamed {
-                    user: user.clone(),
-                    name: name.clone(),
-                }
-            }
-            RoomEvent::Left { user, ts } => ServerFrame::Left {
-                room: room.clone(),
-                user: user.clone(),
-                ts: *ts,
-            },
-            RoomEvent::Typing { user } if *user == me => continue,
-            RoomEvent::Typing { user } => ServerFrame::Typing {
-                room: room.clone(),
-                user: user.clone(),
-            },
-        };
-        if !out.event(&frame) {
-            return;
+            self.services.chat.leave_later(&self.user, &room);
         }
     }
 }

@@ -9,6 +9,7 @@
 //! 1008 close instead.
 
 pub mod connection;
+pub mod forward;
 pub mod origin;
 pub mod outgoing;
 pub mod registry;
@@ -22,51 +23,7 @@ use tracing::debug;
 
 use protocol::CLOSE_POLICY_VIOLATION;
 
-use tower_sessions::session::Id;
-
-use crate::session::{GEN_KEY, LOGIN_KEY, USER_KEY};
 use crate::state::AppState;
-
-/// Who a socket belongs to, from its session.
-pub struct SocketLogin {
-    /// The user.
-    pub user: String,
-    /// The login (session) id; a logout closes the sockets opened under it.
-    pub login: String,
-    /// The tower-sessions id, to notice when the session expires.
-    pub session_id: Option<Id>,
-}
-
-/// The session's login, if it is valid (logged in, not ended by "log out everywhere").
-async fn logged_in(state: &AppState, session: &Session) -> Result<Option<SocketLogin>, ()> {
-    let Some(user) = session.get::<String>(USER_KEY).await.map_err(|_| ())? else {
-        return Ok(None);
-    };
-    let login = session
-        .get::<String>(LOGIN_KEY)
-        .await
-        .map_err(|_| ())?
-        .unwrap_or_default();
-    let generation = session
-        .get::<u64>(GEN_KEY)
-        .await
-        .map_err(|_| ())?
-        .unwrap_or(0);
-    let account = state
-        .backend
-        .accounts
-        .find(&user.to_ascii_lowercase())
-        .await
-        .map_err(|_| ())?;
-    if account.is_none_or(|account| account.generation != generation) {
-        return Ok(None);
-    }
-    Ok(Some(SocketLogin {
-        user,
-        login,
-        session_id: session.id(),
-    }))
-}
 
 /// Handles `GET /ws`.
 pub async fn upgrade(
@@ -81,31 +38,24 @@ pub async fn upgrade(
         debug!(?origin, ?host, "websocket refused: foreign origin");
         return (StatusCode::FORBIDDEN, "websocket origin not allowed").into_response();
     }
-    let login = match logged_in(&state, &session).await {
+    let login = match state.services.sessions.login(&session).await {
         Ok(Some(login)) => login,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
-        Err(()) => {
+        Err(err) => {
+            tracing::warn!(error = %err, "websocket refused with 503");
             return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response();
         }
     };
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
-    upgrade
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
+    upgrade.read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).max_message_size(max).max_frame_size(max).on_upgrade(
+        move |socket| async move {
             match registration {
                 Some(registration) => connection::run(socket, login, registration, state).await,
                 None => {
-                    connection::refuse(
-                        socket,
-                        CLOSE_POLICY_VIOLATION,
-                        "too many open connections for this user",
-                    )
-                    .await
+                    connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await
                 }
             }
-        })
+        },
+    )
 }

@@ -21,13 +21,7 @@ fn normalise(origin: &str) -> String {
 impl OriginPolicy {
     /// A policy admitting the page's own origin and the listed ones (`scheme://host[:port]`).
     pub fn new(allowed: &[String]) -> Self {
-        Self {
-            allowed: allowed
-                .iter()
-                .map(|o| normalise(o))
-                .filter(|o| !o.is_empty())
-                .collect(),
-        }
+        Self { allowed: allowed.iter().map(|o| normalise(o)).filter(|o| !o.is_empty()).collect() }
     }
 
     /// Whether a handshake with this `Origin` and `Host` header may proceed.
@@ -57,15 +51,9 @@ mod tests {
     fn foreign_origins_are_refused() {
         let policy = OriginPolicy::default();
         assert!(!policy.admits(Some("http://evil.example"), Some("localhost:3000")));
-        assert!(
-            !policy.admits(Some("http://localhost:3001"), Some("localhost:3000")),
-            "other port"
-        );
+        assert!(!policy.admits(Some("http://localhost:3001"), Some("localhost:3000")), "other port");
         assert!(!policy.admits(Some("null"), Some("localhost:3000")));
-        assert!(!policy.admits(
-            Some("http://localhost:3000.evil.example"),
-            Some("localhost:3000")
-        ));
+        assert!(!policy.admits(Some("http://localhost:3000.evil.example"), Some("localhost:3000")));
         assert!(!policy.admits(Some("http://evil.example"), None));
     }
 
@@ -73,10 +61,7 @@ mod tests {
     fn listed_origins_are_admitted() {
         let policy = OriginPolicy::new(&["https://chat.example.com/".to_owned()]);
         assert!(policy.admits(Some("https://chat.example.com"), Some("10.0.0.5:3000")));
-        assert!(
-            !policy.admits(Some("http://chat.example.com"), Some("10.0.0.5:3000")),
-            "scheme matters"
-        );
+        assert!(!policy.admits(Some("http://chat.example.com"), Some("10.0.0.5:3000")), "scheme matters");
     }
 
     #[test]

@@ -42,10 +42,7 @@ impl Closer {
     pub fn close(&self, code: u16, reason: &str) {
         let mut frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
         if frame.is_none() && !self.token.is_cancelled() {
-            *frame = Some(CloseFrame {
-                code,
-                reason: reason.into(),
-            });
+            *frame = Some(CloseFrame { code, reason: reason.into() });
         }
         self.token.cancel();
     }
@@ -61,10 +58,7 @@ impl Closer {
     }
 
     fn take_frame(&self) -> Option<CloseFrame> {
-        self.frame
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        self.frame.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -93,29 +87,11 @@ pub struct Writer {
 }
 
 /// A socket's queue bounded by `frames` and `budget` bytes, whose writes must finish within `deadline`.
-pub fn channel(
-    frames: usize,
-    budget: usize,
-    deadline: Duration,
-    closer: Arc<Closer>,
-) -> (Outgoing, Writer) {
+pub fn channel(frames: usize, budget: usize, deadline: Duration, closer: Arc<Closer>) -> (Outgoing, Writer) {
     let (tx, rx) = mpsc::channel(frames.max(8));
     let backlog = Arc::new(Backlog::default());
-    let outgoing = Outgoing {
-        queue: tx,
-        backlog: backlog.clone(),
-        budget: budget.max(1024),
-        closer: closer.clone(),
-    };
-    (
-        outgoing,
-        Writer {
-            queue: rx,
-            backlog,
-            closer,
-            deadline: deadline.max(Duration::from_millis(100)),
-        },
-    )
+    let outgoing = Outgoing { queue: tx, backlog: backlog.clone(), budget: budget.max(1024), closer: closer.clone() };
+    (outgoing, Writer { queue: rx, backlog, closer, deadline: deadline.max(Duration::from_millis(100)) })
 }
 
 impl Outgoing {
@@ -150,16 +126,14 @@ impl Outgoing {
         let text = frame.encode();
         let len = text.len();
         if self.backlog.bytes.load(Ordering::Acquire) + len > self.budget {
-            self.closer
-                .close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+            self.closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
             return false;
         }
         self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
         match self.queue.try_send(text.into()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.closer
-                    .close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+                self.closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -175,12 +149,7 @@ impl Outgoing {
 /// Writes queued frames to the socket until the connection closes; then the frames already
 /// queued (acks, errors) and one close frame, within a short deadline.
 pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
-    let Writer {
-        mut queue,
-        backlog,
-        closer,
-        deadline,
-    } = writer;
+    let Writer { mut queue, backlog, closer, deadline } = writer;
     loop {
         let text = tokio::select! {
             biased;
@@ -201,10 +170,7 @@ pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
             Err(_) => {
                 // The peer stopped reading and the kernel buffer is full: no close frame can
                 // get through either. Dropping the sink (and the reader its half) ends the TCP connection.
-                debug!(
-                    deadline_ms = deadline.as_millis() as u64,
-                    "socket write timed out: dropping the connection"
-                );
+                debug!(deadline_ms = deadline.as_millis() as u64, "socket write timed out: dropping the connection");
                 closer.close(CLOSE_TOO_SLOW, "write timed out");
                 return;
             }

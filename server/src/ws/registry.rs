@@ -36,10 +36,7 @@ pub struct Registration {
 impl SocketRegistry {
     /// A registry allowing `limit` sockets per user.
     pub fn new(limit: usize) -> Self {
-        Self {
-            inner: Arc::default(),
-            limit: limit.max(1),
-        }
+        Self { inner: Arc::default(), limit: limit.max(1) }
     }
 
     /// Registers a socket of `user` opened under `login`; `None` when the user already holds the maximum.
@@ -53,53 +50,31 @@ impl SocketRegistry {
         }
         let closed = CancellationToken::new();
         sockets.push((id, login.to_owned(), closed.clone()));
-        Some(Registration {
-            registry: self.clone(),
-            user: user.to_owned(),
-            id,
-            closed,
-        })
+        Some(Registration { registry: self.clone(), user: user.to_owned(), id, closed })
     }
 
     /// Closes every socket opened under `login` (a logout); returns how many.
     pub fn close_login(&self, login: &str) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let matching = inner
-            .by_user
-            .values()
-            .flatten()
-            .filter(|(_, l, _)| l == login);
+        let matching = inner.by_user.values().flatten().filter(|(_, l, _)| l == login);
         matching.map(|(_, _, token)| token.cancel()).count()
     }
 
     /// Closes every socket of `user` (all their sessions ended); returns how many.
     pub fn close_user(&self, user: &str) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .by_user
-            .get(user)
-            .map(|sockets| sockets.iter().map(|(_, _, token)| token.cancel()).count())
-            .unwrap_or(0)
+        inner.by_user.get(user).map(|sockets| sockets.iter().map(|(_, _, token)| token.cancel()).count()).unwrap_or(0)
     }
 
     /// How many sockets `user` holds here.
     pub fn count(&self, user: &str) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_user
-            .get(user)
-            .map_or(0, Vec::len)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).by_user.get(user).map_or(0, Vec::len)
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut inner = self
-            .registry
-            .inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self.registry.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sockets) = inner.by_user.get_mut(&self.user) {
             sockets.retain(|(id, _, _)| *id != self.id);
             if sockets.is_empty() {
@@ -119,14 +94,8 @@ mod tests {
         let a = registry.register("alice", "l1");
         let b = registry.register("alice", "l2");
         assert!(a.is_some() && b.is_some());
-        assert!(
-            registry.register("alice", "l1").is_none(),
-            "third socket refused"
-        );
-        assert!(
-            registry.register("bob", "l3").is_some(),
-            "other users unaffected"
-        );
+        assert!(registry.register("alice", "l1").is_none(), "third socket refused");
+        assert!(registry.register("bob", "l3").is_some(), "other users unaffected");
         drop(a);
         assert_eq!(registry.count("alice"), 1);
         assert!(registry.register("alice", "l1").is_some());
@@ -135,11 +104,9 @@ mod tests {
     #[test]
     fn closes_by_login_and_by_user() {
         let registry = SocketRegistry::new(5);
-        let (Some(a1), Some(a2), Some(b)) = (
-            registry.register("alice", "one"),
-            registry.register("alice", "two"),
-            registry.register("bob", "three"),
-        ) else {
+        let (Some(a1), Some(a2), Some(b)) =
+            (registry.register("alice", "one"), registry.register("alice", "two"), registry.register("bob", "three"))
+        else {
             panic!("registered");
         };
         assert_eq!(registry.close_login("one"), 1);

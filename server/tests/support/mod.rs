@@ -40,10 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 /// A `redis-server` child process on a free port with its own data directory
@@ -67,16 +64,9 @@ impl RedisServer {
     /// Starts Redis and waits until it answers.
     pub async fn start() -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-test-redis-{}-{port}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("switchboard-test-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis data dir");
-        let mut redis = Self {
-            port,
-            dir,
-            child: None,
-        };
+        let mut redis = Self { port, dir, child: None };
         redis.spawn().await;
         redis
     }
@@ -84,16 +74,7 @@ impl RedisServer {
     async fn spawn(&mut self) {
         let dir = self.dir.to_string_lossy().into_owned();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                &dir,
-            ])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", &dir])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -103,11 +84,7 @@ impl RedisServer {
         let client = redis::Client::open(self.url()).expect("url");
         for _ in 0..100 {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-                {
+                if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
                     return;
                 }
             }
@@ -142,10 +119,7 @@ impl RedisServer {
 
 /// Leptos settings for in-process instances (the static site is not needed).
 pub fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("switchboard")
-        .site_root("target/site")
-        .build()
+    LeptosOptions::builder().output_name("switchboard").site_root("target/site").build()
 }
 
 /// A Switchboard instance running in this process.
@@ -184,13 +158,7 @@ impl Instance {
         let task = tokio::spawn(async move {
             let _ = server.run().await;
         });
-        Self {
-            addr,
-            id,
-            shutdown,
-            drain,
-            task: Some(task),
-        }
+        Self { addr, id, shutdown, drain, task: Some(task) }
     }
 
     /// The base URL.
@@ -208,20 +176,14 @@ impl Instance {
     pub async fn wait_ready(&self, ready: bool) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while self.is_ready().await != ready {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} never became ready={ready}",
-                self.id
-            );
+            assert!(tokio::time::Instant::now() < deadline, "{} never became ready={ready}", self.id);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// The websockets this in-process instance holds open now (its socket tasks still running).
     pub fn open_sockets(&self) -> usize {
-        self.drain
-            .as_ref()
-            .map_or(0, switchboard::drain::Drain::open_sockets)
+        self.drain.as_ref().map_or(0, switchboard::drain::Drain::open_sockets)
     }
 
     /// Waits until the instance holds no open websocket; `false` if that did not happen within `wait`.
@@ -243,9 +205,7 @@ impl Instance {
 
     /// Whether the instance has stopped serving.
     pub fn is_finished(&self) -> bool {
-        self.task
-            .as_ref()
-            .is_none_or(tokio::task::JoinHandle::is_finished)
+        self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
     }
 
     /// Shuts the instance down and waits until it stopped.
@@ -297,13 +257,7 @@ impl ProcessInstance {
 
     /// A view of this process usable wherever an [`Instance`] is (its address; stopping it is `kill`).
     pub fn as_instance(&self) -> Instance {
-        Instance {
-            addr: self.addr,
-            id: String::new(),
-            shutdown: CancellationToken::new(),
-            drain: None,
-            task: None,
-        }
+        Instance { addr: self.addr, id: String::new(), shutdown: CancellationToken::new(), drain: None, task: None }
     }
 
     /// SIGKILL: the process dies without a word, as in a crash.
@@ -318,13 +272,7 @@ pub const PASSWORD: &str = "correct horse battery";
 /// Registers `name` on `instance`, opens its websocket and joins `general`.
 pub async fn chatter(instance: &Instance, name: &str) -> (Browser, Socket) {
     let browser = Browser::new();
-    assert!(
-        browser
-            .register(instance, name, PASSWORD)
-            .await
-            .is_success(),
-        "register {name}"
-    );
+    assert!(browser.register(instance, name, PASSWORD).await.is_success(), "register {name}");
     let mut socket = browser.socket(instance).await.expect("admitted");
     socket.join("general").await;
     (browser, socket)
@@ -355,20 +303,9 @@ impl Browser {
     }
 
     /// POSTs a server function form; returns the status.
-    pub async fn call(
-        &self,
-        instance: &Instance,
-        endpoint: &str,
-        form: &[(&str, &str)],
-    ) -> reqwest::StatusCode {
+    pub async fn call(&self, instance: &Instance, endpoint: &str, form: &[(&str, &str)]) -> reqwest::StatusCode {
         let url = format!("{}/api/{endpoint}", instance.url());
-        self.http
-            .post(url)
-            .form(form)
-            .send()
-            .await
-            .expect("server fn answers")
-            .status()
+        self.http.post(url).form(form).send().await.expect("server fn answers").status()
     }
 
     /// POSTs a server function form; returns the status and the body.
@@ -379,51 +316,24 @@ impl Browser {
         form: &[(&str, &str)],
     ) -> (reqwest::StatusCode, String) {
         let url = format!("{}/api/{endpoint}", instance.url());
-        let response = self
-            .http
-            .post(url)
-            .form(form)
-            .send()
-            .await
-            .expect("server fn answers");
+        let response = self.http.post(url).form(form).send().await.expect("server fn answers");
         let status = response.status();
         (status, response.text().await.unwrap_or_default())
     }
 
     /// Registers (and so logs in) `name`.
-    pub async fn register(
-        &self,
-        instance: &Instance,
-        name: &str,
-        password: &str,
-    ) -> reqwest::StatusCode {
-        self.call(
-            instance,
-            "register",
-            &[("name", name), ("password", password)],
-        )
-        .await
+    pub async fn register(&self, instance: &Instance, name: &str, password: &str) -> reqwest::StatusCode {
+        self.call(instance, "register", &[("name", name), ("password", password)]).await
     }
 
     /// Logs in as `name`.
-    pub async fn login(
-        &self,
-        instance: &Instance,
-        name: &str,
-        password: &str,
-    ) -> reqwest::StatusCode {
-        self.call(instance, "login", &[("name", name), ("password", password)])
-            .await
+    pub async fn login(&self, instance: &Instance, name: &str, password: &str) -> reqwest::StatusCode {
+        self.call(instance, "login", &[("name", name), ("password", password)]).await
     }
 
     /// GETs a path; returns status and body.
     pub async fn get(&self, instance: &Instance, path: &str) -> (reqwest::StatusCode, String) {
-        let response = self
-            .http
-            .get(format!("{}{path}", instance.url()))
-            .send()
-            .await
-            .expect("GET answers");
+        let response = self.http.get(format!("{}{path}", instance.url())).send().await.expect("GET answers");
         let status = response.status();
         (status, response.text().await.unwrap_or_default())
     }
@@ -431,17 +341,13 @@ impl Browser {
     /// The `Cookie` header this browser sends to `instance`.
     pub fn cookie(&self, instance: &Instance) -> Option<String> {
         let url = instance.url().parse().expect("url");
-        self.jar
-            .cookies(&url)
-            .and_then(|v| v.to_str().ok().map(str::to_owned))
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
     /// The `Cookie` header this browser sends to `path` on `instance`.
     pub fn cookies_at(&self, instance: &Instance, path: &str) -> Option<String> {
         let url = format!("{}{path}", instance.url()).parse().expect("url");
-        self.jar
-            .cookies(&url)
-            .and_then(|v| v.to_str().ok().map(str::to_owned))
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_owned))
     }
 
     /// Replaces the cookies for `instance` with a raw `name=value` pair.

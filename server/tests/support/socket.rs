@@ -29,45 +29,28 @@ pub struct Socket {
 impl Socket {
     /// Opens `/ws` over a TCP socket with a tiny receive buffer (a client on a slow link).
     pub async fn connect_slow(instance: &Instance, cookie: &str) -> Self {
-        let mut request = format!("ws://{}/ws", instance.addr)
-            .into_client_request()
-            .expect("request");
-        request
-            .headers_mut()
-            .insert("cookie", cookie.parse().expect("cookie header"));
+        let mut request = format!("ws://{}/ws", instance.addr).into_client_request().expect("request");
+        request.headers_mut().insert("cookie", cookie.parse().expect("cookie header"));
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(4096).expect("small buffer");
         let tcp = socket.connect(instance.addr).await.expect("tcp connect");
-        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
-            .await
-            .expect("handshake");
+        let (stream, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
         Self { stream }
     }
 
     /// Opens `/ws`; `Err(status)` when the handshake is refused.
-    pub async fn connect(
-        instance: &Instance,
-        cookie: Option<&str>,
-        origin: Option<&str>,
-    ) -> Result<Self, u16> {
-        let mut request = format!("ws://{}/ws", instance.addr)
-            .into_client_request()
-            .expect("request");
+    pub async fn connect(instance: &Instance, cookie: Option<&str>, origin: Option<&str>) -> Result<Self, u16> {
+        let mut request = format!("ws://{}/ws", instance.addr).into_client_request().expect("request");
         if let Some(cookie) = cookie {
-            request
-                .headers_mut()
-                .insert("cookie", cookie.parse().expect("cookie header"));
+            request.headers_mut().insert("cookie", cookie.parse().expect("cookie header"));
         }
         if let Some(origin) = origin {
-            request
-                .headers_mut()
-                .insert("origin", origin.parse().expect("origin header"));
+            request.headers_mut().insert("origin", origin.parse().expect("origin header"));
         }
         match tokio_tungstenite::connect_async(request).await {
             Ok((stream, _)) => Ok(Self { stream }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                Err(response.status().as_u16())
-            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(err) => panic!("websocket failed: {err}"),
         }
     }
@@ -79,10 +62,7 @@ impl Socket {
 
     /// Sends a frame; `false` if the socket is gone (for clients the server may cut).
     pub async fn try_send(&mut self, frame: &ClientFrame) -> bool {
-        self.stream
-            .send(Message::text(frame.encode()))
-            .await
-            .is_ok()
+        self.stream.send(Message::text(frame.encode())).await.is_ok()
     }
 
     /// Sends a raw websocket message.
@@ -93,9 +73,7 @@ impl Socket {
     /// The next server frame, or `None` when the socket closed. Panics after [`PATIENCE`].
     pub async fn next(&mut self) -> Option<ServerFrame> {
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.stream.next())
-                .await
-                .expect("a frame in time")?;
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame in time")?;
             match message {
                 Ok(Message::Text(text)) => {
                     return Some(ServerFrame::decode(text.as_str()).expect("valid frame"));
@@ -122,9 +100,7 @@ impl Socket {
     /// The next frame or the close code. Panics after [`PATIENCE`].
     pub async fn next_raw(&mut self) -> Raw {
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.stream.next())
-                .await
-                .expect("a frame in time");
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame in time");
             match message {
                 Some(Ok(Message::Text(text))) => {
                     return Raw::Frame(ServerFrame::decode(text.as_str()).expect("valid frame"));
@@ -141,10 +117,7 @@ impl Socket {
     /// Reads frames until one matches; panics if the socket closes first.
     pub async fn expect<T>(&mut self, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
         loop {
-            let frame = self
-                .next()
-                .await
-                .expect("socket closed while waiting for a frame");
+            let frame = self.next().await.expect("socket closed while waiting for a frame");
             if let Some(found) = pick(frame) {
                 return found;
             }
@@ -154,9 +127,7 @@ impl Socket {
     /// Reads until the close frame; returns its code.
     pub async fn close_code(&mut self) -> Option<u16> {
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.stream.next())
-                .await
-                .expect("close in time");
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("close in time");
             match message {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
                 Some(Ok(_)) => continue,
@@ -176,30 +147,16 @@ impl Socket {
         room: &str,
         since: Option<&str>,
     ) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
-        self.expect(|f| matches!(f, ServerFrame::Welcome { .. }).then_some(()))
-            .await;
-        self.send(&ClientFrame::Join {
-            room: room.to_owned(),
-            since: since.map(str::to_owned),
-        })
-        .await;
+        self.expect(|f| matches!(f, ServerFrame::Welcome { .. }).then_some(())).await;
+        self.send(&ClientFrame::Join { room: room.to_owned(), since: since.map(str::to_owned) }).await;
         self.history(room).await
     }
 
     /// Collects a join's history: every page (`history` frame) up to the one without `more`.
-    pub async fn history(
-        &mut self,
-        room: &str,
-    ) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
+    pub async fn history(&mut self, room: &str) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
         let (mut all, mut first_gap) = (Vec::new(), None);
         loop {
-            if let ServerFrame::History {
-                room: r,
-                messages,
-                gap,
-                more,
-            } = self.next().await.expect("socket closed")
-            {
+            if let ServerFrame::History { room: r, messages, gap, more } = self.next().await.expect("socket closed") {
                 if r == room {
                     all.extend(messages);
                     first_gap = first_gap.or(gap);
@@ -213,20 +170,12 @@ impl Socket {
 
     /// Sends a message and waits for its ack; returns the stored id.
     pub async fn say(&mut self, room: &str, client_id: &str, text: &str) -> String {
-        self.send(&ClientFrame::Send {
-            room: room.to_owned(),
-            client_id: client_id.to_owned(),
-            text: text.to_owned(),
-        })
-        .await;
+        self.send(&ClientFrame::Send { room: room.to_owned(), client_id: client_id.to_owned(), text: text.to_owned() })
+            .await;
         let wanted = client_id.to_owned();
         self.expect(|f| match f {
             ServerFrame::Ack { client_id, id } if client_id == wanted => Some(id),
-            ServerFrame::Error {
-                message,
-                client_id: Some(c),
-                ..
-            } if c == wanted => panic!("send refused: {message}"),
+            ServerFrame::Error { message, client_id: Some(c), .. } if c == wanted => panic!("send refused: {message}"),
             _ => None,
         })
         .await

@@ -29,9 +29,7 @@ use protocol::{ChatMessage, Gap, RoomName};
 use redis::aio::ConnectionManager;
 
 use super::fanout::{Fanout, Subscription};
-use super::{
-    Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_millis, id_order,
-};
+use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_millis, id_order};
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
@@ -68,9 +66,7 @@ pub struct Keys {
 impl Keys {
     /// Names under `prefix`.
     pub fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-        }
+        Self { prefix: prefix.to_owned() }
     }
     /// The stream holding a room's history.
     pub fn log(&self, room: &RoomName) -> String {
@@ -92,17 +88,13 @@ impl Keys {
     }
     /// The room a channel belongs to, if it is one of ours.
     pub fn room_of(&self, channel: &str) -> Option<RoomName> {
-        channel
-            .strip_prefix(&self.prefix)?
-            .strip_prefix("room:")
-            .and_then(|r| RoomName::parse(r).ok())
+        channel.strip_prefix(&self.prefix)?.strip_prefix("room:").and_then(|r| RoomName::parse(r).ok())
     }
 }
 
 /// Decodes an event as published on a room channel.
 pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
-    let mut event: RoomEvent =
-        serde_json::from_slice(payload).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+    let mut event: RoomEvent = serde_json::from_slice(payload).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
     if let RoomEvent::Message(message) = &mut event {
         message.ts = id_millis(&message.id);
     }
@@ -134,21 +126,10 @@ pub async fn replay(
     after: &str,
     limit: usize,
 ) -> Result<Replay, BrokerError> {
-    let (entries, trimmed): (Vec<(String, HashMap<String, String>)>, String) = script
-        .key(keys.log(room))
-        .key(keys.trimmed(room))
-        .arg(after)
-        .arg(limit.max(1))
-        .invoke_async(conn)
-        .await?;
-    let gap = (id_order(&trimmed) > id_order(after)).then(|| Gap {
-        after: after.to_owned(),
-        until: trimmed,
-    });
-    Ok(Replay {
-        messages: messages(room, entries),
-        gap,
-    })
+    let (entries, trimmed): (Vec<(String, HashMap<String, String>)>, String) =
+        script.key(keys.log(room)).key(keys.trimmed(room)).arg(after).arg(limit.max(1)).invoke_async(conn).await?;
+    let gap = (id_order(&trimmed) > id_order(after)).then(|| Gap { after: after.to_owned(), until: trimmed });
+    Ok(Replay { messages: messages(room, entries), gap })
 }
 
 /// The script behind [`replay`].
@@ -172,9 +153,7 @@ impl RedisBroker {
     pub fn new(client: redis::Client, conn: ConnectionManager, prefix: &str, cap: usize) -> Self {
         let keys = Keys::new(prefix);
         let (subscriber, fanout) =
-            Subscriber::start(client, conn.clone(), keys.clone(), cap, |remote| {
-                Fanout::with_remote(remote)
-            });
+            Subscriber::start(client, conn.clone(), keys.clone(), cap, |remote| Fanout::with_remote(remote));
         Self {
             conn,
             keys,
@@ -213,14 +192,9 @@ impl Broker for RedisBroker {
     }
 
     async fn announce(&self, room: &RoomName, event: RoomEvent) -> Result<(), BrokerError> {
-        let payload =
-            serde_json::to_string(&event).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+        let payload = serde_json::to_string(&event).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
         let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH")
-            .arg(self.keys.channel(room))
-            .arg(payload)
-            .exec_async(&mut conn)
-            .await?;
+        redis::cmd("PUBLISH").arg(self.keys.channel(room)).arg(payload).exec_async(&mut conn).await?;
         Ok(())
     }
 
@@ -239,21 +213,8 @@ impl Broker for RedisBroker {
         Ok(recent)
     }
 
-    async fn since(
-        &self,
-        room: &RoomName,
-        after: &str,
-        limit: usize,
-    ) -> Result<Replay, BrokerError> {
-        replay(
-            &mut self.conn.clone(),
-            &self.since,
-            &self.keys,
-            room,
-            after,
-            limit,
-        )
-        .await
+    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError> {
+        replay(&mut self.conn.clone(), &self.since, &self.keys, room, after, limit).await
     }
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {
@@ -261,14 +222,9 @@ impl Broker for RedisBroker {
     }
 
     async fn control(&self, event: ControlEvent) -> Result<(), BrokerError> {
-        let payload =
-            serde_json::to_string(&event).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+        let payload = serde_json::to_string(&event).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
         let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH")
-            .arg(self.keys.control())
-            .arg(payload)
-            .exec_async(&mut conn)
-            .await?;
+        redis::cmd("PUBLISH").arg(self.keys.control()).arg(payload).exec_async(&mut conn).await?;
         Ok(())
     }
 
@@ -279,8 +235,7 @@ impl Broker for RedisBroker {
     async fn is_healthy(&self) -> bool {
         let mut conn = self.conn.clone();
         let ping = redis::cmd("PING");
-        let answered =
-            tokio::time::timeout(Duration::from_secs(2), ping.exec_async(&mut conn)).await;
+        let answered = tokio::time::timeout(Duration::from_secs(2), ping.exec_async(&mut conn)).await;
         matches!(answered, Ok(Ok(()))) && self.subscriber.is_connected()
     }
 }

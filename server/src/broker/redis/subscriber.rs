@@ -55,11 +55,8 @@ impl Subscriber {
         fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout,
     ) -> (Arc<Self>, Fanout) {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let subscriber = Arc::new(Self {
-            commands,
-            connected: Arc::new(AtomicBool::new(false)),
-            stop: CancellationToken::new(),
-        });
+        let subscriber =
+            Arc::new(Self { commands, connected: Arc::new(AtomicBool::new(false)), stop: CancellationToken::new() });
         let fanout = fanout_for(subscriber.clone());
         let task = Task {
             client,
@@ -169,15 +166,9 @@ impl Task {
         }
     }
 
-    async fn connect(
-        &mut self,
-    ) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
+    async fn connect(&mut self) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
         let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
-        let mut channels: Vec<String> = self
-            .wanted
-            .iter()
-            .map(|room| self.keys.channel(room))
-            .collect();
+        let mut channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
         channels.push(self.keys.control());
         sink.subscribe(&channels).await?;
         Ok((sink, stream))
@@ -186,9 +177,7 @@ impl Task {
     fn refuse_while_down(&mut self, command: Command) {
         match command {
             Command::Listen(_, reply) => {
-                let _ = reply.send(Err(BrokerError::Unavailable(
-                    "redis pub/sub is reconnecting".into(),
-                )));
+                let _ = reply.send(Err(BrokerError::Unavailable("redis pub/sub is reconnecting".into())));
             }
             Command::Unlisten(room) => {
                 self.last.remove(&room);
@@ -203,21 +192,8 @@ impl Task {
         let fallback = format!("{}-0", lost_at.saturating_sub(2_000));
         let rooms: Vec<RoomName> = self.wanted.iter().cloned().collect();
         for room in rooms {
-            let after = self
-                .last
-                .get(&room)
-                .cloned()
-                .unwrap_or_else(|| fallback.clone());
-            match replay(
-                &mut self.conn,
-                &self.since,
-                &self.keys,
-                &room,
-                &after,
-                self.cap,
-            )
-            .await
-            {
+            let after = self.last.get(&room).cloned().unwrap_or_else(|| fallback.clone());
+            match replay(&mut self.conn, &self.since, &self.keys, &room, &after, self.cap).await {
                 Ok(missed) => {
                     if let Some(gap) = &missed.gap {
                         warn!(%room, after = %gap.after, until = %gap.until, "history trimmed during the outage");
@@ -233,11 +209,7 @@ impl Task {
     }
 
     /// Serves one connection; returns `true` when the broker is gone, `false` when the connection dropped.
-    async fn serve(
-        &mut self,
-        mut sink: redis::aio::PubSubSink,
-        mut stream: redis::aio::PubSubStream,
-    ) -> bool {
+    async fn serve(&mut self, mut sink: redis::aio::PubSubSink, mut stream: redis::aio::PubSubStream) -> bool {
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -289,10 +261,7 @@ impl Task {
     /// Delivers an event locally, dropping messages at or below the last delivered id.
     fn deliver_event(&mut self, room: &RoomName, event: RoomEvent) {
         if let RoomEvent::Message(message) = &event {
-            let newer = self
-                .last
-                .get(room)
-                .is_none_or(|last| id_order(&message.id) > id_order(last));
+            let newer = self.last.get(room).is_none_or(|last| id_order(&message.id) > id_order(last));
             if !newer {
                 return;
             }

@@ -1,0 +1,69 @@
+//! A room's live events, moved into one socket's queue.
+//!
+//! One forwarder task per joined room reads the room's local broadcast (the
+//! instance subscribes the room in Redis once, however many sockets join it),
+//! turns each event into a frame for this socket — skipping what the join's
+//! history already held and the user's own typing notices — and queues it
+//! without waiting: a client that cannot keep up is closed with 4008 and
+//! catches up from history, instead of silently losing events.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use protocol::{ServerFrame, message_order};
+use tracing::debug;
+
+use crate::broker::RoomEvent;
+use crate::chat::Joined;
+use crate::ws::outgoing::Outgoing;
+
+/// Where a room's events go: this socket's queue.
+pub struct Route {
+    /// The socket's user (their own typing notices are not echoed).
+    pub me: String,
+    /// The socket's display name, updated when the user renames in another tab.
+    pub display: Arc<Mutex<String>>,
+    /// The newest message already sent with the join's history.
+    pub newest: Option<(u64, u64)>,
+    /// The socket's queue.
+    pub out: Outgoing,
+}
+
+/// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
+pub async fn forward(mut joined: Joined, route: Route) {
+    let Route { me, display, newest, out } = route;
+    let room = joined.subscription.room().to_string();
+    loop {
+        let event = match joined.subscription.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                debug!(missed, "room receiver lagged");
+                return out.closer().close(protocol::CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let frame = match &*event {
+            // Already sent as part of the join's history.
+            RoomEvent::Message(message)
+                if newest.is_some_and(|n| message_order(&message.id).is_none_or(|id| id <= n)) =>
+            {
+                continue;
+            }
+            RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
+            RoomEvent::Joined { user, name, ts } => {
+                ServerFrame::Joined { room: room.clone(), user: user.clone(), name: name.clone(), ts: *ts }
+            }
+            RoomEvent::Renamed { user, name } => {
+                if *user == me {
+                    *display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
+                }
+                ServerFrame::Renamed { user: user.clone(), name: name.clone() }
+            }
+            RoomEvent::Left { user, ts } => ServerFrame::Left { room: room.clone(), user: user.clone(), ts: *ts },
+            RoomEvent::Typing { user } if *user == me => continue,
+            RoomEvent::Typing { user } => ServerFrame::Typing { room: room.clone(), user: user.clone() },
+        };
+        if !out.event(&frame) {
+            return;
+        }
+    }
+}
