@@ -11,13 +11,14 @@
 
 pub mod api;
 pub mod chat_log;
+pub mod chat_state;
 pub mod client;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -46,13 +47,14 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
         <Title text="Switchboard"/>
         <Router>
-            <main>
-                <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
+            // Each page brings its own landmarks (header, main, aside, footer).
+            <div class="page">
+                <Routes fallback=|| view! { <main><p class="notice">"Page not found."</p></main> }>
                     <Route path=path!("/") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/r/:room") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
                 </Routes>
-            </main>
+            </div>
         </Router>
     }
 }

@@ -16,10 +16,22 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let register = ServerAction::<Register>::new();
     let notice = move || use_query_map().with(|q| q.get("notice"));
-    let login_error = move || login.value().get().and_then(Result::err).map(|e| e.to_string());
-    let register_error = move || register.value().get().and_then(Result::err).map(|e| e.to_string());
+    let login_error = move || {
+        login
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+    };
+    let register_error = move || {
+        register
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+    };
     view! {
-        <section class="auth">
+        <main class="auth">
             <h1>"Switchboard"</h1>
             {move || notice().map(|n| view! { <p class="notice">{n}</p> })}
             <div class="auth-forms">
@@ -39,6 +51,6 @@ pub fn LoginPage() -> impl IntoView {
                     <p class="error" role="alert">{register_error}</p>
                 </ActionForm>
             </div>
-        </section>
+        </main>
     }
 }
