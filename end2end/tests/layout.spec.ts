@@ -103,19 +103,33 @@ for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as cons
     expect(await seriousViolations(login), "login page").toEqual([]);
     await context.close();
 
+    // The chat page with what it can show: own and others' messages, an action, unread counts.
+    const room = `a11y${Date.now().toString(36)}`;
     const page = await newUserPage(browser, baseURL!, viewport, uniqueUser("a11y"));
-    await page.locator("#message").fill("hello");
-    await page.locator("#send").click();
-    await expect(page.locator(".line.mine").last()).not.toHaveClass(/pending/);
-    await page.locator("#message").fill("/me waves");
-    await page.locator("#send").click();
-    await expect(page.locator(".line.mine.action").last()).not.toHaveClass(/pending/);
+    await page.goto(`/r/${room}`);
+    await expect(page.locator("#connection")).toHaveText(/^connected to /);
+    await page.goto("/");
+    await expect(page.locator("#connection")).toHaveText(/^connected to /);
+    const other = await newUserPage(browser, baseURL!, viewport, uniqueUser("other"));
+    await other.goto(`/r/${room}`);
+    await expect(other.locator("#connection")).toHaveText(/^connected to /);
+    await other.locator("#message").fill("unread for you");
+    await other.locator("#send").click();
+    await expect(other.locator(".line.mine").last()).not.toHaveClass(/pending/);
+    for (const text of ["hello", "/me waves"]) {
+      await page.locator("#message").fill(text);
+      await page.locator("#send").click();
+      await expect(page.locator(".line.mine").last()).not.toHaveClass(/pending/);
+    }
+    await expect(page.locator(`.room-entry[data-room="${room}"] .unread`)).toHaveText("1");
     expect(await seriousViolations(page), "chat page").toEqual([]);
     if (label === "phone") {
+      await expect(page.locator("#panel-toggle .unread")).toContainText("1");
       await page.locator("#panel-toggle").click();
       await expect(page.locator("#room-list")).toBeVisible();
       expect(await seriousViolations(page), "chat page, panel open").toEqual([]);
     }
     await page.context().close();
+    await other.context().close();
   });
 }

@@ -27,7 +27,7 @@ pub fn PanelToggle(chat: ChatHandles, open: RwSignal<bool>) -> impl IntoView {
         >
             "Rooms"
             <Show when=move || { unread() > 0 }>
-                <span class="unread" aria-label=move || format!("{} unread", unread())>{unread}</span>
+                <span class="unread">{unread}<span class="visually-hidden">" unread"</span></span>
             </Show>
         </button>
     }
