@@ -42,8 +42,7 @@ pub struct ChatHandles {
     pub state: RwSignal<ConnectionState>,
     /// The connection's command channel (browser only).
     #[cfg(feature = "hydrate")]
-    pub commands:
-        StoredValue<Option<futures::channel::mpsc::UnboundedSender<Command>>, LocalStorage>,
+    pub commands: StoredValue<Option<futures::channel::mpsc::UnboundedSender<Command>>, LocalStorage>,
     /// The unacknowledged messages of this user, in browser storage (browser only).
     #[cfg(feature = "hydrate")]
     pub outbox: StoredValue<crate::client::outbox::Outbox, LocalStorage>,
@@ -73,16 +72,12 @@ impl ChatHandles {
 
     /// Changes the transcript of `room`.
     pub fn with_log(&self, room: &str, change: impl FnOnce(&mut ChatLog)) {
-        self.logs
-            .update(|logs| change(logs.entry(room.to_owned()).or_default()));
+        self.logs.update(|logs| change(logs.entry(room.to_owned()).or_default()));
     }
 
     /// The newest message id seen in `room`.
     pub fn last_id(&self, room: &str) -> Option<String> {
-        self.logs.with_untracked(|logs| {
-            logs.get(room)
-                .and_then(|log| log.last_id().map(str::to_owned))
-        })
+        self.logs.with_untracked(|logs| logs.get(room).and_then(|log| log.last_id().map(str::to_owned)))
     }
 
     /// Adds rooms to the list (kept sorted, without duplicates).
@@ -97,8 +92,7 @@ impl ChatHandles {
 
     /// The name to show for `user`.
     pub fn shown(&self, user: &str) -> String {
-        self.names
-            .with(|names| names.get(user).cloned().unwrap_or_else(|| user.to_owned()))
+        self.names.with(|names| names.get(user).cloned().unwrap_or_else(|| user.to_owned()))
     }
 
     #[cfg(feature = "hydrate")]
@@ -118,13 +112,8 @@ impl ChatHandles {
         self.with_log(&room, |log| log.push_pending(me, &client_id, &text));
         #[cfg(feature = "hydrate")]
         {
-            let pending = crate::client::outbox::Pending {
-                client_id,
-                room,
-                text,
-            };
-            self.outbox
-                .with_value(|outbox| outbox.push(pending.clone()));
+            let pending = crate::client::outbox::Pending { client_id, room, text };
+            self.outbox.with_value(|outbox| outbox.push(pending.clone()));
             self.command(Command::Send(pending));
         }
     }
@@ -182,11 +171,7 @@ fn new_client_id() -> String {
         use std::sync::atomic::{AtomicU32, Ordering};
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-        format!(
-            "{:x}-{random:x}-{}",
-            js_sys::Date::now() as u64,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        )
+        format!("{:x}-{random:x}-{}", js_sys::Date::now() as u64, COUNTER.fetch_add(1, Ordering::Relaxed))
     }
     #[cfg(not(feature = "hydrate"))]
     String::new()

@@ -27,8 +27,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::api::ssr::Services;
-use leptos::prelude::LeptosOptions;
 use axum::serve::ListenerExt;
+use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;

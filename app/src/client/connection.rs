@@ -81,12 +81,7 @@ pub(super) enum End {
     Stop,
 }
 
-async fn run(
-    chat: ChatHandles,
-    me: String,
-    outbox: Outbox,
-    mut commands: UnboundedReceiver<Command>,
-) {
+async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
     let mut backoff = Backoff::default();
     // Leaves asked for while disconnected, sent after the next `welcome`.
     let mut deferred: Vec<ClientFrame> = Vec::new();
@@ -138,9 +133,7 @@ async fn wait(
         if left <= 0.0 {
             return true;
         }
-        let online = web_sys::window()
-            .map(|w| w.navigator().on_line())
-            .unwrap_or(true);
+        let online = web_sys::window().map(|w| w.navigator().on_line()).unwrap_or(true);
         chat.state.set(if online {
             ConnectionState::Reconnecting((left / 1000.0).ceil() as u32)
         } else {
@@ -171,12 +164,9 @@ enum Repin {
 
 /// `GET /` so the load balancer hands out a sticky cookie for a live instance.
 async fn repin() -> Repin {
-    let request =
-        gloo_net::http::Request::get("/").credentials(web_sys::RequestCredentials::Include);
+    let request = gloo_net::http::Request::get("/").credentials(web_sys::RequestCredentials::Include);
     match request.send().await {
-        Ok(response) if response.status() == 401 || response.url().ends_with("/login") => {
-            Repin::LoggedOut
-        }
+        Ok(response) if response.status() == 401 || response.url().ends_with("/login") => Repin::LoggedOut,
         Ok(response) if response.ok() => Repin::Ok,
         _ => Repin::Failed,
     }
@@ -185,20 +175,13 @@ async fn repin() -> Repin {
 fn go_to_login(notice: &str) {
     if let Some(window) = web_sys::window() {
         let notice = String::from(js_sys::encode_uri_component(notice));
-        let _ = window
-            .location()
-            .set_href(&format!("/login?notice={notice}"));
+        let _ = window.location().set_href(&format!("/login?notice={notice}"));
     }
 }
 
 fn socket_url() -> String {
     let location = web_sys::window().map(|w| w.location());
-    let host = location
-        .as_ref()
-        .and_then(|l| l.host().ok())
-        .unwrap_or_default();
-    let secure = location
-        .and_then(|l| l.protocol().ok())
-        .is_some_and(|p| p == "https:");
+    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
+    let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
     format!("{}://{host}/ws", if secure { "wss" } else { "ws" })
 }

@@ -16,13 +16,7 @@ use crate::chat_state::ChatHandles;
 
 /// Applies a frame that does not change the connection itself. `retry` collects the
 /// client ids of sends the server could not store yet, to send again on the next tick.
-pub fn apply(
-    chat: &ChatHandles,
-    me: &str,
-    outbox: &Outbox,
-    frame: &ServerFrame,
-    retry: &mut Vec<String>,
-) {
+pub fn apply(chat: &ChatHandles, me: &str, outbox: &Outbox, frame: &ServerFrame, retry: &mut Vec<String>) {
     match frame {
         ServerFrame::Ack { client_id, .. } => {
             if let Some(pending) = outbox.get(client_id) {
@@ -30,15 +24,11 @@ pub fn apply(
                 outbox.remove(client_id);
             }
         }
-        ServerFrame::Error {
-            code,
-            message,
-            client_id,
-        } => on_error(chat, outbox, *code, message, client_id.as_deref(), retry),
+        ServerFrame::Error { code, message, client_id } => {
+            on_error(chat, outbox, *code, message, client_id.as_deref(), retry)
+        }
         ServerFrame::History { room, .. } => chat.with_log(room, |log| log.apply(frame, me)),
-        ServerFrame::Joined {
-            room, user, name, ..
-        } => {
+        ServerFrame::Joined { room, user, name, .. } => {
             if !name.is_empty() && name != user {
                 chat.names.update(|names| {
                     names.insert(user.clone(), name.clone());
@@ -112,9 +102,7 @@ fn on_renamed(chat: &ChatHandles, me: &str, user: &str, name: &str) {
             names.insert(user.to_owned(), name.to_owned());
         });
         let notice = format!("{before} is now {name}");
-        chat.with_log(&chat.current.get_untracked(), |log| {
-            log.push_notice(notice, 0)
-        });
+        chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
     }
     if user == me {
         chat.my_name.set(name.to_owned());
@@ -129,8 +117,7 @@ fn on_message(chat: &ChatHandles, me: &str, message: &ChatMessage, frame: &Serve
     });
     chat.with_log(&message.room, |log| log.apply(frame, me));
     if message.user != me && message.room != chat.current.get_untracked() {
-        chat.unread
-            .update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
+        chat.unread.update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
     }
 }
 
@@ -141,19 +128,14 @@ const TYPING_SHOWN_MS: f64 = 4_000.0;
 fn show_typing(chat: &ChatHandles, room: &str, user: &str) {
     let until = js_sys::Date::now() + TYPING_SHOWN_MS;
     chat.typing.update(|typing| {
-        typing
-            .entry(room.to_owned())
-            .or_default()
-            .insert(user.to_owned(), until);
+        typing.entry(room.to_owned()).or_default().insert(user.to_owned(), until);
     });
     let (chat, room, user) = (*chat, room.to_owned(), user.to_owned());
     spawn_local(async move {
         gloo_timers::future::sleep(Duration::from_millis(TYPING_SHOWN_MS as u64 + 50)).await;
         chat.typing.update(|typing| {
             if let Some(users) = typing.get_mut(&room)
-                && users
-                    .get(&user)
-                    .is_some_and(|end| *end <= js_sys::Date::now())
+                && users.get(&user).is_some_and(|end| *end <= js_sys::Date::now())
             {
                 users.remove(&user);
             }

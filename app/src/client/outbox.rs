@@ -52,9 +52,7 @@ impl Outbox {
             .and_then(|s| s.get_item(&key).ok().flatten())
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default();
-        Self {
-            inner: Rc::new(RefCell::new(Inner { key, entries })),
-        }
+        Self { inner: Rc::new(RefCell::new(Inner { key, entries })) }
     }
 
     /// The entries, oldest first.
@@ -64,23 +62,14 @@ impl Outbox {
 
     /// The entry with this client id.
     pub fn get(&self, client_id: &str) -> Option<Pending> {
-        self.inner
-            .borrow()
-            .entries
-            .iter()
-            .find(|p| p.client_id == client_id)
-            .cloned()
+        self.inner.borrow().entries.iter().find(|p| p.client_id == client_id).cloned()
     }
 
     /// Adds an entry and stores the outbox at once; an entry with the same client id is
     /// kept as it is. Returns whether the entry was new.
     pub fn push(&self, pending: Pending) -> bool {
         let mut inner = self.inner.borrow_mut();
-        if inner
-            .entries
-            .iter()
-            .any(|p| p.client_id == pending.client_id)
-        {
+        if inner.entries.iter().any(|p| p.client_id == pending.client_id) {
             return false;
         }
         inner.entries.push(pending);
@@ -104,10 +93,7 @@ impl Inner {
         if let Some(storage) = storage() {
             let _ = match self.entries.is_empty() {
                 true => storage.remove_item(&self.key),
-                false => storage.set_item(
-                    &self.key,
-                    &serde_json::to_string(&self.entries).unwrap_or_default(),
-                ),
+                false => storage.set_item(&self.key, &serde_json::to_string(&self.entries).unwrap_or_default()),
             };
         }
     }

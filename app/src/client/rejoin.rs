@@ -31,9 +31,7 @@ pub fn join_frames(rooms: Vec<RoomJoin>, budget: usize) -> Vec<ClientFrame> {
         // The room's JSON and the comma before it.
         let bytes = serde_json::to_string(&room).map_or(0, |json| json.len()) + 1;
         if !batch.is_empty() && (size + bytes > budget || batch.len() == MAX_ROOMS_PER_FRAME) {
-            frames.push(ClientFrame::JoinMany {
-                rooms: std::mem::take(&mut batch),
-            });
+            frames.push(ClientFrame::JoinMany { rooms: std::mem::take(&mut batch) });
             size = ENVELOPE_BYTES;
         }
         size += bytes;
@@ -82,19 +80,12 @@ mod tests {
         let frames = join_frames(wanted.clone(), FRAME_BUDGET_BYTES);
         assert!(frames.len() > 1, "{} frames", frames.len());
         for frame in &frames {
-            assert!(
-                frame.encode().len() <= FRAME_BUDGET_BYTES,
-                "{} bytes",
-                frame.encode().len()
-            );
+            assert!(frame.encode().len() <= FRAME_BUDGET_BYTES, "{} bytes", frame.encode().len());
         }
         assert_eq!(joined(&frames), wanted);
         // Each frame is filled: the next room would not have fitted.
         let first = frame_len(&frames[0]);
-        assert!(
-            first + 100 > FRAME_BUDGET_BYTES,
-            "first frame only {first} bytes"
-        );
+        assert!(first + 100 > FRAME_BUDGET_BYTES, "first frame only {first} bytes");
     }
 
     fn frame_len(frame: &ClientFrame) -> usize {
@@ -107,15 +98,9 @@ mod tests {
         assert_eq!(frame.encode().len(), ENVELOPE_BYTES);
         // And the estimate of a frame with rooms is its exact length plus one trailing comma.
         let wanted = rooms(3, 5, true);
-        let estimate = ENVELOPE_BYTES
-            + wanted
-                .iter()
-                .map(|r| serde_json::to_string(r).map_or(0, |j| j.len()) + 1)
-                .sum::<usize>();
-        assert_eq!(
-            frame_len(&ClientFrame::JoinMany { rooms: wanted }) + 1,
-            estimate
-        );
+        let estimate =
+            ENVELOPE_BYTES + wanted.iter().map(|r| serde_json::to_string(r).map_or(0, |j| j.len()) + 1).sum::<usize>();
+        assert_eq!(frame_len(&ClientFrame::JoinMany { rooms: wanted }) + 1, estimate);
     }
 
     #[test]

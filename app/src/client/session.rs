@@ -79,37 +79,15 @@ impl<'a> Session<'a> {
         backoff: &'a mut Backoff,
         deferred: &'a mut Vec<ClientFrame>,
     ) -> Self {
-        Self {
-            chat,
-            me,
-            outbox,
-            backoff,
-            deferred,
-            welcomed: false,
-            moving: None,
-            retry: Vec::new(),
-            silent_ticks: 0,
-        }
+        Self { chat, me, outbox, backoff, deferred, welcomed: false, moving: None, retry: Vec::new(), silent_ticks: 0 }
     }
 
     /// Runs the socket until it ends.
-    pub(super) async fn run(
-        mut self,
-        socket: WebSocket,
-        commands: &mut UnboundedReceiver<Command>,
-    ) -> End {
+    pub(super) async fn run(mut self, socket: WebSocket, commands: &mut UnboundedReceiver<Command>) -> End {
         let (mut sink, stream) = socket.split();
-        let frames = stream
-            .map(Event::Frame)
-            .chain(futures::stream::once(futures::future::ready(
-                Event::SocketEnded,
-            )));
-        let ticks =
-            gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
-        let mut events = futures::stream::select(
-            futures::stream::select(frames, commands.map(Event::Command)),
-            ticks,
-        );
+        let frames = stream.map(Event::Frame).chain(futures::stream::once(futures::future::ready(Event::SocketEnded)));
+        let ticks = gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
+        let mut events = futures::stream::select(futures::stream::select(frames, commands.map(Event::Command)), ticks);
         while let Some(event) = events.next().await {
             let step = match event {
                 Event::Command(command) => self.on_command(command),
@@ -140,10 +118,7 @@ impl<'a> Session<'a> {
                 self.outbox.push(pending.clone());
                 send_frame(&pending)
             }
-            Command::Join(room) => ClientFrame::Join {
-                since: self.chat.last_id(&room),
-                room,
-            },
+            Command::Join(room) => ClientFrame::Join { since: self.chat.last_id(&room), room },
             Command::Leave(room) => ClientFrame::Leave { room },
             Command::Typing(room) => ClientFrame::Typing { room },
             Command::Rename(name) => ClientFrame::Rename { name },
@@ -169,13 +144,7 @@ impl<'a> Session<'a> {
             return Step::Send(Vec::new());
         }
         let mut frames = vec![ClientFrame::Ping];
-        frames.extend(
-            self.outbox
-                .entries()
-                .iter()
-                .filter(|p| self.retry.contains(&p.client_id))
-                .map(send_frame),
-        );
+        frames.extend(self.outbox.entries().iter().filter(|p| self.retry.contains(&p.client_id)).map(send_frame));
         self.retry.clear();
         Step::Send(frames)
     }
@@ -192,19 +161,14 @@ impl<'a> Session<'a> {
             {
                 // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
                 let notice = format!("⚠ the connection was closed: {}", close.reason);
-                self.chat
-                    .with_log(&self.chat.current.get_untracked(), |log| {
-                        log.push_notice(notice, 0)
-                    });
+                self.chat.with_log(&self.chat.current.get_untracked(), |log| log.push_notice(notice, 0));
                 return Step::End(End::Closed);
             }
             Err(_) => return self.ended(),
         };
         self.silent_ticks = 0;
         match ServerFrame::decode(&text) {
-            Ok(ServerFrame::Welcome {
-                instance, rooms, ..
-            }) => self.on_welcome(instance, rooms),
+            Ok(ServerFrame::Welcome { instance, rooms, .. }) => self.on_welcome(instance, rooms),
             Ok(ServerFrame::Move { after_ms }) => {
                 // The server closes the socket itself, with 1012, right after this frame.
                 self.moving = Some(after_ms);
@@ -234,28 +198,11 @@ impl<'a> Session<'a> {
         let left: Vec<&str> = self
             .deferred
             .iter()
-            .filter_map(|f| {
-                if let ClientFrame::Leave { room } = f {
-                    Some(room.as_str())
-                } else {
-                    None
-                }
-            })
+            .filter_map(|f| if let ClientFrame::Leave { room } = f { Some(room.as_str()) } else { None })
             .collect();
-        chat.add_rooms(
-            rooms
-                .into_iter()
-                .filter(|room| !left.contains(&room.as_str())),
-        );
-        let joins = chat
-            .rooms
-            .get_untracked()
-            .into_iter()
-            .map(|room| RoomJoin {
-                since: chat.last_id(&room),
-                room,
-            })
-            .collect();
+        chat.add_rooms(rooms.into_iter().filter(|room| !left.contains(&room.as_str())));
+        let joins =
+            chat.rooms.get_untracked().into_iter().map(|room| RoomJoin { since: chat.last_id(&room), room }).collect();
         let mut frames = join_frames(joins, FRAME_BUDGET_BYTES);
         frames.append(self.deferred);
         frames.extend(self.outbox.entries().iter().map(send_frame));
@@ -265,9 +212,5 @@ impl<'a> Session<'a> {
 
 /// The frame that (re)sends an outbox entry.
 fn send_frame(pending: &Pending) -> ClientFrame {
-    ClientFrame::Send {
-        room: pending.room.clone(),
-        client_id: pending.client_id.clone(),
-        text: pending.text.clone(),
-    }
+    ClientFrame::Send { room: pending.room.clone(), client_id: pending.client_id.clone(), text: pending.text.clone() }
 }

@@ -60,11 +60,7 @@ pub fn ChatPage() -> impl IntoView {
 #[component]
 fn ChatRoom(me: Me) -> impl IntoView {
     let params = use_params_map();
-    let current = Memo::new(move |_| {
-        params
-            .with(|p| p.get("room"))
-            .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
-    });
+    let current = Memo::new(move |_| params.with(|p| p.get("room")).unwrap_or_else(|| DEFAULT_ROOM.to_owned()));
     let chat = ChatHandles::new(current, &me.user, me.name.clone());
     let panel_open = RwSignal::new(false);
     // The room on screen is joined (added to the list) and read.
@@ -127,20 +123,13 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
             draft.set(String::new());
         }
     };
-    let lines = move || {
-        chat.logs.with(|logs| {
-            logs.get(&current.get())
-                .map(|log| log.lines().to_vec())
-                .unwrap_or_default()
-        })
-    };
+    let lines =
+        move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
-        let mut names: Vec<String> = chat.typing.with(|t| {
-            t.get(&current.get())
-                .map(|m| m.keys().map(|u| chat.shown(u)).collect())
-                .unwrap_or_default()
-        });
+        let mut names: Vec<String> = chat
+            .typing
+            .with(|t| t.get(&current.get()).map(|m| m.keys().map(|u| chat.shown(u)).collect()).unwrap_or_default());
         names.sort();
         match names.len() {
             0 => String::new(),

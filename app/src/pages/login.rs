@@ -16,20 +16,8 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let register = ServerAction::<Register>::new();
     let notice = move || use_query_map().with(|q| q.get("notice"));
-    let login_error = move || {
-        login
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| e.to_string())
-    };
-    let register_error = move || {
-        register
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| e.to_string())
-    };
+    let login_error = move || login.value().get().and_then(Result::err).map(|e| e.to_string());
+    let register_error = move || register.value().get().and_then(Result::err).map(|e| e.to_string());
     view! {
         <main class="auth">
             <h1>"Switchboard"</h1>

@@ -92,11 +92,7 @@ fn RoomList(chat: ChatHandles) -> impl IntoView {
 
 /// One room of the list: its link, unread count and leave button.
 #[component]
-fn RoomEntry(
-    chat: ChatHandles,
-    room: String,
-    leave: impl Fn(String) + Clone + Send + Sync + 'static,
-) -> impl IntoView {
+fn RoomEntry(chat: ChatHandles, room: String, leave: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
     let target = room.clone();
     let unread = Memo::new(move |_| chat.unread.with(|u| u.get(&target).copied().unwrap_or(0)));
     let is_current = {
@@ -105,12 +101,7 @@ fn RoomEntry(
     };
     let can_leave = room != DEFAULT_ROOM;
     let leave_label = format!("Leave #{room}");
-    let (href, title, shown, data) = (
-        format!("/r/{room}"),
-        format!("#{room}"),
-        room.clone(),
-        room.clone(),
-    );
+    let (href, title, shown, data) = (format!("/r/{room}"), format!("#{room}"), room.clone(), room.clone());
     view! {
         <li class="room-entry" class:current=is_current data-room=data>
             <A href=href attr:title=title>

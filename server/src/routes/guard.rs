@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use app::api::ssr::ClientAddr;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
