@@ -118,15 +118,14 @@ impl ChatLog {
         self.note_id(&message.id);
         let mine = message.user == me;
         // Our own message coming back live or in history replaces its pending line.
-        if let Some(client_id) = &message.client_id {
-            if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.mine && &l.key == client_id) {
-                if mine {
-                    line.key = message.id.clone();
-                    line.ts = message.ts;
-                    line.pending = false;
-                    return;
-                }
-            }
+        if mine
+            && let Some(client_id) = &message.client_id
+            && let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.mine && &l.key == client_id)
+        {
+            line.key = message.id.clone();
+            line.ts = message.ts;
+            line.pending = false;
+            return;
         }
         let author = if message.name.is_empty() { &message.user } else { &message.name };
         self.lines.push(message_line(author, message.id.clone(), &message.text, message.ts, mine, false));

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod chat_log;
+pub mod chat_state;
 pub mod client;
 pub mod pages;
 
@@ -46,13 +47,14 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
         <Title text="Switchboard"/>
         <Router>
-            <main>
-                <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
+            // Each page brings its own landmarks (header, main, aside, footer).
+            <div class="page">
+                <Routes fallback=|| view! { <main><p class="notice">"Page not found."</p></main> }>
                     <Route path=path!("/") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/r/:room") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
                 </Routes>
-            </main>
+            </div>
         </Router>
     }
 }

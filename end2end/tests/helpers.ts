@@ -1,5 +1,6 @@
 import { execSync } from "node:child_process";
-import { Browser, BrowserContext, expect, Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { Browser, BrowserContext, BrowserContextOptions, expect, Page } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
 
@@ -87,4 +88,30 @@ export async function waitAllReady(): Promise<void> {
     expect(response.status).toBe(200);
   }).toPass({ timeout: 20_000 });
   await new Promise((resolve) => setTimeout(resolve, 2_500));
+}
+
+/** A fresh browser context whose HAProxy cookie pins it to instance `n`, with one page. */
+export async function newPinnedPage(browser: Browser, baseURL: string, n: number, options: BrowserContextOptions = {}): Promise<[BrowserContext, Page]> {
+  const context = await browser.newContext({ ...options, baseURL });
+  await context.addCookies([{ name: "SBSERVER", value: `app-${n}`, url: baseURL }]);
+  return [context, await context.newPage()];
+}
+
+/** The process id of instance `n` of the suite's cluster (for signals scripts/cluster does not send). */
+export function instancePid(n: number): number {
+  const run = process.env.SB_RUN;
+  if (!run) throw new Error("SB_RUN is not set: run through scripts/test");
+  return Number(readFileSync(`${run}/app-${n}.pid`, "utf8").trim());
+}
+
+/** Starts every instance a test killed and waits until HAProxy routes to all of them again. */
+export async function restoreCluster(): Promise<void> {
+  for (let n = 1; n <= instanceCount(); n++) {
+    try {
+      cluster(`start-instance ${n}`);
+    } catch {
+      // already running
+    }
+  }
+  await waitAllReady();
 }

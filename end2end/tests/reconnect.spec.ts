@@ -1,17 +1,8 @@
 import { expect, Page, test } from "@playwright/test";
-import { cluster, expectConnected, instanceCount, newPage, register, say, socketInstance, uniqueUser, waitAllReady } from "./helpers";
+import { cluster, expectConnected, instanceCount, newPage, register, restoreCluster, say, socketInstance, uniqueUser, waitAllReady } from "./helpers";
 
 // Every test here kills or restarts instances of the shared cluster and brings them back.
-test.afterEach(async () => {
-  for (let n = 1; n <= instanceCount(); n++) {
-    try {
-      cluster(`start-instance ${n}`);
-    } catch {
-      // already running
-    }
-  }
-  await waitAllReady();
-});
+test.afterEach(restoreCluster);
 
 async function twoUsers(browser: import("@playwright/test").Browser, baseURL: string) {
   const [aliceContext, alice] = await newPage(browser, baseURL);

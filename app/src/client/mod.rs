@@ -1,13 +1,21 @@
 //! The browser's side of the websocket.
 //!
-//! [`backoff`] is the pure reconnect schedule (compiled everywhere so it is
-//! unit-tested on the host); [`connection`] runs the socket in the browser only.
+//! [`backoff`] (the reconnect schedule) and [`rejoin`] (the frames that rejoin
+//! a user's rooms) are pure, compiled everywhere so they are unit-tested on the
+//! host. In the browser only: [`connection`] keeps the page connected (one
+//! `session` per socket), [`inbound`] applies what the server says to the page,
+//! and [`outbox`] keeps unacknowledged messages in browser storage.
 
 pub mod backoff;
 #[cfg(feature = "hydrate")]
 pub mod connection;
 #[cfg(feature = "hydrate")]
+pub mod inbound;
+#[cfg(feature = "hydrate")]
 pub mod outbox;
+pub mod rejoin;
+#[cfg(feature = "hydrate")]
+mod session;
 
 /// What the page shows about its connection.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -3,6 +3,16 @@
 //! Kept in `localStorage` (per user), so a message typed while offline survives
 //! a page reload as well as a reconnect; every entry is resent with its original
 //! client id until acked, and the server stores each id once.
+//!
+//! The page writes an entry the moment the user submits it — not when the
+//! connection task gets round to it, which may be seconds later while the task
+//! waits for a load-balancer re-pin, or never if the page reloads first. So the
+//! page and its connection task share one [`Outbox`] (a handle to the same
+//! list, written through to storage on every change), and [`Outbox::push`] is
+//! idempotent: whoever pushes second changes nothing.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +27,14 @@ pub struct Pending {
     pub text: String,
 }
 
-/// The outbox of one user in one browser.
+/// The outbox of one user in one page: a cheap handle; clones share the same entries.
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
+    inner: Rc<RefCell<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     key: String,
     entries: Vec<Pending>,
 }
@@ -29,41 +44,51 @@ fn storage() -> Option<web_sys::Storage> {
 }
 
 impl Outbox {
-    /// Loads the outbox of `user` from browser storage.
+    /// Loads the outbox of `user` from browser storage (empty when there is none or it is
+    /// unreadable; without storage the outbox still works for the life of the page).
     pub fn load(user: &str) -> Self {
         let key = format!("switchboard.outbox.{user}");
         let entries = storage()
             .and_then(|s| s.get_item(&key).ok().flatten())
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default();
-        Self { key, entries }
+        Self { inner: Rc::new(RefCell::new(Inner { key, entries })) }
     }
 
     /// The entries, oldest first.
-    pub fn entries(&self) -> &[Pending] {
-        &self.entries
+    pub fn entries(&self) -> Vec<Pending> {
+        self.inner.borrow().entries.clone()
     }
 
     /// The entry with this client id.
-    pub fn get(&self, client_id: &str) -> Option<&Pending> {
-        self.entries.iter().find(|p| p.client_id == client_id)
+    pub fn get(&self, client_id: &str) -> Option<Pending> {
+        self.inner.borrow().entries.iter().find(|p| p.client_id == client_id).cloned()
     }
 
-    /// Adds an entry.
-    pub fn push(&mut self, pending: Pending) {
-        self.entries.push(pending);
-        self.store();
+    /// Adds an entry and stores the outbox at once; an entry with the same client id is
+    /// kept as it is. Returns whether the entry was new.
+    pub fn push(&self, pending: Pending) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        if inner.entries.iter().any(|p| p.client_id == pending.client_id) {
+            return false;
+        }
+        inner.entries.push(pending);
+        inner.store();
+        true
     }
 
     /// Removes the entry with this client id (acked or refused).
-    pub fn remove(&mut self, client_id: &str) {
-        let before = self.entries.len();
-        self.entries.retain(|p| p.client_id != client_id);
-        if self.entries.len() != before {
-            self.store();
+    pub fn remove(&self, client_id: &str) {
+        let mut inner = self.inner.borrow_mut();
+        let before = inner.entries.len();
+        inner.entries.retain(|p| p.client_id != client_id);
+        if inner.entries.len() != before {
+            inner.store();
         }
     }
+}
 
+impl Inner {
     fn store(&self) {
         if let Some(storage) = storage() {
             let _ = match self.entries.is_empty() {

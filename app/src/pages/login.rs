@@ -19,7 +19,7 @@ pub fn LoginPage() -> impl IntoView {
     let login_error = move || login.value().get().and_then(Result::err).map(|e| e.to_string());
     let register_error = move || register.value().get().and_then(Result::err).map(|e| e.to_string());
     view! {
-        <section class="auth">
+        <main class="auth">
             <h1>"Switchboard"</h1>
             {move || notice().map(|n| view! { <p class="notice">{n}</p> })}
             <div class="auth-forms">
@@ -39,6 +39,6 @@ pub fn LoginPage() -> impl IntoView {
                     <p class="error" role="alert">{register_error}</p>
                 </ActionForm>
             </div>
-        </section>
+        </main>
     }
 }

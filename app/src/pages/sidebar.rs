@@ -1,0 +1,189 @@
+//! The chat page's side panel: joined rooms, who is online, joining a room and renaming.
+//!
+//! On a wide screen it is a column beside the conversation; on a phone there is
+//! no room for a column, so it collapses behind the header's "Rooms" button
+//! ([`PanelToggle`]) and opens above the conversation — the CSS decides which,
+//! the markup is the same. It closes again when the user picks a room.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+use protocol::{DEFAULT_ROOM, RoomName, UserName};
+
+use crate::chat_state::ChatHandles;
+
+/// The header button that opens and closes the side panel (shown on narrow screens only).
+#[component]
+pub fn PanelToggle(chat: ChatHandles, open: RwSignal<bool>) -> impl IntoView {
+    let unread = move || chat.unread.with(|unread| unread.values().sum::<u32>());
+    view! {
+        <button
+            type="button"
+            class="panel-toggle"
+            id="panel-toggle"
+            aria-controls="side-panel"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|open| *open = !*open)
+        >
+            "Rooms"
+            <Show when=move || { unread() > 0 }>
+                <span class="unread">{unread}<span class="visually-hidden">" unread"</span></span>
+            </Show>
+        </button>
+    }
+}
+
+/// The side panel: rooms, online users, the rename and join forms.
+#[component]
+pub fn SidePanel(chat: ChatHandles, open: RwSignal<bool>) -> impl IntoView {
+    // Picking a room (or being sent to one) closes the panel on a phone.
+    Effect::new(move |previous: Option<String>| {
+        let room = chat.current.get();
+        if previous.is_some_and(|previous| previous != room) {
+            open.set(false);
+        }
+        room
+    });
+    view! {
+        <aside class="rooms" id="side-panel" class:open=move || open.get() aria-label="Rooms and people">
+            <RoomList chat/>
+            <section class="online" aria-labelledby="online-title">
+                <h2 id="online-title">"Online here"</h2>
+                <ul id="online">
+                    <For
+                        each=move || chat.members.with(|m| m.get(&chat.current.get()).map(|s| s.iter().cloned().collect::<Vec<_>>()).unwrap_or_default())
+                        key=|user| user.clone()
+                        let:user
+                    >
+                        {
+                            let data = user.clone();
+                            let title = user.clone();
+                            let shown = move || chat.shown(&user);
+                            view! { <li class="member" data-user=data title=move || chat.shown(&title)>{shown}</li> }
+                        }
+                    </For>
+                </ul>
+            </section>
+            <RenameForm chat/>
+        </aside>
+    }
+}
+
+/// The joined rooms with unread counts, and the form to join or create one.
+#[component]
+fn RoomList(chat: ChatHandles) -> impl IntoView {
+    let navigate = use_navigate();
+    let leave = move |room: String| {
+        chat.leave(room);
+        navigate(&format!("/r/{DEFAULT_ROOM}"), Default::default());
+    };
+    view! {
+        <nav class="room-nav" aria-labelledby="rooms-title">
+            <h2 id="rooms-title">"Rooms"</h2>
+            <ul id="room-list">
+                <For each=move || chat.rooms.get() key=|room| room.clone() let:room>
+                    <RoomEntry chat room=room.clone() leave=leave.clone()/>
+                </For>
+            </ul>
+            <JoinForm chat/>
+        </nav>
+    }
+}
+
+/// One room of the list: its link, unread count and leave button.
+#[component]
+fn RoomEntry(chat: ChatHandles, room: String, leave: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
+    let target = room.clone();
+    let unread = Memo::new(move |_| chat.unread.with(|u| u.get(&target).copied().unwrap_or(0)));
+    let is_current = {
+        let room = room.clone();
+        move || chat.current.get() == room
+    };
+    let can_leave = room != DEFAULT_ROOM;
+    let leave_label = format!("Leave #{room}");
+    let (href, title, shown, data) = (format!("/r/{room}"), format!("#{room}"), room.clone(), room.clone());
+    view! {
+        <li class="room-entry" class:current=is_current data-room=data>
+            <A href=href attr:title=title>
+                "#" {shown}
+            </A>
+            <Show when=move || { unread.get() > 0 }>
+                <span class="unread" title="unread messages">{unread}</span>
+            </Show>
+            <Show when=move || can_leave>
+                <button type="button" class="leave" title=leave_label.clone() aria-label=leave_label.clone() on:click={
+                    let (leave, room) = (leave.clone(), room.clone());
+                    move |_| leave(room.clone())
+                }>"×"</button>
+            </Show>
+        </li>
+    }
+}
+
+/// The form to join or create a room.
+#[component]
+fn JoinForm(chat: ChatHandles) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let join = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match RoomName::parse(name.get_untracked().trim()) {
+            Ok(room) => {
+                error.set(None);
+                name.set(String::new());
+                chat.join(room.to_string());
+                navigate(&format!("/r/{room}"), Default::default());
+            }
+            Err(err) => error.set(Some(err.to_string())),
+        }
+    };
+    view! {
+        <form class="join-room" on:submit=join>
+            <label for="new-room" class="visually-hidden">"Join or create a room"</label>
+            <input
+                type="text"
+                id="new-room"
+                placeholder="join or create a room"
+                maxlength="40"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <button type="submit" id="join-room">"Join"</button>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </form>
+    }
+}
+
+/// The form to change one's display name.
+#[component]
+fn RenameForm(chat: ChatHandles) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match UserName::parse(&name.get_untracked()) {
+            Ok(valid) => {
+                error.set(None);
+                name.set(String::new());
+                chat.rename(valid.to_string());
+            }
+            Err(err) => error.set(Some(err.to_string().replace("user name", "display name"))),
+        }
+    };
+    view! {
+        <form class="rename-form" on:submit=submit>
+            <label for="new-name" class="visually-hidden">"New display name"</label>
+            <input
+                type="text"
+                id="new-name"
+                placeholder="change your display name"
+                maxlength="32"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <button type="submit" id="rename">"Rename"</button>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </form>
+    }
+}
