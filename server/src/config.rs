@@ -111,6 +111,12 @@ pub struct Config {
     /// On drain, exit after this many seconds even if sockets remain.
     #[arg(long, env = "DRAIN_DEADLINE_SECS", default_value_t = 10)]
     pub drain_deadline_secs: u64,
+
+    // Connection hygiene (see `serve`).
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection is closed
+    /// after this too. Stops a client holding connections open by trickling bytes (slowloris).
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
 }
 
 impl Config {
@@ -137,6 +143,11 @@ impl Config {
             spread: Duration::from_millis(self.drain_spread_ms),
             deadline: Duration::from_secs(self.drain_deadline_secs),
         }
+    }
+
+    /// How long a client has to send a request's headers.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
     }
 
     /// A configuration for tests and embedding: defaults everywhere, memory backend, port 0.
