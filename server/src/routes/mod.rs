@@ -1,7 +1,9 @@
 //! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
 //! and the static site (`/pkg`). Sessions wrap everything; the [`guard`]
-//! middleware wraps the sessions.
+//! middleware and the server functions' [`body`] limit wrap the sessions (so a
+//! refused request never touches the store).
 
+pub mod body;
 pub mod guard;
 pub mod health;
 
@@ -46,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(sessions)
         .layer(middleware::from_fn(guard::unavailable_page))
+        .layer(middleware::from_fn(body::limit_api_body))
         .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
         .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
         .with_state(state)
