@@ -40,10 +40,10 @@ async fn watch(stream: &mut TcpStream, trickle: &[u8], limit: Duration) -> Watch
     let mut pending = trickle.iter();
     let mut buf = [0u8; 4096];
     while start.elapsed() < limit {
-        if let Some(byte) = pending.next() {
-            if stream.write_all(&[*byte]).await.is_err() {
-                return Watched { closed_after: Some(start.elapsed()), received };
-            }
+        if let Some(byte) = pending.next()
+            && stream.write_all(&[*byte]).await.is_err()
+        {
+            return Watched { closed_after: Some(start.elapsed()), received };
         }
         match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
             Ok(Ok(0) | Err(_)) => return Watched { closed_after: Some(start.elapsed()), received },
