@@ -56,6 +56,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(body::limit_api_body))
         .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
         .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
-        .layer(middleware::from_fn(headers::security_headers))
+        .layer(middleware::from_fn_with_state(headers::Policy::for_site(&state.leptos), headers::security_headers))
         .with_state(state)
 }
