@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use protocol::{action_text, ChatMessage, ServerFrame};
+use protocol::{ChatMessage, ServerFrame, action_text};
 
 /// How a line is drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +81,15 @@ impl ChatLog {
         }
         self.notices += 1;
         let key = format!("notice-{}", self.notices);
-        self.lines.push(Line { key, user: String::new(), text, ts, kind: LineKind::Notice, mine: false, pending: false });
+        self.lines.push(Line {
+            key,
+            user: String::new(),
+            text,
+            ts,
+            kind: LineKind::Notice,
+            mine: false,
+            pending: false,
+        });
     }
 
     /// Applies a frame from the server; `me` is this page's user.
@@ -170,7 +178,15 @@ mod tests {
     use super::*;
 
     fn msg(id: &str, user: &str, text: &str, cid: Option<&str>) -> ChatMessage {
-        ChatMessage { room: "general".into(), id: id.into(), user: user.into(), name: String::new(), text: text.into(), ts: 5, client_id: cid.map(Into::into) }
+        ChatMessage {
+            room: "general".into(),
+            id: id.into(),
+            user: user.into(),
+            name: String::new(),
+            text: text.into(),
+            ts: 5,
+            client_id: cid.map(Into::into),
+        }
     }
 
     #[test]
@@ -214,7 +230,10 @@ mod tests {
     fn a_gap_is_said_once_in_plain_words() {
         let mut log = ChatLog::default();
         let gap = Some(protocol::Gap { after: "1-0".into(), until: "5-0".into() });
-        log.apply(&ServerFrame::History { room: "general".into(), messages: vec![msg("6-0", "bob", "x", None)], gap }, "alice");
+        log.apply(
+            &ServerFrame::History { room: "general".into(), messages: vec![msg("6-0", "bob", "x", None)], gap },
+            "alice",
+        );
         assert_eq!(log.lines().len(), 2);
         assert_eq!(log.lines()[0].kind, LineKind::Notice);
         assert!(log.lines()[0].text.contains("no longer in the history"));
@@ -223,7 +242,10 @@ mod tests {
     #[test]
     fn joins_and_leaves_are_notices() {
         let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Joined { room: "general".into(), user: "bob".into(), name: String::new(), ts: 1 }, "alice");
+        log.apply(
+            &ServerFrame::Joined { room: "general".into(), user: "bob".into(), name: String::new(), ts: 1 },
+            "alice",
+        );
         log.apply(&ServerFrame::Left { room: "general".into(), user: "bob".into(), ts: 2 }, "alice");
         assert_eq!(log.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["bob joined", "bob left"]);
         assert_ne!(log.lines()[0].key, log.lines()[1].key);

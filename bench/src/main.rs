@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use protocol::{ClientFrame, ServerFrame};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for Switchboard")]
@@ -47,8 +47,10 @@ const PASSWORD: &str = "bench password 1";
 /// Registers a new user; returns its `Cookie` header.
 async fn register(url: &str, name: &str) -> Result<reqwest::header::HeaderValue> {
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build()?;
-    let status = http.post(format!("{url}/api/register")).form(&[("name", name), ("password", PASSWORD)]).send().await?.status();
+    let http =
+        reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build()?;
+    let status =
+        http.post(format!("{url}/api/register")).form(&[("name", name), ("password", PASSWORD)]).send().await?.status();
     if !status.is_success() {
         bail!("register {name}: {status}");
     }
@@ -76,7 +78,10 @@ fn rss_kib(pids: &[u32]) -> u64 {
     pids.iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
         .filter_map(|status| {
-            status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .sum()
 }

@@ -57,7 +57,8 @@ pub type MessageId = String;
 /// instead of reaching Redis). Server and client compare ids only through this.
 pub fn message_order(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;
-    let part = |p: &str| (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<u64>().ok()).flatten();
+    let part =
+        |p: &str| (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<u64>().ok()).flatten();
     Some((part(ms)?, part(seq)?))
 }
 
@@ -336,7 +337,10 @@ mod tests {
             ClientFrame::Rename { name: "Alice".into() },
             ClientFrame::Send { room: "r".into(), client_id: "c1".into(), text: "hi".into() },
             ClientFrame::JoinMany {
-                rooms: vec![RoomJoin { room: "a".into(), since: None }, RoomJoin { room: "b".into(), since: Some("2-1".into()) }],
+                rooms: vec![
+                    RoomJoin { room: "a".into(), since: None },
+                    RoomJoin { room: "b".into(), since: Some("2-1".into()) },
+                ],
             },
             ClientFrame::Ping,
         ];

@@ -30,8 +30,11 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         "\\PC{0,50}".prop_map(|room| ClientFrame::Leave { room }),
         "\\PC{0,50}".prop_map(|room| ClientFrame::Typing { room }),
         "\\PC{0,40}".prop_map(|name| ClientFrame::Rename { name }),
-        ("\\PC{0,50}", "\\PC{0,70}", "\\PC{0,300}")
-            .prop_map(|(room, client_id, text)| ClientFrame::Send { room, client_id, text }),
+        ("\\PC{0,50}", "\\PC{0,70}", "\\PC{0,300}").prop_map(|(room, client_id, text)| ClientFrame::Send {
+            room,
+            client_id,
+            text
+        }),
         Just(ClientFrame::Ping),
     ]
 }

@@ -7,19 +7,19 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tracing::info;
 
+use crate::accounts::SharedAccounts;
 use crate::accounts::memory::MemoryAccounts;
 use crate::accounts::redis::RedisAccounts;
-use crate::accounts::SharedAccounts;
+use crate::broker::SharedBroker;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
-use crate::broker::SharedBroker;
 use crate::config::Config;
+use crate::presence::SharedPresence;
 use crate::presence::memory::MemoryPresence;
 use crate::presence::redis::RedisPresence;
-use crate::presence::SharedPresence;
+use crate::ratelimit::SharedLimiter;
 use crate::ratelimit::memory::MemoryLimiter;
 use crate::ratelimit::redis::RedisLimiter;
-use crate::ratelimit::SharedLimiter;
 use crate::session::{RedisSessionStore, SessionBackend};
 
 /// Why the backend could not be set up.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
 use tracing::{instrument, warn};
 
-use crate::broker::{is_message_id, now_ms, Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription};
+use crate::broker::{Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, is_message_id, now_ms};
 use crate::presence::{LocalMemberships, Presence, SharedPresence};
 
 /// The longest client message id accepted.
@@ -123,7 +123,13 @@ impl ChatService {
     /// Joins `room`: subscribes first, then reads the history — the recent messages, or with
     /// `since` everything after it — so nothing published in between is missed.
     #[instrument(skip(self), fields(room = %room))]
-    pub async fn join(&self, user: &str, name: &str, room: &RoomName, since: Option<&str>) -> Result<Joined, ChatError> {
+    pub async fn join(
+        &self,
+        user: &str,
+        name: &str,
+        room: &RoomName,
+        since: Option<&str>,
+    ) -> Result<Joined, ChatError> {
         if since.is_some_and(|id| !is_message_id(id)) {
             return Err(ChatError::BadSince);
         }
@@ -184,7 +190,13 @@ impl ChatService {
 
     /// Validates and stores a message; returns its id once stored.
     #[instrument(skip(self, text), fields(room = %room))]
-    pub async fn send(&self, author: (&str, &str), room: &RoomName, client_id: &str, text: &str) -> Result<Appended, ChatError> {
+    pub async fn send(
+        &self,
+        author: (&str, &str),
+        room: &RoomName,
+        client_id: &str,
+        text: &str,
+    ) -> Result<Appended, ChatError> {
         let (user, name) = author;
         let valid_id = !client_id.is_empty()
             && client_id.len() <= MAX_CLIENT_ID
@@ -201,7 +213,12 @@ impl ChatService {
                 self.max_message_chars
             )));
         }
-        let draft = Draft { user: user.to_owned(), name: name.to_owned(), text: text.to_owned(), client_id: client_id.to_owned() };
+        let draft = Draft {
+            user: user.to_owned(),
+            name: name.to_owned(),
+            text: text.to_owned(),
+            client_id: client_id.to_owned(),
+        };
         Ok(self.broker.append(room, draft).await?)
     }
 }

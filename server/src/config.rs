@@ -12,7 +12,11 @@ use clap::Parser;
 
 /// The settings of one Switchboard instance.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "switchboard-server", version, about = "Switchboard chat server: one instance of a horizontally scaled cluster")]
+#[command(
+    name = "switchboard-server",
+    version,
+    about = "Switchboard chat server: one instance of a horizontally scaled cluster"
+)]
 pub struct Config {
     /// Address to listen on (port 0 picks a free port). Defaults to Leptos' LEPTOS_SITE_ADDR.
     #[arg(long, env = "LISTEN_ADDR")]

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use leptos::config::get_configuration;
 use switchboard::config::Config;
-use switchboard::{telemetry, Server};
+use switchboard::{Server, telemetry};
 use tracing::info;
 
 #[tokio::main]

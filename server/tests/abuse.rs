@@ -4,13 +4,11 @@
 mod support;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
-use support::{Browser, Instance, RedisServer, Socket, PASSWORD};
+use support::{Browser, Instance, PASSWORD, RedisServer, Socket};
 use switchboard::config::Config;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
-
-
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 async fn instance(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config)) -> Instance {
     let mut config = Config::for_tests();
@@ -156,10 +154,12 @@ async fn redis_down_gives_a_clear_503_and_everything_resumes() {
     assert!(body.contains("unavailable"), "a page that says what is wrong");
     assert_eq!(alice.login(&a, "alice", PASSWORD).await.as_u16(), 503);
     ws.send(&ClientFrame::Send { room: "general".into(), client_id: "during".into(), text: "x".into() }).await;
-    let code = ws.expect(|f| match f {
-        ServerFrame::Error { code, client_id: Some(c), .. } if c == "during" => Some(code),
-        _ => None,
-    }).await;
+    let code = ws
+        .expect(|f| match f {
+            ServerFrame::Error { code, client_id: Some(c), .. } if c == "during" => Some(code),
+            _ => None,
+        })
+        .await;
     assert_eq!(code, ErrorCode::Unavailable);
 
     redis.resume().await;

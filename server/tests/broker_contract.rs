@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::RoomName;
+use support::RedisServer;
 use switchboard::broker::memory::MemoryBroker;
 use switchboard::broker::redis::RedisBroker;
 use switchboard::broker::{Appended, Broker, Draft, RoomEvent};
-use support::RedisServer;
 
 /// Makes brokers that share one backend (two "instances" of it).
 #[async_trait::async_trait]
@@ -67,7 +67,9 @@ async fn appended_messages_are_delivered_and_kept_in_order(backend: Box<dyn Back
     let mut sub = two.subscribe(&general).await.expect("subscribe");
     let mut ids = Vec::new();
     for i in 0..3 {
-        let Appended::Stored(message) = one.append(&general, draft("alice", &format!("c{i}"), &format!("m{i}"))).await.expect("append") else {
+        let Appended::Stored(message) =
+            one.append(&general, draft("alice", &format!("c{i}"), &format!("m{i}"))).await.expect("append")
+        else {
             panic!("new message reported as duplicate")
         };
         assert_eq!(message.user, "alice");
@@ -140,7 +142,14 @@ async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn
     let general = room("general");
     let mut ids = Vec::new();
     for i in 0..300 {
-        ids.push(broker.append(&general, draft("alice", &i.to_string(), &i.to_string())).await.expect("append").id().to_owned());
+        ids.push(
+            broker
+                .append(&general, draft("alice", &i.to_string(), &i.to_string()))
+                .await
+                .expect("append")
+                .id()
+                .to_owned(),
+        );
     }
     let tail = broker.since(&general, &ids[298], 1000).await.expect("since");
     assert_eq!((tail.messages.len(), tail.gap), (1, None));
@@ -156,7 +165,6 @@ async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn
     let empty_room = broker.since(&room("empty"), &ids[0], 10).await.expect("since");
     assert_eq!(empty_room, switchboard::broker::Replay::default());
 }
-
 
 contract_tests!(memory:
     appended_messages_are_delivered_and_kept_in_order,

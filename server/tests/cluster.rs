@@ -7,7 +7,6 @@ mod support;
 use protocol::{ClientFrame, ServerFrame};
 use support::{Browser, Instance, PASSWORD, RedisServer, Socket, chatter};
 
-
 #[tokio::test]
 async fn users_on_two_instances_see_each_others_messages() {
     let redis = RedisServer::start().await;
@@ -148,7 +147,8 @@ async fn the_session_cookie_is_http_only_same_site_and_secure_when_configured() 
         config.cookie_name = "chat_session".into();
         let a = Instance::start_with(config, None).await;
         let form = [("name", if secure { "s1" } else { "s0" }), ("password", PASSWORD)];
-        let response = reqwest::Client::new().post(format!("{}/api/register", a.url())).form(&form).send().await.expect("answer");
+        let response =
+            reqwest::Client::new().post(format!("{}/api/register", a.url())).form(&form).send().await.expect("answer");
         let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         assert!(cookie.starts_with("chat_session="), "the cookie name is configurable: {cookie}");
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");

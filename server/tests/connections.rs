@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use protocol::{ClientFrame, ServerFrame};
-use support::{chatter, Instance};
+use support::{Instance, chatter};
 use switchboard::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::{ClientFrame, RoomName, ServerFrame};
-use support::{chatter, Browser, Instance, ProcessInstance, RedisServer, Socket, PASSWORD};
+use support::{Browser, Instance, PASSWORD, ProcessInstance, RedisServer, Socket, chatter};
+use switchboard::presence::Presence;
 use switchboard::presence::memory::MemoryPresence;
 use switchboard::presence::redis::RedisPresence;
-use switchboard::presence::Presence;
 
 fn general() -> RoomName {
     RoomName::parse("general").expect("valid")
@@ -73,10 +73,12 @@ async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_
     bob.register(&b, "bob", PASSWORD).await;
     let mut bob_ws = bob.socket(&b).await.expect("admitted");
     bob_ws.join("general").await;
-    let users = bob_ws.expect(|f| match f {
-        ServerFrame::Presence { users, .. } => Some(users),
-        _ => None,
-    }).await;
+    let users = bob_ws
+        .expect(|f| match f {
+            ServerFrame::Presence { users, .. } => Some(users),
+            _ => None,
+        })
+        .await;
     assert_eq!(users, ["alice", "bob"], "the member list covers both instances");
     alice_ws.expect(|f| about("bob")(&f).then_some(())).await;
 
@@ -113,7 +115,9 @@ async fn the_users_of_a_killed_instance_are_announced_gone_within_15_seconds() {
     let (_alice, mut alice_ws) = chatter(&survivor, "alice").await;
     let bob = Browser::new();
     bob.register(&doomed.as_instance(), "bob", PASSWORD).await;
-    let mut bob_ws = Socket::connect(&doomed.as_instance(), bob.cookie(&doomed.as_instance()).as_deref(), None).await.expect("admitted");
+    let mut bob_ws = Socket::connect(&doomed.as_instance(), bob.cookie(&doomed.as_instance()).as_deref(), None)
+        .await
+        .expect("admitted");
     bob_ws.join("general").await;
     alice_ws.expect(|f| matches!(&f, ServerFrame::Joined { user, .. } if user == "bob").then_some(())).await;
 
@@ -153,7 +157,11 @@ async fn typing_reaches_the_others_is_not_echoed_and_is_rate_limited() {
     }
     assert!((1..=2).contains(&typing), "a burst of 10 typing notices is relayed once or twice, got {typing}");
     // Alice never hears her own typing.
-    let echoed = tokio::time::timeout(Duration::from_millis(300), alice_ws.expect(|f| matches!(f, ServerFrame::Typing { .. }).then_some(()))).await;
+    let echoed = tokio::time::timeout(
+        Duration::from_millis(300),
+        alice_ws.expect(|f| matches!(f, ServerFrame::Typing { .. }).then_some(())),
+    )
+    .await;
     assert!(echoed.is_err());
 }
 
@@ -176,6 +184,7 @@ async fn an_instance_whose_entries_were_reaped_during_an_outage_enters_them_agai
         assert!(tokio::time::Instant::now() < deadline, "alice was never entered again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let sockets: i64 = redis::cmd("HGET").arg("sb:presence:general").arg("alice|app-a").query_async(&mut admin).await.expect("hget");
+    let sockets: i64 =
+        redis::cmd("HGET").arg("sb:presence:general").arg("alice|app-a").query_async(&mut admin).await.expect("hget");
     assert_eq!(sockets, 1, "restored, not double-counted");
 }

@@ -6,10 +6,9 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use protocol::{ClientFrame, ServerFrame, CLOSE_TOO_SLOW};
+use protocol::{CLOSE_TOO_SLOW, ClientFrame, ServerFrame};
 use support::{Browser, Instance, PASSWORD, ProcessInstance, RedisServer, Socket, chatter};
 use switchboard::config::Config;
-
 
 fn order(id: &str) -> (u64, u64) {
     switchboard::broker::id_order(id)
@@ -191,13 +190,19 @@ async fn a_slow_consumer_is_cut_with_a_clear_code_and_recovers_by_catching_up() 
     let text = "x".repeat(2000);
     let mut sent = Vec::new();
     for i in 0..3000 {
-        alice_ws.send(&ClientFrame::Send { room: "general".into(), client_id: format!("f{i}"), text: text.clone() }).await;
+        alice_ws
+            .send(&ClientFrame::Send { room: "general".into(), client_id: format!("f{i}"), text: text.clone() })
+            .await;
     }
     for _ in 0..3000 {
-        sent.push(alice_ws.expect(|f| match f {
-            ServerFrame::Ack { id, .. } => Some(id),
-            _ => None,
-        }).await);
+        sent.push(
+            alice_ws
+                .expect(|f| match f {
+                    ServerFrame::Ack { id, .. } => Some(id),
+                    _ => None,
+                })
+                .await,
+        );
     }
     // It reads what it was sent, then the close frame: 4008, not a silent end.
     let mut got = Vec::new();

@@ -5,7 +5,7 @@
 mod support;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
-use support::{chatter, Instance, RedisServer, Socket};
+use support::{Instance, RedisServer, Socket, chatter};
 
 fn renamed(frame: ServerFrame) -> Option<(String, String)> {
     match frame {
@@ -39,10 +39,12 @@ async fn a_rename_reaches_every_instance_every_tab_and_a_refresh() {
     assert!(page.contains("Wonder"), "the page shows the new name");
     let mut late = Socket::connect(&a, alice.cookie(&a).as_deref(), None).await.expect("admitted");
     late.join("general").await;
-    let names = late.expect(|f| match f {
-        ServerFrame::Presence { names, .. } => Some(names),
-        _ => None,
-    }).await;
+    let names = late
+        .expect(|f| match f {
+            ServerFrame::Presence { names, .. } => Some(names),
+            _ => None,
+        })
+        .await;
     assert_eq!(names.get("alice").map(String::as_str), Some("Wonder"));
 }
 

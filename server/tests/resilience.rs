@@ -5,9 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use protocol::{ClientFrame, ErrorCode, ServerFrame, CLOSE_SERVICE_RESTART};
+use protocol::{CLOSE_SERVICE_RESTART, ClientFrame, ErrorCode, ServerFrame};
 use support::{Browser, Instance, PASSWORD, RedisServer, chatter};
-
 
 /// Sends until the server acks (a send during an outage gets an `unavailable` error, never silence).
 async fn say_until_stored(ws: &mut support::Socket, client_id: &str, text: &str) -> String {
@@ -124,7 +123,8 @@ async fn a_dropped_subscription_is_refilled_from_the_stream() {
     // the instances resubscribe never reaches them through pub/sub.
     let client = redis::Client::open(redis.url()).expect("url");
     let mut admin = client.get_multiplexed_async_connection().await.expect("redis up");
-    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.expect("kill");
+    let killed: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.expect("kill");
     assert_eq!(killed, 2, "one pub/sub connection per instance");
     let mut sent = Vec::new();
     for i in 0..20 {
@@ -132,10 +132,14 @@ async fn a_dropped_subscription_is_refilled_from_the_stream() {
     }
     let mut received = Vec::new();
     while received.len() < sent.len() {
-        received.push(bob_ws.expect(|f| match f {
-            ServerFrame::Message(m) => Some(m.id),
-            _ => None,
-        }).await);
+        received.push(
+            bob_ws
+                .expect(|f| match f {
+                    ServerFrame::Message(m) => Some(m.id),
+                    _ => None,
+                })
+                .await,
+        );
     }
     assert_eq!(received, sent, "every message once, in order, despite the dropped subscription");
 }

@@ -10,8 +10,8 @@ use leptos::prelude::LeptosOptions;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use support::PASSWORD;
-use switchboard::config::Config;
 use switchboard::Server;
+use switchboard::config::Config;
 use tokio_util::sync::CancellationToken;
 
 /// An instance serving a static site from a temporary directory (removed on drop).

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use protocol::CLOSE_LOGGED_OUT;
-use support::{chatter, Browser, Instance, RedisServer, Raw, Socket, PASSWORD};
+use support::{Browser, Instance, PASSWORD, Raw, RedisServer, Socket, chatter};
 
 /// Reads until the socket closes; returns the close code and reason.
 async fn closed(socket: &mut Socket) -> Option<u16> {
@@ -120,5 +120,9 @@ async fn the_page_load_counter_never_loses_an_increment() {
     let a2 = Instance::start(Some(&redis.url()), "app-a").await;
     alice.set_cookie(&a2, &cookie);
     let (_, body) = alice.get(&a2, "/").await;
-    assert!(body.contains(r#"id="loads">41<"#), "41 loads counted: {}", body.split("loads").nth(1).unwrap_or_default().get(..40).unwrap_or_default());
+    assert!(
+        body.contains(r#"id="loads">41<"#),
+        "41 loads counted: {}",
+        body.split("loads").nth(1).unwrap_or_default().get(..40).unwrap_or_default()
+    );
 }

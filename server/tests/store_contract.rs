@@ -23,11 +23,7 @@ struct Stores {
 }
 
 async fn memory() -> Stores {
-    Stores {
-        sessions: SessionBackend::memory(),
-        accounts: Arc::new(MemoryAccounts::default()),
-        _redis: None,
-    }
+    Stores { sessions: SessionBackend::memory(), accounts: Arc::new(MemoryAccounts::default()), _redis: None }
 }
 
 async fn redis() -> Stores {
@@ -95,7 +91,6 @@ async fn rooms_are_remembered_per_user(stores: Stores) {
     accounts.remove_room("alice", "never-joined").await.expect("remove");
     assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general"]);
 }
-
 
 contract_tests!(memory: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once, rooms_are_remembered_per_user);
 contract_tests!(redis: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once, rooms_are_remembered_per_user);

@@ -20,11 +20,11 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::{ClientFrame, ErrorCode, ServerFrame, CLOSE_LOGGED_OUT};
+use protocol::{CLOSE_LOGGED_OUT, ClientFrame, ErrorCode, ServerFrame};
 
+use super::ConnectionState;
 use super::backoff::Backoff;
 use super::outbox::{Outbox, Pending};
-use super::ConnectionState;
 use crate::pages::chat::ChatHandles;
 
 /// What the page asks of its connection.
@@ -86,7 +86,6 @@ enum Event {
 /// ones) and retries sends the server could not store.
 const TICK: Duration = Duration::from_secs(5);
 
-
 async fn run(chat: ChatHandles, me: String, mut outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
     let mut backoff = Backoff::default();
     // Leaves asked for while disconnected, sent after the next `welcome`.
@@ -111,7 +110,12 @@ async fn run(chat: ChatHandles, me: String, mut outbox: Outbox, mut commands: Un
         chat.state.set(ConnectionState::Connecting);
         let end = match WebSocket::open(&socket_url()) {
             Ok(socket) => {
-                let link = Link { commands: &mut commands, outbox: &mut outbox, deferred: &mut deferred, backoff: &mut backoff };
+                let link = Link {
+                    commands: &mut commands,
+                    outbox: &mut outbox,
+                    deferred: &mut deferred,
+                    backoff: &mut backoff,
+                };
                 session(socket, &chat, &me, link).await
             }
             Err(_) => End::Closed,
@@ -192,7 +196,9 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
             Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code == CLOSE_LOGGED_OUT => {
                 return End::LoggedOut(close.reason);
             }
-            Event::Frame(Err(WebSocketError::ConnectionClose(close))) if close.code >= 1003 && !close.reason.is_empty() => {
+            Event::Frame(Err(WebSocketError::ConnectionClose(close)))
+                if close.code >= 1003 && !close.reason.is_empty() =>
+            {
                 // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
                 let notice = format!("⚠ the connection was closed: {}", close.reason);
                 chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
@@ -260,7 +266,11 @@ async fn session(socket: WebSocket, chat: &ChatHandles, me: &str, link: Link<'_>
                 }
                 chat.members.update(|members| {
                     let set = members.entry(room.clone()).or_default();
-                    if joined { set.insert(user.clone()) } else { set.remove(user) };
+                    if joined {
+                        set.insert(user.clone())
+                    } else {
+                        set.remove(user)
+                    };
                 });
                 chat.with_log(room, |log| log.apply(&frame, me));
             }

@@ -10,11 +10,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::{use_navigate, use_params_map};
-use protocol::{RoomName, DEFAULT_ROOM};
+use protocol::{DEFAULT_ROOM, RoomName};
 
-use crate::api::{whoami, ApiError, Logout, LogoutAll, Me};
+use crate::api::{ApiError, Logout, LogoutAll, Me, whoami};
 use crate::chat_log::{ChatLog, LineKind};
 use crate::client::ConnectionState;
 
@@ -41,7 +41,8 @@ pub struct ChatHandles {
     pub state: RwSignal<ConnectionState>,
     /// The connection's command channel (browser only).
     #[cfg(feature = "hydrate")]
-    pub commands: StoredValue<Option<futures::channel::mpsc::UnboundedSender<crate::client::connection::Command>>, LocalStorage>,
+    pub commands:
+        StoredValue<Option<futures::channel::mpsc::UnboundedSender<crate::client::connection::Command>>, LocalStorage>,
 }
 
 impl ChatHandles {
@@ -96,7 +97,11 @@ impl ChatHandles {
         let client_id = new_client_id();
         self.with_log(&room, |log| log.push_pending(me, &client_id, &text));
         #[cfg(feature = "hydrate")]
-        self.command(crate::client::connection::Command::Send(crate::client::outbox::Pending { client_id, room, text }));
+        self.command(crate::client::connection::Command::Send(crate::client::outbox::Pending {
+            client_id,
+            room,
+            text,
+        }));
     }
 
     fn join(&self, room: String) {
@@ -238,10 +243,13 @@ fn ChatRoom(me: Me) -> impl IntoView {
         ConnectionState::Connected(instance) => instance,
         _ => "—".to_owned(),
     };
-    let lines = move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
+    let lines =
+        move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
-        let mut names: Vec<String> = chat.typing.with(|t| t.get(&current.get()).map(|m| m.keys().map(|u| chat.shown(u)).collect()).unwrap_or_default());
+        let mut names: Vec<String> = chat
+            .typing
+            .with(|t| t.get(&current.get()).map(|m| m.keys().map(|u| chat.shown(u)).collect()).unwrap_or_default());
         names.sort();
         match names.len() {
             0 => String::new(),

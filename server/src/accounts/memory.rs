@@ -52,10 +52,13 @@ impl AccountStore for MemoryAccounts {
 
     async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(accounts.get_mut(key).map(|account| {
-            account.generation += 1;
-            account.generation
-        }).unwrap_or(0))
+        Ok(accounts
+            .get_mut(key)
+            .map(|account| {
+                account.generation += 1;
+                account.generation
+            })
+            .unwrap_or(0))
     }
 
     async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {

@@ -42,12 +42,7 @@ pub struct RedisAccounts {
 impl RedisAccounts {
     /// Accounts under `prefix` on `conn`.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self {
-            conn,
-            prefix: prefix.to_owned(),
-            create: redis::Script::new(CREATE),
-            rename: redis::Script::new(RENAME),
-        }
+        Self { conn, prefix: prefix.to_owned(), create: redis::Script::new(CREATE), rename: redis::Script::new(RENAME) }
     }
 
     fn key(&self, name: &str) -> String {

@@ -12,8 +12,8 @@
 
 pub mod password;
 
-use app::api::ssr::{AuthBackend, Login};
 use app::api::ApiError;
+use app::api::ssr::{AuthBackend, Login};
 use async_trait::async_trait;
 use protocol::UserName;
 use tracing::{info, instrument, warn};

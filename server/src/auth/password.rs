@@ -2,9 +2,9 @@
 //! parameters: 19 MiB, 2 passes). Hashing is deliberately slow, so it runs on
 //! the blocking pool, never on the async workers.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// The shortest password accepted.
 pub const MIN_CHARS: usize = 8;

@@ -98,9 +98,8 @@ impl Fanout {
         };
         let subscription = Subscription { room: room.clone(), receiver, fanout: self.clone() };
         if let Some((confirmed, ready_tx)) = confirm {
-            let outcome = confirmed
-                .await
-                .unwrap_or_else(|_| Err(BrokerError::Unavailable("subscriber task stopped".into())));
+            let outcome =
+                confirmed.await.unwrap_or_else(|_| Err(BrokerError::Unavailable("subscriber task stopped".into())));
             // Waiters learn the outcome; `None` tells them it failed.
             let _ = ready_tx.send(if outcome.is_ok() { Some(true) } else { None });
             outcome?;

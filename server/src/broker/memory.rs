@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{id_order, now_ms, Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent};
+use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_order, now_ms};
 
 #[derive(Default)]
 struct Log {

@@ -198,7 +198,8 @@ pub fn id_millis(id: &str) -> u64 {
 /// Whether `id` has the stream-id form `<ms>-<seq>`.
 pub fn is_message_id(id: &str) -> bool {
     let mut parts = id.splitn(2, '-');
-    let digits = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()));
     digits(parts.next()) && digits(parts.next())
 }
 

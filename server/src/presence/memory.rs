@@ -24,7 +24,13 @@ impl Presence for MemoryPresence {
         Ok(*count == 1)
     }
 
-    async fn restore(&self, room: &RoomName, user: &str, _instance: &str, sockets: usize) -> Result<bool, PresenceError> {
+    async fn restore(
+        &self,
+        room: &RoomName,
+        user: &str,
+        _instance: &str,
+        sockets: usize,
+    ) -> Result<bool, PresenceError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = rooms.entry(room.clone()).or_default().insert(user.to_owned(), sockets);
         Ok(previous.is_none())

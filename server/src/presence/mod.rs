@@ -64,7 +64,8 @@ pub trait Presence: Send + Sync + 'static {
     async fn enter(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError>;
     /// Sets the number of `user`'s sockets in `room` on `instance` (idempotent: for entering memberships
     /// again after a lapsed lease); `true` if the user was absent before.
-    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize) -> Result<bool, PresenceError>;
+    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize)
+    -> Result<bool, PresenceError>;
     /// A socket of `user` on `instance` left `room`; `true` if the user is now absent.
     async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError>;
     /// The users present in `room`, sorted.

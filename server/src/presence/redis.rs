@@ -136,7 +136,13 @@ impl Presence for RedisPresence {
         self.membership(&self.enter, room, user, instance, None).await
     }
 
-    async fn restore(&self, room: &RoomName, user: &str, instance: &str, sockets: usize) -> Result<bool, PresenceError> {
+    async fn restore(
+        &self,
+        room: &RoomName,
+        user: &str,
+        instance: &str,
+        sockets: usize,
+    ) -> Result<bool, PresenceError> {
         self.membership(&self.restore, room, user, instance, Some(sockets)).await
     }
 
@@ -159,8 +165,14 @@ impl Presence for RedisPresence {
     async fn renew(&self, instance: &str, ttl: Duration) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let previous: Option<String> =
-            redis::cmd("SET").arg(self.lease(instance)).arg(1).arg("PX").arg(ttl_ms).arg("GET").query_async(&mut conn).await?;
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(self.lease(instance))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms)
+            .arg("GET")
+            .query_async(&mut conn)
+            .await?;
         Ok(previous.is_some())
     }
 

@@ -52,6 +52,10 @@ mod tests {
         assert_eq!((0..7).filter(|_| bucket.take_at(start)).count(), 5, "a burst of 5");
         assert!(!bucket.take_at(start + Duration::from_millis(50)), "half a token is not a token");
         assert!(bucket.take_at(start + Duration::from_millis(100)));
-        assert_eq!((0..20).filter(|_| bucket.take_at(start + Duration::from_secs(60))).count(), 5, "never above the burst");
+        assert_eq!(
+            (0..20).filter(|_| bucket.take_at(start + Duration::from_secs(60))).count(),
+            5,
+            "never above the burst"
+        );
     }
 }

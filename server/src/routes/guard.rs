@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use app::api::ssr::ClientAddr;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 

@@ -11,12 +11,12 @@ pub mod health;
 
 use std::time::Duration;
 
-use app::{shell, App};
+use app::{App, shell};
+use axum::Router;
 use axum::middleware;
 use axum::routing::get;
-use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 

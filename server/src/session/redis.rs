@@ -95,8 +95,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let mut conn = self.conn.clone();
-        let json: Option<String> =
-            redis::cmd("GET").arg(self.key(id)).query_async(&mut conn).await.map_err(backend)?;
+        let json: Option<String> = redis::cmd("GET").arg(self.key(id)).query_async(&mut conn).await.map_err(backend)?;
         json.map(|json| serde_json::from_str(&json).map_err(|err| session_store::Error::Decode(err.to_string())))
             .transpose()
     }

@@ -17,26 +17,25 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use protocol::{
-    ClientFrame, ErrorCode, RoomName, ServerFrame, CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION,
-    CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, CLOSE_UNSUPPORTED_DATA, PROTOCOL_VERSION,
+    CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG, CLOSE_TOO_SLOW,
+    CLOSE_UNSUPPORTED_DATA, ClientFrame, ErrorCode, PROTOCOL_VERSION, RoomName, ServerFrame,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info_span, Instrument};
+use tracing::{Instrument, debug, info_span};
 
 use crate::accounts::{Rename, SharedAccounts};
-use crate::broker::{id_order, Appended, RoomEvent};
+use crate::broker::{Appended, RoomEvent, id_order};
 use crate::chat::{ChatError, ChatService, ChatSettings, Joined};
 use crate::ratelimit::bucket::TokenBucket;
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 use crate::session::SessionBackend;
-use crate::ws::registry::Registration;
-use crate::ws::SocketLogin;
-use tower_sessions::session::Id;
-use tower_sessions::SessionStore;
 use crate::state::AppState;
-
+use crate::ws::SocketLogin;
+use crate::ws::registry::Registration;
+use tower_sessions::SessionStore;
+use tower_sessions::session::Id;
 
 /// Ends a connection once, with one close frame.
 #[derive(Default)]
@@ -309,7 +308,9 @@ impl Connection {
         }
         let name = match protocol::UserName::parse(raw) {
             Ok(name) => name.to_string(),
-            Err(err) => return self.error(ErrorCode::BadName, err.to_string().replace("user name", "display name"), None).await,
+            Err(err) => {
+                return self.error(ErrorCode::BadName, err.to_string().replace("user name", "display name"), None).await;
+            }
         };
         let key = self.user.to_ascii_lowercase();
         match self.accounts.rename(&key, &name).await {

@@ -12,9 +12,9 @@ pub mod connection;
 pub mod origin;
 pub mod registry;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 use tracing::debug;
@@ -68,15 +68,14 @@ pub async fn upgrade(
     };
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
-    upgrade
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
+    upgrade.read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).max_message_size(max).max_frame_size(max).on_upgrade(
+        move |socket| async move {
             match registration {
                 Some(registration) => connection::run(socket, login, registration, state).await,
-                None => connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await,
+                None => {
+                    connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await
+                }
             }
-        })
+        },
+    )
 }

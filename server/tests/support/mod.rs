@@ -30,9 +30,9 @@ use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use reqwest::cookie::{CookieStore, Jar};
+use switchboard::Server;
 use switchboard::backend::Backend;
 use switchboard::config::Config;
-use switchboard::Server;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -323,5 +323,3 @@ impl Browser {
         Socket::connect(instance, self.cookie(instance).as_deref(), Some(&origin)).await
     }
 }
-
-

@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use protocol::{ClientFrame, ServerFrame};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{Instance, PATIENCE};
@@ -34,7 +34,8 @@ impl Socket {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(4096).expect("small buffer");
         let tcp = socket.connect(instance.addr).await.expect("tcp connect");
-        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
+        let (stream, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
         Self { stream }
     }
 
@@ -92,7 +93,9 @@ impl Socket {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame in time");
             match message {
-                Some(Ok(Message::Text(text))) => return Raw::Frame(ServerFrame::decode(text.as_str()).expect("valid frame")),
+                Some(Ok(Message::Text(text))) => {
+                    return Raw::Frame(ServerFrame::decode(text.as_str()).expect("valid frame"));
+                }
                 Some(Ok(Message::Close(frame))) => return Raw::Closed(frame.map(|f| u16::from(f.code))),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Raw::Closed(None),
@@ -128,7 +131,11 @@ impl Socket {
     }
 
     /// Waits for `welcome`, joins `room` from `since` and waits for the history and its gap.
-    pub async fn join_since(&mut self, room: &str, since: Option<&str>) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
+    pub async fn join_since(
+        &mut self,
+        room: &str,
+        since: Option<&str>,
+    ) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
         self.expect(|f| matches!(f, ServerFrame::Welcome { .. }).then_some(())).await;
         self.send(&ClientFrame::Join { room: room.to_owned(), since: since.map(str::to_owned) }).await;
         self.expect(|f| match f {
@@ -160,4 +167,3 @@ impl Socket {
         .await
     }
 }
-

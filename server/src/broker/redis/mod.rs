@@ -29,7 +29,7 @@ use protocol::{ChatMessage, Gap, RoomName};
 use redis::aio::ConnectionManager;
 
 use super::fanout::{Fanout, Subscription};
-use super::{id_millis, id_order, Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent};
+use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_millis, id_order};
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
@@ -94,8 +94,7 @@ impl Keys {
 
 /// Decodes an event as published on a room channel.
 pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
-    let mut event: RoomEvent =
-        serde_json::from_slice(payload).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+    let mut event: RoomEvent = serde_json::from_slice(payload).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
     if let RoomEvent::Message(message) = &mut event {
         message.ts = id_millis(&message.id);
     }
@@ -155,7 +154,15 @@ impl RedisBroker {
         let keys = Keys::new(prefix);
         let (subscriber, fanout) =
             Subscriber::start(client, conn.clone(), keys.clone(), cap, |remote| Fanout::with_remote(remote));
-        Self { conn, keys, fanout, subscriber, cap: cap.max(1), append: redis::Script::new(APPEND), since: since_script() }
+        Self {
+            conn,
+            keys,
+            fanout,
+            subscriber,
+            cap: cap.max(1),
+            append: redis::Script::new(APPEND),
+            since: since_script(),
+        }
     }
 }
 

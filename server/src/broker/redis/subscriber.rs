@@ -16,8 +16,8 @@
 //! publications have the same order: both happen in one Lua script.)
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -29,9 +29,9 @@ use tracing::{debug, info, warn};
 
 use redis::aio::ConnectionManager;
 
-use super::{decode_event, replay, since_script, Keys};
+use super::{Keys, decode_event, replay, since_script};
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::{id_order, now_ms, BrokerError, ControlEvent, RoomEvent};
+use crate::broker::{BrokerError, ControlEvent, RoomEvent, id_order, now_ms};
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -55,11 +55,8 @@ impl Subscriber {
         fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout,
     ) -> (Arc<Self>, Fanout) {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let subscriber = Arc::new(Self {
-            commands,
-            connected: Arc::new(AtomicBool::new(false)),
-            stop: CancellationToken::new(),
-        });
+        let subscriber =
+            Arc::new(Self { commands, connected: Arc::new(AtomicBool::new(false)), stop: CancellationToken::new() });
         let fanout = fanout_for(subscriber.clone());
         let task = Task {
             client,
