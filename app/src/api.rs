@@ -48,6 +48,10 @@ pub enum ApiError {
     /// Too many password checks are running on this server; nothing was changed.
     #[error("the server is busy; please try again in a moment")]
     Busy,
+    /// The server could not read the request (a missing field, a body that is not a form...):
+    /// the caller's mistake, answered 400.
+    #[error("the request could not be read: {0}")]
+    Malformed(String),
     /// The request did not reach the server function or its answer could not be read.
     #[error("request failed: {0}")]
     Transport(String),
@@ -56,8 +60,17 @@ pub enum ApiError {
 impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
+    /// Errors of the server-function machinery. On the server, arguments that cannot be read
+    /// are the client's fault ([`ApiError::Malformed`], 400); everything else is a failure of the
+    /// call itself ([`ApiError::Transport`]: 500 on the server, a network error in the browser).
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::Transport(value.to_string())
+        match value {
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => ssr::malformed(&detail),
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::MissingArg(name) => ssr::malformed(&format!("missing field `{name}`")),
+            other => Self::Transport(other.to_string()),
+        }
     }
 }
 
@@ -220,7 +233,7 @@ pub mod ssr {
     /// Sets the HTTP status matching `error` and returns it.
     pub fn fail(error: ApiError) -> ApiError {
         let status = match &error {
-            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) | ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::NameTaken => StatusCode::CONFLICT,
             ApiError::BadCredentials | ApiError::NotLoggedIn => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -260,6 +273,19 @@ pub mod ssr {
         if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie)) {
             response.append_header(http::header::SET_COOKIE, value);
         }
+    }
+
+    /// A request the server function could not read: 400, saying what was expected when the
+    /// body is not a form (every server function here takes a form).
+    pub fn malformed(detail: &str) -> ApiError {
+        let content_type = use_context::<http::request::Parts>()
+            .and_then(|parts| Some(parts.headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?.to_ascii_lowercase()));
+        let message = match content_type {
+            Some(form) if form.starts_with("application/x-www-form-urlencoded") => detail.to_owned(),
+            Some(other) => format!("expected a form (application/x-www-form-urlencoded), not {other}: {detail}"),
+            None => format!("expected a form (application/x-www-form-urlencoded): {detail}"),
+        };
+        fail(ApiError::Malformed(message))
     }
 
     /// The client address of this request (`unknown` if the server did not say).

@@ -114,6 +114,11 @@ pub struct Config {
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 10)]
     pub write_timeout_secs: u64,
 
+    /// The kernel send buffer of each connection, in bytes (Linux doubles it; 0 keeps the
+    /// kernel's autotuning, which lets a client that stops reading pin megabytes).
+    #[arg(long, env = "SOCKET_SEND_BUFFER_BYTES", default_value_t = 256 * 1024)]
+    pub socket_send_buffer_bytes: usize,
+
     /// Rooms one user may be in at once; joining one more answers `too_many_rooms`.
     #[arg(long, env = "MAX_ROOMS_PER_USER", default_value_t = 200)]
     pub max_rooms_per_user: usize,
@@ -138,6 +143,12 @@ pub struct Config {
     /// On drain, exit after this many seconds even if sockets remain.
     #[arg(long, env = "DRAIN_DEADLINE_SECS", default_value_t = 10)]
     pub drain_deadline_secs: u64,
+
+    // Connection hygiene (see `serve`).
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection is closed
+    /// after this too. Stops a client holding connections open by trickling bytes (slowloris).
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
 }
 
 impl Config {
@@ -164,6 +175,11 @@ impl Config {
             spread: Duration::from_millis(self.drain_spread_ms),
             deadline: Duration::from_secs(self.drain_deadline_secs),
         }
+    }
+
+    /// How long a client has to send a request's headers.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
     }
 
     /// A configuration for tests and embedding: defaults everywhere, memory backend, port 0.

@@ -6,7 +6,7 @@
 //! Layout, one concept per module: [`config`], [`backend`] (memory or Redis),
 //! [`broker`] (chat storage and delivery), [`accounts`], [`auth`], [`session`],
 //! [`chat`] (the chat domain), [`ws`] (the websocket gateway), [`routes`],
-//! [`state`], [`telemetry`].
+//! [`serve`] (the connection loop), [`state`], [`telemetry`].
 
 pub mod accounts;
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod drain;
 pub mod presence;
 pub mod ratelimit;
 pub mod routes;
+pub mod serve;
 pub mod services;
 pub mod session;
 pub mod state;
@@ -28,7 +29,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::api::ssr::Services;
-use axum::serve::ListenerExt;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -240,14 +240,11 @@ impl Server {
         tokio::spawn(presence_heartbeat(self.state.clone()));
         tokio::spawn(close_on_logout(self.state.clone()));
         info!(%addr, instance = %self.state.instance, "listening");
+        let config = &self.state.config;
+        let send_buffer = (config.socket_send_buffer_bytes > 0).then_some(config.socket_send_buffer_bytes);
+        let options = serve::ServeOptions { header_timeout: config.header_timeout(), send_buffer };
         let router = routes::router(self.state);
-        // Chat frames are small and latency-bound: no Nagle delay on sockets.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "could not set TCP_NODELAY");
-            }
-        });
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(async move { drain.finished().await }).await
+        serve::serve(self.listener, router, options, async move { drain.finished().await }).await;
+        Ok(())
     }
 }

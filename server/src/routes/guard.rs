@@ -2,7 +2,8 @@
 //!
 //! - [`client_addr`] records who is asking (the peer address, or the load
 //!   balancer's `X-Forwarded-For` when `TRUST_FORWARDED_FOR` is set) for the
-//!   per-client rate limits.
+//!   per-client rate limits. Only the last `X-Forwarded-For` entry counts: every
+//!   earlier one may have been written by the client itself ([`forwarded_client`]).
 //! - [`same_origin_api`] refuses server-function calls made by another site: a
 //!   browser's `Sec-Fetch-Site` must say `same-origin` (or `none`), and an
 //!   `Origin`, when present, must be the page's own or an allowed one. SameSite
@@ -11,29 +12,34 @@
 //! - [`unavailable_page`] turns the bare 500 that the session layer answers when
 //!   its store (Redis) is unreachable into a 503 with a page that says so.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use app::api::ssr::ClientAddr;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::state::AppState;
 
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
 /// Puts the request's [`ClientAddr`] in its extensions.
 pub async fn client_addr(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let forwarded = state
-        .config
-        .trust_forwarded_for
-        .then(|| request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
-        .flatten()
-        .and_then(|list| list.split(',').next_back())
-        .map(|addr| addr.trim().to_owned());
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let addr = forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned());
+    let forwarded = if state.config.trust_forwarded_for { forwarded_client(request.headers()) } else { None };
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let addr = forwarded.or(peer).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     request.extensions_mut().insert(ClientAddr(addr));
     next.run(request).await
+}
+
+/// The client address the trusted load balancer reported: the last entry of the last
+/// `X-Forwarded-For` line. A client may send its own `X-Forwarded-For` lines and entries, and
+/// a proxy that appends (HAProxy's `option forwardfor`) keeps them in front of its own, so only
+/// the last entry is the proxy's word. `None` when there is none or it is not an IP address.
+pub fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
+    let last_line = headers.get_all(X_FORWARDED_FOR).iter().next_back()?;
+    last_line.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// Refuses cross-site calls to `/api/…` (server functions).
@@ -68,4 +74,43 @@ pub async fn unavailable_page(request: Request, next: Next) -> Response {
         return page;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append(X_FORWARDED_FOR, HeaderValue::from_str(line).expect("test header"));
+        }
+        headers
+    }
+
+    fn client(lines: &[&str]) -> Option<String> {
+        forwarded_client(&headers(lines)).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn the_proxy_s_own_line_wins_over_a_forged_first_line() {
+        // HAProxy's `option forwardfor` appends its line after the one the client sent.
+        assert_eq!(client(&["6.6.6.6", "203.0.113.7"]).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&["1.1.1.1, 2.2.2.2", "3.3.3.3", "198.51.100.1"]).as_deref(), Some("198.51.100.1"));
+    }
+
+    #[test]
+    fn the_last_entry_of_a_list_counts() {
+        assert_eq!(client(&["6.6.6.6, 203.0.113.7"]).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&[" 203.0.113.7 "]).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&["6.6.6.6,2001:db8::1"]).as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn nothing_usable_is_none() {
+        assert_eq!(client(&[]), None);
+        assert_eq!(client(&[""]), None);
+        assert_eq!(client(&["203.0.113.7, "]), None, "an empty last entry is not replaced by a forged one");
+        assert_eq!(client(&["203.0.113.7", "not-an-address"]), None);
+    }
 }

@@ -1,8 +1,12 @@
 //! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
 //! and the static site (`/pkg`). Sessions wrap everything; the [`guard`]
-//! middleware wraps the sessions.
+//! middleware and the server functions' [`body`] limit wrap the sessions (so a
+//! refused request never touches the store); the security [`headers`] wrap it
+//! all, so every answer carries them, refusals included.
 
+pub mod body;
 pub mod guard;
+pub mod headers;
 pub mod health;
 
 use std::time::Duration;
@@ -22,7 +26,10 @@ use crate::ws;
 /// The instance's router, ready to serve.
 pub fn router(state: AppState) -> Router {
     let services = state.context.clone();
-    let context = move || provide_context(services.clone());
+    let context = move || {
+        provide_context(services.clone());
+        headers::provide_request_nonce();
+    };
     let ttl = Duration::from_secs(state.config.session_ttl_secs.max(60));
     let sessions = SessionManagerLayer::new(state.backend.sessions.clone())
         .with_name(state.config.cookie_name.clone())
@@ -46,7 +53,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(sessions)
         .layer(middleware::from_fn(guard::unavailable_page))
+        .layer(middleware::from_fn(body::limit_api_body))
         .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
         .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
+        .layer(middleware::from_fn_with_state(headers::Policy::for_site(&state.leptos), headers::security_headers))
         .with_state(state)
 }
