@@ -23,6 +23,8 @@ ensure_deps() {
       || { as_root apt-get -f install -y -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }
   fi
   export PATH="$PATH:/usr/sbin"
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' \
+    || { log "adding clippy and rustfmt"; rustup component add clippy rustfmt; }
   rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
     || { log "adding the wasm32 target"; rustup target add wasm32-unknown-unknown; }
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then

@@ -65,10 +65,10 @@ async fn open(url: &str, cookie: reqwest::header::HeaderValue) -> Result<Socket>
     request.headers_mut().insert("origin", url.parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
     while let Some(frame) = socket.next().await {
-        if let Message::Text(text) = frame? {
-            if matches!(ServerFrame::decode(text.as_str()), Ok(ServerFrame::Welcome { .. })) {
-                return Ok(socket);
-            }
+        if let Message::Text(text) = frame?
+            && matches!(ServerFrame::decode(text.as_str()), Ok(ServerFrame::Welcome { .. }))
+        {
+            return Ok(socket);
         }
     }
     bail!("socket closed before welcome")

@@ -184,10 +184,10 @@ impl AuthBackend for AuthService {
         self.limit(self.limits.login_per_name, &budget).await?;
         match self.verify(name, secret).await? {
             Some(account) => {
-                if trusted.is_some() {
-                    if let Err(err) = self.limiter.clear(&budget).await {
-                        warn!(%err, "could not clear the device's login counter");
-                    }
+                if trusted.is_some()
+                    && let Err(err) = self.limiter.clear(&budget).await
+                {
+                    warn!(%err, "could not clear the device's login counter");
                 }
                 Ok(self.login(&account, trusted).await)
             }

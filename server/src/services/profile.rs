@@ -76,10 +76,10 @@ impl Profile {
         }
         let mut rooms = joined.to_vec();
         for room in self.accounts.rooms(&key).await.unwrap_or_default() {
-            if let Ok(room) = RoomName::parse(&room) {
-                if !rooms.contains(&room) {
-                    rooms.push(room);
-                }
+            if let Ok(room) = RoomName::parse(&room)
+                && !rooms.contains(&room)
+            {
+                rooms.push(room);
             }
         }
         self.chat.renamed(user, &name, &rooms).await;

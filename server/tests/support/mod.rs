@@ -83,10 +83,10 @@ impl RedisServer {
         self.child = Some(child);
         let client = redis::Client::open(self.url()).expect("url");
         for _ in 0..100 {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
-                    return;
-                }
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

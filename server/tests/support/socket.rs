@@ -156,13 +156,13 @@ impl Socket {
     pub async fn history(&mut self, room: &str) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
         let (mut all, mut first_gap) = (Vec::new(), None);
         loop {
-            if let ServerFrame::History { room: r, messages, gap, more } = self.next().await.expect("socket closed") {
-                if r == room {
-                    all.extend(messages);
-                    first_gap = first_gap.or(gap);
-                    if !more {
-                        return (all, first_gap);
-                    }
+            if let ServerFrame::History { room: r, messages, gap, more } = self.next().await.expect("socket closed")
+                && r == room
+            {
+                all.extend(messages);
+                first_gap = first_gap.or(gap);
+                if !more {
+                    return (all, first_gap);
                 }
             }
         }

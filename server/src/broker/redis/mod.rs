@@ -101,8 +101,11 @@ pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
     Ok(event)
 }
 
+/// One stream entry as `XRANGE` answers it: the id and the fields.
+type StreamEntry = (String, HashMap<String, String>);
+
 /// Messages of a stream entry list (`XRANGE`/`XREVRANGE` answers).
-fn messages(room: &RoomName, entries: Vec<(String, HashMap<String, String>)>) -> Vec<ChatMessage> {
+fn messages(room: &RoomName, entries: Vec<StreamEntry>) -> Vec<ChatMessage> {
     entries
         .into_iter()
         .map(|(id, mut fields)| ChatMessage {
@@ -126,7 +129,7 @@ pub async fn replay(
     after: &str,
     limit: usize,
 ) -> Result<Replay, BrokerError> {
-    let (entries, trimmed): (Vec<(String, HashMap<String, String>)>, String) =
+    let (entries, trimmed): (Vec<StreamEntry>, String) =
         script.key(keys.log(room)).key(keys.trimmed(room)).arg(after).arg(limit.max(1)).invoke_async(conn).await?;
     let gap = (id_order(&trimmed) > id_order(after)).then(|| Gap { after: after.to_owned(), until: trimmed });
     Ok(Replay { messages: messages(room, entries), gap })
@@ -200,7 +203,7 @@ impl Broker for RedisBroker {
 
     async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError> {
         let mut conn = self.conn.clone();
-        let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XREVRANGE")
+        let entries: Vec<StreamEntry> = redis::cmd("XREVRANGE")
             .arg(self.keys.log(room))
             .arg("+")
             .arg("-")
