@@ -4,19 +4,11 @@
 mod support;
 
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
-use support::{Browser, Instance, PASSWORD, RedisServer, Socket};
-use switchboard::config::Config;
+use support::tuned as instance;
+use support::{Browser, PASSWORD, RedisServer, Socket};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-
-async fn instance(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config)) -> Instance {
-    let mut config = Config::for_tests();
-    config.redis_url = Some(redis.url());
-    config.instance_id = Some(id.into());
-    tune(&mut config);
-    Instance::start_with(config, None).await
-}
 
 #[tokio::test]
 async fn login_brute_force_is_slowed_per_name_on_every_instance() {

@@ -6,16 +6,8 @@ mod support;
 use std::time::Duration;
 
 use protocol::{ClientFrame, ServerFrame};
+use support::tuned as instance;
 use support::{Browser, Instance, PASSWORD, RedisServer};
-use switchboard::config::Config;
-
-async fn instance(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config)) -> Instance {
-    let mut config = Config::for_tests();
-    config.redis_url = Some(redis.url());
-    config.instance_id = Some(id.into());
-    tune(&mut config);
-    Instance::start_with(config, None).await
-}
 
 /// Whether the browser's session is logged in: `/` serves the chat page rather than redirecting.
 async fn logged_in(browser: &Browser, instance: &Instance) -> bool {

@@ -7,19 +7,11 @@ mod support;
 use std::time::Duration;
 
 use protocol::{ClientFrame, ErrorCode, RoomJoin, ServerFrame};
-use support::{Browser, Instance, PASSWORD, Raw, RedisServer, Socket, chatter};
-use switchboard::config::Config;
+use support::tuned as instance;
+use support::{Browser, PASSWORD, Raw, RedisServer, Socket, chatter};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-async fn instance(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config)) -> Instance {
-    let mut config = Config::for_tests();
-    config.redis_url = Some(redis.url());
-    config.instance_id = Some(id.into());
-    tune(&mut config);
-    Instance::start_with(config, None).await
-}
 
 fn error(frame: ServerFrame) -> Option<(ErrorCode, String, Option<String>)> {
     match frame {

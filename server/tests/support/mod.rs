@@ -217,6 +217,15 @@ impl Instance {
     }
 }
 
+/// Starts an instance in this process on `redis` with the test configuration as `tune` changes it.
+pub async fn tuned(redis: &RedisServer, id: &str, tune: impl FnOnce(&mut Config)) -> Instance {
+    let mut config = Config::for_tests();
+    config.redis_url = Some(redis.url());
+    config.instance_id = Some(id.into());
+    tune(&mut config);
+    Instance::start_with(config, None).await
+}
+
 /// A Switchboard instance as a real child process (the built binary), for SIGKILL tests.
 pub struct ProcessInstance {
     /// Where it listens.
