@@ -31,13 +31,24 @@ ensure_deps() {
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (must match Cargo.lock)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
   fi
-  if [ "${NEED_BROWSER:-0}" = 1 ] && [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
-    log "installing the Playwright test runner (npm ci; the browser is Debian's chromium)"
-    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
+  if [ "${NEED_BROWSER:-0}" = 1 ]; then
+    npm_install_locked "$ROOT/end2end" "the Playwright test runner and axe (npm ci; the browser is Debian's chromium)"
   fi
-  if [ "${PROFILE:-debug}" = release ] && [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
-    log "installing wasm-opt (npm binaryen)"
-    (cd "$ROOT/tools" && npm ci --no-audit --no-fund)
+  if [ "${PROFILE:-debug}" = release ]; then
+    npm_install_locked "$ROOT/tools" "wasm-opt (npm binaryen)"
+  fi
+}
+
+# Runs `npm ci` in DIR unless its node_modules were installed from the lockfile as it is now
+# (a changed package-lock.json, e.g. a new test dependency, is installed on the next run).
+npm_install_locked() {
+  local dir=$1 what=$2 stamp want
+  stamp="$dir/node_modules/.installed-from-lock"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing $what"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    echo "$want" > "$stamp"
   fi
 }
 

@@ -26,15 +26,22 @@ use crate::session::{RedisSessionStore, SessionBackend};
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// `REDIS_URL` is not a valid Redis URL.
-    #[error("invalid REDIS_URL: {0}")]
-    BadUrl(String),
+    #[error("invalid REDIS_URL {url}")]
+    BadUrl {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// Why it is invalid.
+        #[source]
+        source: redis::RedisError,
+    },
     /// Redis did not answer.
-    #[error("cannot connect to Redis at {url}: {reason}")]
+    #[error("cannot connect to Redis at {url}")]
     Unreachable {
-        /// The URL tried.
+        /// The URL tried, with any password replaced by `***`.
         url: String,
         /// What failed.
-        reason: String,
+        #[source]
+        source: redis::RedisError,
     },
 }
 
@@ -67,7 +74,7 @@ impl Backend {
 
     /// A backend on the Redis at `url`.
     pub async fn redis(config: &Config, url: &str) -> Result<Self, BackendError> {
-        let client = redis::Client::open(url).map_err(|err| BackendError::BadUrl(err.to_string()))?;
+        let client = redis::Client::open(url).map_err(|source| BackendError::BadUrl { url: redacted(url), source })?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
@@ -76,7 +83,7 @@ impl Backend {
         let conn: ConnectionManager = client
             .get_connection_manager_with_config(manager_config)
             .await
-            .map_err(|err| BackendError::Unreachable { url: url.to_owned(), reason: err.to_string() })?;
+            .map_err(|source| BackendError::Unreachable { url: redacted(url), source })?;
         info!(prefix = %config.redis_prefix, "connected to redis");
         let prefix = &config.redis_prefix;
         Ok(Self {
@@ -97,5 +104,30 @@ impl Backend {
                 Ok(Self::memory(config))
             }
         }
+    }
+}
+
+/// `url` with the password of its user info (`redis://user:secret@host`) replaced by `***`, for
+/// logs and error messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => format!("{scheme}://***@{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(redacted("redis://:hunter2@10.0.0.1:6379/0"), "redis://:***@10.0.0.1:6379/0");
+        assert_eq!(redacted("rediss://app:p@ss@cache:6380/"), "rediss://app:***@cache:6380/");
+        assert_eq!(redacted("redis://secret-token@cache/"), "redis://***@cache/");
+        assert_eq!(redacted("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
+        assert_eq!(redacted("not a url"), "not a url");
     }
 }

@@ -63,82 +63,6 @@ pub enum StartError {
     },
 }
 
-/// Renews this instance's presence lease and reaps instances whose lease expired, announcing
-/// their users as gone; stops with the drain (the lease then expires on its own).
-async fn presence_heartbeat(state: AppState) {
-    let presence = state.backend.presence.clone();
-    let stop = state.drain.trigger();
-    let mut first = true;
-    loop {
-        match presence.renew(&state.instance, presence::LEASE_TTL).await {
-            Ok(false) if !first => reassert_presence(&state).await,
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "could not renew the presence lease"),
-        }
-        first = false;
-        match presence.reap().await {
-            Ok(departed) => {
-                for gone in departed {
-                    tracing::info!(room = %gone.room, user = %gone.user, "user of a dead instance left");
-                    let event = broker::RoomEvent::Left { user: gone.user, ts: broker::now_ms() };
-                    if let Err(err) = state.backend.broker.announce(&gone.room, event).await {
-                        tracing::warn!(%err, "could not announce a reaped user");
-                    }
-                }
-            }
-            Err(err) => tracing::warn!(%err, "could not reap dead instances"),
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(presence::REAP_EVERY) => {}
-        }
-    }
-}
-
-/// Enters this instance's memberships again after its lease lapsed (they may have been reaped).
-async fn reassert_presence(state: &AppState) {
-    let memberships = state.memberships.snapshot();
-    tracing::warn!(entries = memberships.len(), "presence lease had lapsed: entering memberships again");
-    for (room, user, sockets) in memberships {
-        match state.backend.presence.restore(&room, &user, &state.instance, sockets).await {
-            Ok(true) => {
-                let event = broker::RoomEvent::Joined { user, name: String::new(), ts: broker::now_ms() };
-                if let Err(err) = state.backend.broker.announce(&room, event).await {
-                    tracing::warn!(%err, "could not announce a re-entered user");
-                }
-            }
-            Ok(false) => {}
-            Err(err) => tracing::warn!(%err, "could not re-enter presence"),
-        }
-    }
-}
-
-/// Closes this instance's sockets of a login or a user when any instance says they ended.
-async fn close_on_logout(state: AppState) {
-    let mut events = state.backend.broker.control_events();
-    let stop = state.drain.trigger();
-    loop {
-        let event = tokio::select! {
-            () = stop.cancelled() => return,
-            event = events.recv() => event,
-        };
-        match event {
-            Ok(broker::ControlEvent::EndSession { login }) => {
-                let closed = state.sockets.close_login(&login);
-                tracing::info!(closed, "session ended: sockets closed");
-            }
-            Ok(broker::ControlEvent::EndUser { user }) => {
-                let closed = state.sockets.close_user(&user);
-                tracing::info!(%user, closed, "all sessions ended: sockets closed");
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "missed logout orders");
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
 /// Builds the application services of an instance over its backend.
 fn services(config: &Config, backend: &Backend, instance: &str) -> services::Services {
     let chat_settings = ChatSettings {
@@ -237,8 +161,14 @@ impl Server {
         let addr = self.local_addr();
         let drain = self.state.drain.clone();
         tokio::spawn(drain.clone().run());
-        tokio::spawn(presence_heartbeat(self.state.clone()));
-        tokio::spawn(close_on_logout(self.state.clone()));
+        let heartbeat = presence::heartbeat::Heartbeat {
+            presence: self.state.backend.presence.clone(),
+            broker: self.state.backend.broker.clone(),
+            instance: self.state.instance.clone(),
+            local: self.state.memberships.clone(),
+        };
+        tokio::spawn(heartbeat.run(self.state.drain.trigger()));
+        tokio::spawn(ws::logout::run(self.state.clone()));
         info!(%addr, instance = %self.state.instance, "listening");
         let config = &self.state.config;
         let send_buffer = (config.socket_send_buffer_bytes > 0).then_some(config.socket_send_buffer_bytes);

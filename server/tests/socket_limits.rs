@@ -214,3 +214,25 @@ async fn a_client_closing_its_socket_gets_a_clean_close() {
     assert_eq!(ws.close_code().await, Some(1000), "the close handshake completes (not 1006)");
     assert!(a.sockets_closed_within(Duration::from_secs(5)).await);
 }
+
+#[tokio::test]
+async fn a_corrupt_stream_entry_is_skipped_not_shown_as_an_empty_message() {
+    let redis = RedisServer::start().await;
+    let a = instance(&redis, "app-a", |_| {}).await;
+    let (alice, mut ws) = chatter(&a, "alice").await;
+    ws.say("general", "c1", "before").await;
+    let client = redis::Client::open(redis.url()).expect("url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let _: String = redis::cmd("XADD")
+        .arg("sb:room:{general}:log")
+        .arg("*")
+        .arg("stray")
+        .arg("field")
+        .query_async(&mut conn)
+        .await
+        .expect("xadd");
+    ws.say("general", "c2", "after").await;
+    let history = alice.socket(&a).await.expect("admitted").join("general").await;
+    let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["before", "after"], "the entry without author or text is left out");
+}

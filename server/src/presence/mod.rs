@@ -19,6 +19,7 @@
 //! [`memory::MemoryPresence`] serves the single-instance mode,
 //! [`redis::RedisPresence`] a cluster; both pass `tests/presence_contract.rs`.
 
+pub mod heartbeat;
 pub mod memory;
 pub mod redis;
 

@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod forward;
+pub mod logout;
 pub mod origin;
 pub mod outgoing;
 pub mod registry;

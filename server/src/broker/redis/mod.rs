@@ -106,18 +106,25 @@ type StreamEntry = (String, HashMap<String, String>);
 
 /// Messages of a stream entry list (`XRANGE`/`XREVRANGE` answers).
 fn messages(room: &RoomName, entries: Vec<StreamEntry>) -> Vec<ChatMessage> {
-    entries
-        .into_iter()
-        .map(|(id, mut fields)| ChatMessage {
-            room: room.to_string(),
-            ts: id_millis(&id),
-            id,
-            user: fields.remove("user").unwrap_or_default(),
-            name: fields.remove("name").unwrap_or_default(),
-            text: fields.remove("text").unwrap_or_default(),
-            client_id: fields.remove("cid"),
-        })
-        .collect()
+    entries.into_iter().filter_map(|entry| message(room, entry)).collect()
+}
+
+/// The message a stream entry holds; `None` (logged: the stream was written by something else,
+/// or damaged) when it lacks the author or the text, rather than a message of empty strings.
+fn message(room: &RoomName, (id, mut fields): StreamEntry) -> Option<ChatMessage> {
+    let (Some(user), Some(text)) = (fields.remove("user"), fields.remove("text")) else {
+        tracing::error!(%room, %id, "corrupt stream entry without author or text: skipped");
+        return None;
+    };
+    Some(ChatMessage {
+        room: room.to_string(),
+        ts: id_millis(&id),
+        id,
+        user,
+        name: fields.remove("name").unwrap_or_default(),
+        text,
+        client_id: fields.remove("cid"),
+    })
 }
 
 /// Every retained message of `room` after `after` and the trimmed range, in one atomic script.
