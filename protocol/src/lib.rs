@@ -9,6 +9,7 @@
 //! Fields are only ever added (with `#[serde(default)]` on the receiving side),
 //! so an older client keeps working against a newer server; a change that
 //! breaks that rule bumps the version.
+#![warn(missing_docs)]
 
 mod names;
 

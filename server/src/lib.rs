@@ -7,6 +7,7 @@
 //! [`broker`] (chat storage and delivery), [`accounts`], [`auth`], [`session`],
 //! [`chat`] (the chat domain), [`ws`] (the websocket gateway), [`routes`],
 //! [`serve`] (the connection loop), [`state`], [`telemetry`].
+#![warn(missing_docs)]
 
 pub mod accounts;
 pub mod auth;

@@ -7,9 +7,10 @@
 //! - `{p}instance:<id>:rooms` — set of rooms where the instance holds entries (a room leaves
 //!   it with the instance's last entry there, so it never outgrows what the reaper must visit).
 //!
-//! Each change is one Lua script, so "was the user present before / is the
-//! user still present" is decided atomically even when instances race, and a
-//! dead instance is reaped by exactly one reaper.
+//! Each change is one Lua script that declares every key it touches, so "was the
+//! user present before / is the user still present" is decided atomically even
+//! when instances race, and each departure of a dead instance's user is reported
+//! by exactly one reaper (room by room: a room's presence is one key).
 
 use std::time::Duration;
 
@@ -61,24 +62,16 @@ end
 if present(KEYS[1], ARGV[1]) then return 0 else return 1 end
 "#;
 
-const REAP: &str = r#"
+const REAP_ROOM: &str = r#"
 local gone = {}
 local suffix = '|' .. ARGV[1]
-for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key = ARGV[2] .. 'presence:' .. room
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    if #field > #suffix and string.sub(field, -#suffix) == suffix then
-      redis.call('HDEL', key, field)
-      local user = string.sub(field, 1, #field - #suffix)
-      if not present(key, user) then
-        table.insert(gone, room)
-        table.insert(gone, user)
-      end
-    end
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if #field > #suffix and string.sub(field, -#suffix) == suffix then
+    redis.call('HDEL', KEYS[1], field)
+    local user = string.sub(field, 1, #field - #suffix)
+    if not present(KEYS[1], user) then table.insert(gone, user) end
   end
 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
 return gone
 "#;
 
@@ -102,7 +95,7 @@ impl RedisPresence {
             enter: script(ENTER),
             restore: script(RESTORE),
             exit: script(EXIT),
-            reap: script(REAP),
+            reap: script(REAP_ROOM),
         }
     }
 
@@ -202,18 +195,22 @@ impl Presence for RedisPresence {
             if alive {
                 continue;
             }
-            let gone: Vec<String> = self
-                .reap
-                .key(self.instance_rooms(&instance))
-                .key(self.instances())
-                .arg(&instance)
-                .arg(&self.prefix)
-                .invoke_async(&mut conn)
-                .await?;
-            for pair in gone.chunks_exact(2) {
-                if let Ok(room) = RoomName::parse(&pair[0]) {
-                    departed.push(Departed { room, user: pair[1].clone() });
+            // Room by room, each script declaring the one key it touches (a cluster keeps a
+            // room's presence on the room's node); a second reaper finds nothing left to report.
+            let rooms: Vec<String> =
+                redis::cmd("SMEMBERS").arg(self.instance_rooms(&instance)).query_async(&mut conn).await?;
+            for name in rooms {
+                if let Ok(room) = RoomName::parse(&name) {
+                    let gone: Vec<String> =
+                        self.reap.key(self.room(&room)).arg(&instance).invoke_async(&mut conn).await?;
+                    departed.extend(gone.into_iter().map(|user| Departed { room: room.clone(), user }));
                 }
+                // Room by room, so a restarted instance of the same id keeps the rooms it entered since.
+                redis::cmd("SREM").arg(self.instance_rooms(&instance)).arg(&name).exec_async(&mut conn).await?;
+            }
+            let back: bool = redis::cmd("EXISTS").arg(self.lease(&instance)).query_async(&mut conn).await?;
+            if !back {
+                redis::cmd("SREM").arg(self.instances()).arg(&instance).exec_async(&mut conn).await?;
             }
         }
         Ok(departed)
