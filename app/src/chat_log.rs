@@ -59,6 +59,11 @@ impl ChatLog {
         self.last_id.as_deref()
     }
 
+    /// Whether the message with this id is shown already.
+    pub fn has_message(&self, id: &str) -> bool {
+        self.seen.contains(id)
+    }
+
     /// Adds a message typed by this user, shown as pending until [`ChatLog::apply`] sees its ack.
     pub fn push_pending(&mut self, me: &str, client_id: &str, text: &str) {
         self.lines.push(message_line(me, client_id.to_owned(), text, 0, true, true));

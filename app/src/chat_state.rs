@@ -7,14 +7,22 @@
 //! outlive the page — a submitted message — goes into the shared
 //! [`Outbox`](crate::client::outbox::Outbox) here, at submit time, before the
 //! connection task ever sees it.
+//!
+//! Each part of the state is its own signal, and each room's transcript too: a
+//! message in one room notifies only what shows that room, instead of cloning
+//! and re-rendering every room's transcript (the map of rooms to transcripts
+//! changes only when a room comes or goes). What a server frame changes is
+//! decided by [`inbound::apply`](crate::client::inbound::apply), which reaches
+//! these signals through [`ChatParts`]: they only store the result.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use leptos::prelude::*;
 use protocol::DEFAULT_ROOM;
 
 use crate::chat_log::ChatLog;
 use crate::client::ConnectionState;
+use crate::client::inbound::{ChatParts, Members, Names, Typing, Unread, merge_rooms};
 
 #[cfg(feature = "hydrate")]
 use crate::client::connection::Command;
@@ -22,20 +30,20 @@ use crate::client::connection::Command;
 /// The reactive state shared by the page and its connection.
 #[derive(Clone, Copy)]
 pub struct ChatHandles {
-    /// The transcript of every joined room.
-    pub logs: RwSignal<HashMap<String, ChatLog>>,
+    /// The transcript of every room, each in its own signal (see [`ChatHandles::log`]).
+    pub logs: RwSignal<HashMap<String, ArcRwSignal<ChatLog>>>,
     /// The joined rooms, sorted.
     pub rooms: RwSignal<Vec<String>>,
     /// Unread messages per room (not counting the room on screen).
-    pub unread: RwSignal<HashMap<String, u32>>,
+    pub unread: RwSignal<Unread>,
     /// Who is present in each room, on any instance.
-    pub members: RwSignal<HashMap<String, BTreeSet<String>>>,
+    pub members: RwSignal<Members>,
     /// Display names by user, where they differ from the user name.
-    pub names: RwSignal<HashMap<String, String>>,
+    pub names: RwSignal<Names>,
     /// This user's display name.
     pub my_name: RwSignal<String>,
     /// Who is typing in each room, with the time (ms) the notice ends.
-    pub typing: RwSignal<HashMap<String, HashMap<String, f64>>>,
+    pub typing: RwSignal<Typing>,
     /// The room on screen.
     pub current: Memo<String>,
     /// The connection status.
@@ -70,24 +78,39 @@ impl ChatHandles {
         }
     }
 
+    /// The transcript of `room`, if it has one (tracked: a reader runs again when the room's
+    /// transcript comes or goes, and, through the signal, when it changes).
+    pub fn log(&self, room: &str) -> Option<ArcRwSignal<ChatLog>> {
+        self.logs.with(|logs| logs.get(room).cloned())
+    }
+
+    /// Changes the transcript of `room` (an empty one if it has none yet); `change` says
+    /// whether it changed anything, and only then are the room's readers told.
+    fn edit_room_log(&self, room: &str, change: impl FnOnce(&mut ChatLog) -> bool) {
+        match self.logs.with_untracked(|logs| logs.get(room).cloned()) {
+            Some(log) => log.maybe_update(change),
+            None => {
+                let mut log = ChatLog::default();
+                change(&mut log);
+                self.logs.update(|logs| {
+                    logs.insert(room.to_owned(), ArcRwSignal::new(log));
+                });
+            }
+        }
+    }
+
     /// Changes the transcript of `room`.
     pub fn with_log(&self, room: &str, change: impl FnOnce(&mut ChatLog)) {
-        self.logs.update(|logs| change(logs.entry(room.to_owned()).or_default()));
+        self.edit_room_log(room, |log| {
+            change(log);
+            true
+        });
     }
 
     /// The newest message id seen in `room`.
     pub fn last_id(&self, room: &str) -> Option<String> {
-        self.logs.with_untracked(|logs| logs.get(room).and_then(|log| log.last_id().map(str::to_owned)))
-    }
-
-    /// Adds rooms to the list (kept sorted, without duplicates).
-    pub fn add_rooms(&self, rooms: impl IntoIterator<Item = String>) {
-        self.rooms.update(|list| {
-            list.extend(rooms);
-            list.push(self.current.get_untracked());
-            list.sort();
-            list.dedup();
-        });
+        let log = self.logs.with_untracked(|logs| logs.get(room).cloned())?;
+        log.with_untracked(|log| log.last_id().map(str::to_owned))
     }
 
     /// The name to show for `user`.
@@ -120,7 +143,8 @@ impl ChatHandles {
 
     /// Adds `room` to the list and joins it.
     pub fn join(&self, room: String) {
-        self.add_rooms([room.clone()]);
+        let current = self.current.get_untracked();
+        self.rooms.maybe_update(|list| merge_rooms(list, [room.clone()], &current));
         #[cfg(feature = "hydrate")]
         self.command(Command::Join(room));
     }
@@ -164,6 +188,31 @@ impl ChatHandles {
     }
 }
 
+/// The signals as the parts [`inbound::apply`](crate::client::inbound::apply) edits.
+impl ChatParts for ChatHandles {
+    fn edit_log(&mut self, room: &str, edit: impl FnOnce(&mut ChatLog) -> bool) {
+        self.edit_room_log(room, edit);
+    }
+    fn edit_rooms(&mut self, edit: impl FnOnce(&mut Vec<String>) -> bool) {
+        self.rooms.maybe_update(edit);
+    }
+    fn edit_unread(&mut self, edit: impl FnOnce(&mut Unread) -> bool) {
+        self.unread.maybe_update(edit);
+    }
+    fn edit_members(&mut self, edit: impl FnOnce(&mut Members) -> bool) {
+        self.members.maybe_update(edit);
+    }
+    fn edit_names(&mut self, edit: impl FnOnce(&mut Names) -> bool) {
+        self.names.maybe_update(edit);
+    }
+    fn edit_typing(&mut self, edit: impl FnOnce(&mut Typing) -> bool) {
+        self.typing.maybe_update(edit);
+    }
+    fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool) {
+        self.my_name.maybe_update(edit);
+    }
+}
+
 /// A client id unique enough per user: time, randomness and a counter.
 fn new_client_id() -> String {
     #[cfg(feature = "hydrate")]
@@ -175,4 +224,58 @@ fn new_client_id() -> String {
     }
     #[cfg(not(feature = "hydrate"))]
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use protocol::{ChatMessage, ServerFrame};
+
+    use super::*;
+    use crate::client::inbound::{Page, apply};
+
+    /// A view of `room`'s transcript: a memo reading it, and how often it ran.
+    fn view_of(chat: ChatHandles, room: &'static str) -> (Memo<usize>, Arc<AtomicUsize>) {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let view = Memo::new(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            chat.log(room).map_or(0, |log| log.with(|log| log.lines().len()))
+        });
+        (view, runs)
+    }
+
+    fn message(room: &str, id: &str) -> ServerFrame {
+        let (room, id) = (room.to_owned(), id.to_owned());
+        let (user, text, name) = ("bob".to_owned(), "hi".to_owned(), String::new());
+        ServerFrame::Message(ChatMessage { room, id, user, name, text, ts: 1, client_id: None })
+    }
+
+    #[test]
+    fn a_message_in_one_room_re_renders_only_that_room() {
+        Owner::new().with(|| {
+            let mut chat = ChatHandles::new(Memo::new(|_| "a".to_owned()), "alice", "alice".into());
+            let page = Page { me: "alice", current: "a", now_ms: 0.0, outbox: &[], leaving: &[] };
+            apply(&mut chat, &page, &message("a", "1-0"));
+            apply(&mut chat, &page, &message("b", "2-0"));
+            let (view_a, runs_a) = view_of(chat, "a");
+            let (view_b, runs_b) = view_of(chat, "b");
+            assert_eq!((view_a.get(), view_b.get()), (1, 1));
+
+            apply(&mut chat, &page, &message("a", "3-0"));
+            assert_eq!((view_a.get(), view_b.get()), (2, 1));
+            assert_eq!(runs_a.load(Ordering::Relaxed), 2);
+            assert_eq!(runs_b.load(Ordering::Relaxed), 1, "room b was not touched");
+
+            apply(&mut chat, &page, &message("a", "3-0"));
+            assert_eq!(view_a.get(), 2);
+            assert_eq!(runs_a.load(Ordering::Relaxed), 2, "a repeated message re-renders nothing");
+
+            apply(&mut chat, &page, &message("b", "4-0"));
+            assert_eq!((view_a.get(), view_b.get()), (2, 2));
+            assert_eq!((runs_a.load(Ordering::Relaxed), runs_b.load(Ordering::Relaxed)), (2, 2));
+        });
+    }
 }

@@ -3,7 +3,8 @@
 //! Every frame is one JSON text frame holding an object with a `type` tag. The
 //! types live here, once, so that the server, the WASM client, the integration
 //! tests and the load generator cannot drift apart. The crate has no Leptos,
-//! no tokio and no I/O: it compiles for the browser and the server alike.
+//! no tokio and no I/O: it compiles for the browser and the server alike, which
+//! is also why the one reconnect schedule both ends use, [`Backoff`], lives here.
 //!
 //! Versioning: [`PROTOCOL_VERSION`] is announced in [`ServerFrame::Welcome`].
 //! Fields are only ever added (with `#[serde(default)]` on the receiving side),
@@ -11,8 +12,10 @@
 //! breaks that rule bumps the version.
 #![warn(missing_docs)]
 
+mod backoff;
 mod names;
 
+pub use backoff::Backoff;
 pub use names::{NameError, RoomName, UserName};
 
 use serde::{Deserialize, Serialize};

@@ -1,21 +1,16 @@
 //! The websocket connection of a chat page, in the browser.
 //!
-//! One task per page runs the connection for as long as the page shows it:
-//! open the socket → on `welcome`, rejoin every room of the user in one
-//! `join_many` frame with the last id seen in each (the server replays what was
-//! missed; [`rejoin`](super::rejoin) says why one frame) and resend every unacked
-//! message from the [`Outbox`] (same client ids, so the server stores each
-//! once) → hand every other frame to [`inbound`](super::inbound). When the
-//! socket closes for any reason but logout it waits per [`Backoff`] (showing a
-//! countdown and offering "retry now"), `GET /` with credentials so the load
+//! One task per page runs the connection for as long as the page shows it,
+//! driving the page's [`Link`] through its phases: open the socket → run a
+//! [`Session`](super::session::Session) on it (on `welcome` it rejoins every
+//! room in one `join_many` frame with the last id seen in each, and resends
+//! every unacked message from the [`Outbox`] with its client id, so the server
+//! stores each once) → when the socket is gone for any reason but logout, wait
+//! (the backoff, or the delay a draining server gave in `move`), showing a
+//! countdown and offering "retry now" → `GET /` with credentials so the load
 //! balancer pins the browser to a live instance (a redirect to `/login` means
-//! the session is gone), and opens the socket again — with no limit on tries.
-//! A draining server sends `move {after_ms}` and then closes with 1012 itself:
-//! the page sends nothing more, lets the server close, and reconnects after the
-//! delay the server drew instead of the backoff. The page's `on_cleanup` stops
-//! the task and closes the socket.
-//!
-//! One socket's life, from `welcome` to its close, is a [`Session`](super::session::Session).
+//! the session is gone) → open the socket again, with no limit on tries. The
+//! page's `on_cleanup` stops the task and closes the socket.
 
 use std::time::Duration;
 
@@ -24,10 +19,9 @@ use futures::channel::mpsc::{self, UnboundedReceiver};
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::ClientFrame;
 
 use super::ConnectionState;
-use super::backoff::Backoff;
+use super::link::{Link, Phase};
 use super::outbox::{Outbox, Pending};
 use super::session::Session;
 use crate::chat_state::ChatHandles;
@@ -69,12 +63,10 @@ pub fn start(chat: ChatHandles, me: String) {
     spawn_local(run(chat, me, outbox, receiver));
 }
 
-/// How a socket session ended, and so what the connection does next.
+/// How a socket session ended.
 pub(super) enum End {
-    /// The socket closed, failed or went silent; reconnect with backoff.
+    /// The socket closed, failed or went silent: the [`Link`] says how long to wait.
     Closed,
-    /// The server is draining; reconnect after this many milliseconds.
-    Move(u64),
     /// The session is gone; go to the login page and say why.
     LoggedOut(String),
     /// The page is going away.
@@ -82,40 +74,36 @@ pub(super) enum End {
 }
 
 async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
-    let mut backoff = Backoff::default();
-    // Leaves asked for while disconnected, sent after the next `welcome`.
-    let mut deferred: Vec<ClientFrame> = Vec::new();
-    let mut pause = Duration::ZERO;
-    let mut reconnecting = false;
+    let mut link = Link::default();
+    // Rooms left while the page could not send, left after the next `welcome`.
+    let mut leaving: Vec<String> = Vec::new();
     loop {
-        if reconnecting {
-            if !wait(pause, &chat, &mut commands, &outbox, &mut deferred).await {
-                return;
-            }
-            match repin().await {
-                Repin::Ok => {}
-                Repin::LoggedOut => return go_to_login("Please log in again."),
-                Repin::Failed => {
-                    pause = backoff.next_delay(js_sys::Math::random());
-                    continue;
+        match link.phase() {
+            Phase::Waiting(pause) => {
+                if !wait(pause, &chat, &mut commands, &outbox, &mut leaving).await {
+                    return;
                 }
+                link.waited();
+            }
+            Phase::Repinning => match repin().await {
+                Repin::LoggedOut => return go_to_login("Please log in again."),
+                Repin::Ok => link.repinned(true, js_sys::Math::random()),
+                Repin::Failed => link.repinned(false, js_sys::Math::random()),
+            },
+            // Connecting: the socket phases (opened, welcomed, moving) end with their session.
+            Phase::Connecting | Phase::Opened | Phase::Welcomed | Phase::Moving(_) => {
+                chat.state.set(ConnectionState::Connecting);
+                if let Ok(socket) = WebSocket::open(&socket_url()) {
+                    link.opened();
+                    match Session::new(&chat, &me, &outbox, &mut link, &mut leaving).run(socket, &mut commands).await {
+                        End::Stop => return,
+                        End::LoggedOut(reason) => return go_to_login(&reason),
+                        End::Closed => {}
+                    }
+                }
+                link.socket_ended(js_sys::Math::random());
             }
         }
-        reconnecting = true;
-        chat.state.set(ConnectionState::Connecting);
-        let end = match WebSocket::open(&socket_url()) {
-            Ok(socket) => {
-                let session = Session::new(&chat, &me, &outbox, &mut backoff, &mut deferred);
-                session.run(socket, &mut commands).await
-            }
-            Err(_) => End::Closed,
-        };
-        pause = match end {
-            End::Stop => return,
-            End::LoggedOut(reason) => return go_to_login(&reason),
-            End::Move(after_ms) => Duration::from_millis(after_ms),
-            End::Closed => backoff.next_delay(js_sys::Math::random()),
-        };
     }
 }
 
@@ -125,7 +113,7 @@ async fn wait(
     chat: &ChatHandles,
     commands: &mut UnboundedReceiver<Command>,
     outbox: &Outbox,
-    deferred: &mut Vec<ClientFrame>,
+    leaving: &mut Vec<String>,
 ) -> bool {
     let deadline = js_sys::Date::now() + pause.as_secs_f64() * 1000.0;
     loop {
@@ -150,7 +138,7 @@ async fn wait(
                 }
                 // Joins are replayed from the room list after `welcome`; leaves are kept for then.
                 Some(Command::Join(_) | Command::Typing(_) | Command::Rename(_)) => {}
-                Some(Command::Leave(room)) => deferred.push(ClientFrame::Leave { room }),
+                Some(Command::Leave(room)) => leaving.push(room),
             },
         }
     }

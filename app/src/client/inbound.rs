@@ -1,144 +1,265 @@
-//! What the server's frames change on the page.
+//! What a server frame changes in a chat page: one pure function, [`apply`].
 //!
-//! [`connection`](super::connection) owns the socket's life (welcome, move,
-//! close, reconnect); everything else a server frame says — messages, acks,
-//! errors, presence, typing, renames — lands here and only touches the page's
-//! [`ChatHandles`] and the [`Outbox`], so the socket loop stays small.
+//! The client's rules live here: a message id is shown once however often it
+//! arrives (history and live delivery overlap after a reconnect), an own message
+//! stays pending until acked, a send the server refused for good leaves the
+//! outbox while one it could not store yet is kept and retried, unread counts
+//! grow only for other users' messages in rooms not on screen, a rename is said
+//! once however many shared rooms carry it, and presence and typing follow the
+//! room. Those rules must hold in the browser, but a browser is the worst place
+//! to test them. So `apply` never touches a signal: it reaches the page's state
+//! only through [`ChatParts`], which the page implements with one signal per
+//! part (`ChatHandles`) and the tests with plain maps, and it runs on the host
+//! (`cargo test -p switchboard-app`). What a frame asks beyond the chat state —
+//! the outbox, the retry list, a timer for a typing notice — comes back as a
+//! [`FollowUp`] for the socket's session to carry out.
+//!
+//! The socket's own life (`welcome` starting it, `move` ending it) is the
+//! [`Link`](super::link::Link)'s; from `welcome`, `apply` takes the user's rooms.
 
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
 
-use leptos::prelude::*;
-use leptos::task::spawn_local;
 use protocol::{ChatMessage, ErrorCode, ServerFrame};
 
-use super::outbox::Outbox;
-use crate::chat_state::ChatHandles;
+use super::outbox::Pending;
+use crate::chat_log::ChatLog;
 
-/// Applies a frame that does not change the connection itself. `retry` collects the
-/// client ids of sends the server could not store yet, to send again on the next tick.
-pub fn apply(chat: &ChatHandles, me: &str, outbox: &Outbox, frame: &ServerFrame, retry: &mut Vec<String>) {
-    match frame {
-        ServerFrame::Ack { client_id, .. } => {
-            if let Some(pending) = outbox.get(client_id) {
-                chat.with_log(&pending.room, |log| log.apply(frame, me));
-                outbox.remove(client_id);
-            }
-        }
-        ServerFrame::Error { code, message, client_id } => {
-            on_error(chat, outbox, *code, message, client_id.as_deref(), retry)
-        }
-        ServerFrame::History { room, .. } => chat.with_log(room, |log| log.apply(frame, me)),
-        ServerFrame::Joined { room, user, name, .. } => {
-            if !name.is_empty() && name != user {
-                chat.names.update(|names| {
-                    names.insert(user.clone(), name.clone());
-                });
-            }
-            set_member(chat, room, user, true);
-            chat.with_log(room, |log| log.apply(frame, me));
-        }
-        ServerFrame::Left { room, user, .. } => {
-            set_member(chat, room, user, false);
-            chat.with_log(room, |log| log.apply(frame, me));
-        }
-        ServerFrame::Presence { room, users, names } => {
-            chat.members.update(|members| {
-                members.insert(room.clone(), users.iter().cloned().collect());
-            });
-            chat.names.update(|known| known.extend(names.clone()));
-        }
-        ServerFrame::Renamed { user, name } => on_renamed(chat, me, user, name),
-        ServerFrame::Typing { room, user } => show_typing(chat, room, user),
-        ServerFrame::Message(message) => on_message(chat, me, message, frame),
-        ServerFrame::Welcome { .. } | ServerFrame::Move { .. } | ServerFrame::Pong => {}
+#[cfg(test)]
+mod tests;
+
+/// Who is present in each room, on any instance.
+pub type Members = HashMap<String, BTreeSet<String>>;
+
+/// Display names by user, where they differ from the user name.
+pub type Names = HashMap<String, String>;
+
+/// Who is typing in each room, with the time (ms since the epoch) each notice ends.
+pub type Typing = HashMap<String, HashMap<String, f64>>;
+
+/// Unread messages per room.
+pub type Unread = HashMap<String, u32>;
+
+/// How long "… is typing" stays without a new typing notice, in milliseconds.
+pub const TYPING_SHOWN_MS: f64 = 4_000.0;
+
+/// The parts of a chat page's state that server frames change, each reachable on its own.
+///
+/// Every edit returns whether it changed anything, so that a signal notifies its readers
+/// only then (a repeated rename or a duplicate message re-renders nothing).
+pub trait ChatParts {
+    /// Edits the transcript of `room` (an empty one if the room has none yet).
+    fn edit_log(&mut self, room: &str, edit: impl FnOnce(&mut ChatLog) -> bool);
+    /// Edits the list of joined rooms (sorted, without duplicates).
+    fn edit_rooms(&mut self, edit: impl FnOnce(&mut Vec<String>) -> bool);
+    /// Edits the unread counts.
+    fn edit_unread(&mut self, edit: impl FnOnce(&mut Unread) -> bool);
+    /// Edits who is present where.
+    fn edit_members(&mut self, edit: impl FnOnce(&mut Members) -> bool);
+    /// Edits the display names.
+    fn edit_names(&mut self, edit: impl FnOnce(&mut Names) -> bool);
+    /// Edits who is typing where.
+    fn edit_typing(&mut self, edit: impl FnOnce(&mut Typing) -> bool);
+    /// Edits this user's display name.
+    fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool);
+}
+
+/// What the page knows besides its chat state, as [`apply`] needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    /// This page's user (the account name, which marks own messages).
+    pub me: &'a str,
+    /// The room on screen.
+    pub current: &'a str,
+    /// Now, in milliseconds since the epoch.
+    pub now_ms: f64,
+    /// The unacknowledged messages, oldest first.
+    pub outbox: &'a [Pending],
+    /// Rooms the user left while disconnected: not taken back from `welcome`'s room list.
+    pub leaving: &'a [String],
+}
+
+impl Page<'_> {
+    fn pending(&self, client_id: &str) -> Option<&Pending> {
+        self.outbox.iter().find(|pending| pending.client_id == client_id)
     }
 }
 
-/// Shows the server's error in the page. A refused message will never be accepted as is,
-/// so it leaves the outbox; one the server could not store (Redis away, rate limit) stays
+/// What a frame asks of the page beyond its chat state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp<'f> {
+    /// Nothing.
+    Nothing,
+    /// The outbox entry with this client id is done with: acknowledged, or refused for good.
+    Forget(&'f str),
+    /// The server could not store this send now: send it again on the next tick.
+    Retry(&'f str),
+    /// `user` is shown typing in `room` until [`TYPING_SHOWN_MS`] from now: call
+    /// [`typing_expired`] then, so the notice goes unless a newer one renewed it.
+    TypingShown {
+        /// The room.
+        room: &'f str,
+        /// The user typing.
+        user: &'f str,
+    },
+}
+
+/// Applies a server frame to the page's chat state.
+pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerFrame) -> FollowUp<'f> {
+    match frame {
+        ServerFrame::Welcome { rooms, .. } => {
+            let rooms = rooms.iter().filter(|room| !page.leaving.contains(*room)).cloned();
+            parts.edit_rooms(|list| merge_rooms(list, rooms, page.current));
+        }
+        ServerFrame::History { room, .. } => log_frame(parts, room, page, frame),
+        ServerFrame::Message(message) => on_message(parts, page, message, frame),
+        ServerFrame::Ack { client_id, .. } => {
+            let Some(pending) = page.pending(client_id) else {
+                return FollowUp::Nothing;
+            };
+            log_frame(parts, &pending.room, page, frame);
+            return FollowUp::Forget(client_id);
+        }
+        ServerFrame::Joined { room, user, name, .. } => {
+            if !name.is_empty() && name != user {
+                parts.edit_names(|names| names.insert(user.clone(), name.clone()).as_ref() != Some(name));
+            }
+            set_member(parts, room, user, true);
+            log_frame(parts, room, page, frame);
+        }
+        ServerFrame::Left { room, user, .. } => {
+            set_member(parts, room, user, false);
+            log_frame(parts, room, page, frame);
+        }
+        ServerFrame::Presence { room, users, names: known } => {
+            let users: BTreeSet<String> = users.iter().cloned().collect();
+            parts.edit_members(|members| members.insert(room.clone(), users.clone()) != Some(users));
+            parts.edit_names(|names| {
+                let new = known.iter().any(|(user, name)| names.get(user) != Some(name));
+                names.extend(known.iter().map(|(user, name)| (user.clone(), name.clone())));
+                new
+            });
+        }
+        ServerFrame::Renamed { user, name } => on_renamed(parts, page, user, name),
+        ServerFrame::Typing { room, user } => {
+            let until = page.now_ms + TYPING_SHOWN_MS;
+            parts.edit_typing(|typing| {
+                typing.entry(room.clone()).or_default().insert(user.clone(), until);
+                true
+            });
+            return FollowUp::TypingShown { room, user };
+        }
+        ServerFrame::Error { code, message, client_id } => return on_error(parts, page, *code, message, client_id),
+        ServerFrame::Move { .. } | ServerFrame::Pong => {}
+    }
+    FollowUp::Nothing
+}
+
+/// Hides `user`'s typing notice in `room` if it has ended by `now_ms` (a newer notice
+/// renewed it otherwise).
+pub fn typing_expired(parts: &mut impl ChatParts, room: &str, user: &str, now_ms: f64) {
+    parts.edit_typing(|typing| {
+        typing
+            .get_mut(room)
+            .is_some_and(|users| users.get(user).is_some_and(|end| *end <= now_ms) && users.remove(user).is_some())
+    });
+}
+
+/// Adds `rooms` and the room on screen to the room list, keeping it sorted and without
+/// duplicates; whether the list changed.
+pub fn merge_rooms(list: &mut Vec<String>, rooms: impl IntoIterator<Item = String>, current: &str) -> bool {
+    let before = list.clone();
+    list.extend(rooms);
+    list.push(current.to_owned());
+    list.sort();
+    list.dedup();
+    *list != before
+}
+
+/// Applies a frame to one room's transcript.
+fn log_frame(parts: &mut impl ChatParts, room: &str, page: &Page<'_>, frame: &ServerFrame) {
+    parts.edit_log(room, |log| {
+        log.apply(frame, page.me);
+        true
+    });
+}
+
+fn set_member(parts: &mut impl ChatParts, room: &str, user: &str, present: bool) {
+    parts.edit_members(|members| {
+        let users = members.entry(room.to_owned()).or_default();
+        if present { users.insert(user.to_owned()) } else { users.remove(user) }
+    });
+}
+
+/// A message: shown once (a repeat changes nothing, not even the unread count), and its
+/// author has stopped typing.
+fn on_message(parts: &mut impl ChatParts, page: &Page<'_>, message: &ChatMessage, frame: &ServerFrame) {
+    parts
+        .edit_typing(|typing| typing.get_mut(&message.room).is_some_and(|users| users.remove(&message.user).is_some()));
+    let mut new = false;
+    parts.edit_log(&message.room, |log| {
+        new = !log.has_message(&message.id);
+        log.apply(frame, page.me);
+        new
+    });
+    if new && message.user != page.me && message.room != page.current {
+        parts.edit_unread(|unread| {
+            *unread.entry(message.room.clone()).or_default() += 1;
+            true
+        });
+    }
+}
+
+/// A rename comes once per shared room: say it once, in the room on screen.
+fn on_renamed(parts: &mut impl ChatParts, page: &Page<'_>, user: &str, name: &str) {
+    let mut notice = None;
+    parts.edit_names(|names| {
+        let before = names.get(user).map_or(user, String::as_str);
+        if before == name {
+            return false;
+        }
+        notice = Some(format!("{before} is now {name}"));
+        names.insert(user.to_owned(), name.to_owned());
+        true
+    });
+    if let Some(notice) = notice {
+        parts.edit_log(page.current, |log| {
+            log.push_notice(notice, 0);
+            true
+        });
+    }
+    if user == page.me {
+        parts.edit_my_name(|mine| {
+            let changed = mine != name;
+            name.clone_into(mine);
+            changed
+        });
+    }
+}
+
+/// Shows the server's error in the room of the send it is about (else the room on screen).
+/// A send refused for good will never be accepted as it is, so it leaves the transcript and
+/// the outbox; one the server could not store now (Redis away, rate limit) stays pending
 /// and is sent again.
-fn on_error(
-    chat: &ChatHandles,
-    outbox: &Outbox,
+fn on_error<'f>(
+    parts: &mut impl ChatParts,
+    page: &Page<'_>,
     code: ErrorCode,
     message: &str,
-    client_id: Option<&str>,
-    retry: &mut Vec<String>,
-) {
-    let room = client_id.and_then(|id| outbox.get(id)).map(|p| p.room);
+    client_id: &'f Option<String>,
+) -> FollowUp<'f> {
+    let client_id = client_id.as_deref();
     let retryable = matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited);
-    if let Some(client_id) = client_id {
-        if retryable {
-            retry.push(client_id.to_owned());
-        } else {
-            outbox.remove(client_id);
-        }
-    }
-    let room = room.unwrap_or_else(|| chat.current.get_untracked());
-    chat.with_log(&room, |log| {
+    let room = client_id.and_then(|id| page.pending(id)).map_or(page.current, |pending| pending.room.as_str());
+    parts.edit_log(room, |log| {
         if let Some(client_id) = client_id.filter(|_| !retryable) {
             log.drop_pending(client_id);
         }
         log.push_notice(format!("⚠ {message}"), 0);
+        true
     });
-}
-
-fn set_member(chat: &ChatHandles, room: &str, user: &str, present: bool) {
-    chat.members.update(|members| {
-        let set = members.entry(room.to_owned()).or_default();
-        if present {
-            set.insert(user.to_owned());
-        } else {
-            set.remove(user);
-        }
-    });
-}
-
-/// A rename comes once per shared room: say it once.
-fn on_renamed(chat: &ChatHandles, me: &str, user: &str, name: &str) {
-    let before = chat.shown(user);
-    if before != name {
-        chat.names.update(|names| {
-            names.insert(user.to_owned(), name.to_owned());
-        });
-        let notice = format!("{before} is now {name}");
-        chat.with_log(&chat.current.get_untracked(), |log| log.push_notice(notice, 0));
+    match client_id {
+        Some(client_id) if retryable => FollowUp::Retry(client_id),
+        Some(client_id) => FollowUp::Forget(client_id),
+        None => FollowUp::Nothing,
     }
-    if user == me {
-        chat.my_name.set(name.to_owned());
-    }
-}
-
-fn on_message(chat: &ChatHandles, me: &str, message: &ChatMessage, frame: &ServerFrame) {
-    chat.typing.update(|typing| {
-        if let Some(room) = typing.get_mut(&message.room) {
-            room.remove(&message.user);
-        }
-    });
-    chat.with_log(&message.room, |log| log.apply(frame, me));
-    if message.user != me && message.room != chat.current.get_untracked() {
-        chat.unread.update(|unread| *unread.entry(message.room.clone()).or_default() += 1);
-    }
-}
-
-/// How long "… is typing" stays without a new typing notice.
-const TYPING_SHOWN_MS: f64 = 4_000.0;
-
-/// Shows that `user` is typing in `room`, and hides it again after a while.
-fn show_typing(chat: &ChatHandles, room: &str, user: &str) {
-    let until = js_sys::Date::now() + TYPING_SHOWN_MS;
-    chat.typing.update(|typing| {
-        typing.entry(room.to_owned()).or_default().insert(user.to_owned(), until);
-    });
-    let (chat, room, user) = (*chat, room.to_owned(), user.to_owned());
-    spawn_local(async move {
-        gloo_timers::future::sleep(Duration::from_millis(TYPING_SHOWN_MS as u64 + 50)).await;
-        chat.typing.update(|typing| {
-            if let Some(users) = typing.get_mut(&room)
-                && users.get(&user).is_some_and(|end| *end <= js_sys::Date::now())
-            {
-                users.remove(&user);
-            }
-        });
-    });
 }

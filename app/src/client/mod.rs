@@ -1,23 +1,25 @@
 //! The browser's side of the websocket.
 //!
-//! [`backoff`] (the reconnect schedule) and [`rejoin`] (the frames that rejoin
-//! a user's rooms) are pure, compiled everywhere so they are unit-tested on the
-//! host. In the browser only: [`connection`] keeps the page connected (one
-//! `session` per socket), [`inbound`] applies what the server says to the page,
-//! and [`outbox`] keeps unacknowledged messages in browser storage.
+//! The client's decisions are pure and compiled everywhere, so they are
+//! unit-tested on the host: [`inbound`] (what each server frame changes in the
+//! page), [`link`] (the connection's phases and the reconnect schedule),
+//! [`rejoin`] (the frames that rejoin a user's rooms) and [`outbox`] (the
+//! unacknowledged messages; its storage is the browser's). In the browser only:
+//! [`connection`] keeps the page connected, driving the link, with one
+//! `session` per socket that reads frames, applies them through [`inbound`]
+//! and carries out what they ask.
 
-pub mod backoff;
 #[cfg(feature = "hydrate")]
 pub mod connection;
-#[cfg(feature = "hydrate")]
 pub mod inbound;
-#[cfg(feature = "hydrate")]
+pub mod link;
 pub mod outbox;
 pub mod rejoin;
 #[cfg(feature = "hydrate")]
 mod session;
 
-/// What the page shows about its connection.
+/// What the page's footer says about its connection (the connection's own phases are
+/// [`link::Phase`]; this adds what the user sees: the instance, a countdown, being offline).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ConnectionState {
     /// Not started yet (server-side render, or before hydration).

@@ -10,6 +10,10 @@
 //! page and its connection task share one [`Outbox`] (a handle to the same
 //! list, written through to storage on every change), and [`Outbox::push`] is
 //! idempotent: whoever pushes second changes nothing.
+//!
+//! Only the storage is the browser's: elsewhere (the server's render, host tests)
+//! an outbox lives in memory, so [`Pending`] and the outbox rules compile and are
+//! tested everywhere.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -35,10 +39,13 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// The storage key, per user (read by the browser's storage only).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     key: String,
     entries: Vec<Pending>,
 }
 
+#[cfg(feature = "hydrate")]
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
@@ -48,10 +55,13 @@ impl Outbox {
     /// unreadable; without storage the outbox still works for the life of the page).
     pub fn load(user: &str) -> Self {
         let key = format!("switchboard.outbox.{user}");
+        #[cfg(feature = "hydrate")]
         let entries = storage()
             .and_then(|s| s.get_item(&key).ok().flatten())
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default();
+        #[cfg(not(feature = "hydrate"))]
+        let entries = Vec::new();
         Self { inner: Rc::new(RefCell::new(Inner { key, entries })) }
     }
 
@@ -89,6 +99,7 @@ impl Outbox {
 }
 
 impl Inner {
+    #[cfg(feature = "hydrate")]
     fn store(&self) {
         if let Some(storage) = storage() {
             let _ = match self.entries.is_empty() {
@@ -96,5 +107,40 @@ impl Inner {
                 false => storage.set_item(&self.key, &serde_json::to_string(&self.entries).unwrap_or_default()),
             };
         }
+    }
+
+    /// Off the browser the outbox lives in memory only: nothing to write.
+    #[cfg(not(feature = "hydrate"))]
+    fn store(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(client_id: &str, text: &str) -> Pending {
+        Pending { client_id: client_id.into(), room: "general".into(), text: text.into() }
+    }
+
+    #[test]
+    fn a_client_id_is_kept_once_whoever_pushes_first() {
+        let page = Outbox::load("alice");
+        let task = page.clone();
+        assert!(page.push(pending("c1", "hello")));
+        assert!(!task.push(pending("c1", "hello again")), "the second push changes nothing");
+        assert_eq!(task.entries(), [pending("c1", "hello")]);
+    }
+
+    #[test]
+    fn entries_keep_their_order_and_leave_by_client_id() {
+        let outbox = Outbox::load("alice");
+        outbox.push(pending("c1", "one"));
+        outbox.push(pending("c2", "two"));
+        outbox.push(pending("c3", "three"));
+        outbox.remove("c2");
+        outbox.remove("unknown");
+        assert_eq!(outbox.entries(), [pending("c1", "one"), pending("c3", "three")]);
+        assert_eq!(outbox.get("c3"), Some(pending("c3", "three")));
+        assert_eq!(outbox.get("c2"), None);
     }
 }

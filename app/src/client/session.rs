@@ -2,8 +2,9 @@
 //!
 //! The [`connection`](super::connection) task opens a socket and runs a [`Session`] on it until it
 //! ends; the session turns the page's commands into frames, pings, and reads the server's
-//! frames — `welcome` (rejoin and resend), `move` (the server is draining), the close — handing
-//! everything else to [`inbound`](super::inbound).
+//! frames: `welcome` and `move` move the [`Link`] on (rejoin and resend after `welcome`,
+//! silence after `move`), and every frame goes through [`inbound::apply`], whose
+//! [`FollowUp`] the session carries out (outbox, retries, typing timers).
 //!
 //! A socket can also die without closing: an instance that hangs (stopped,
 //! swapping, deadlocked) keeps its TCP connections, and the load balancer, which
@@ -19,13 +20,15 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use protocol::{CLOSE_LOGGED_OUT, ClientFrame, RoomJoin, ServerFrame};
 
-use super::backoff::Backoff;
+use super::ConnectionState;
 use super::connection::{Command, End};
+use super::inbound::{self, FollowUp, Page, TYPING_SHOWN_MS};
+use super::link::Link;
 use super::outbox::{Outbox, Pending};
 use super::rejoin::{FRAME_BUDGET_BYTES, join_frames};
-use super::{ConnectionState, inbound};
 use crate::chat_state::ChatHandles;
 
 enum Event {
@@ -58,12 +61,9 @@ pub(super) struct Session<'a> {
     chat: &'a ChatHandles,
     me: &'a str,
     outbox: &'a Outbox,
-    backoff: &'a mut Backoff,
-    deferred: &'a mut Vec<ClientFrame>,
-    welcomed: bool,
-    /// The server said `move {after_ms}`: it is about to close the socket (1012), and the
-    /// page reconnects that long after. Until the close, nothing more is sent.
-    moving: Option<u64>,
+    link: &'a mut Link,
+    /// Rooms the user left while the page could not send: left after the next `welcome`.
+    leaving: &'a mut Vec<String>,
     /// Sends the server could not store (its Redis was away): retried on the next tick.
     retry: Vec<String>,
     /// Ticks since the server's last frame.
@@ -71,15 +71,15 @@ pub(super) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// A session of the page's connection, not yet welcomed.
+    /// A session on a socket that has just opened (the link is `Opened`).
     pub(super) fn new(
         chat: &'a ChatHandles,
         me: &'a str,
         outbox: &'a Outbox,
-        backoff: &'a mut Backoff,
-        deferred: &'a mut Vec<ClientFrame>,
+        link: &'a mut Link,
+        leaving: &'a mut Vec<String>,
     ) -> Self {
-        Self { chat, me, outbox, backoff, deferred, welcomed: false, moving: None, retry: Vec::new(), silent_ticks: 0 }
+        Self { chat, me, outbox, link, leaving, retry: Vec::new(), silent_ticks: 0 }
     }
 
     /// Runs the socket until it ends.
@@ -93,7 +93,7 @@ impl<'a> Session<'a> {
                 Event::Command(command) => self.on_command(command),
                 Event::Tick => self.on_tick(),
                 Event::Frame(frame) => self.on_frame(frame),
-                Event::SocketEnded => self.ended(),
+                Event::SocketEnded => Step::End(End::Closed),
             };
             match step {
                 Step::End(end) => return end,
@@ -123,24 +123,24 @@ impl<'a> Session<'a> {
             Command::Typing(room) => ClientFrame::Typing { room },
             Command::Rename(name) => ClientFrame::Rename { name },
         };
-        // Before `welcome` the frame waits: the outbox and the room list are replayed then.
-        if self.welcomed {
-            Step::Send(vec![frame])
-        } else {
-            if matches!(frame, ClientFrame::Leave { .. }) {
-                self.deferred.push(frame);
-            }
-            Step::Send(Vec::new())
+        if self.link.can_send() {
+            return Step::Send(vec![frame]);
         }
+        // Until `welcome` (and after `move`) the frame waits: the outbox and the room list are
+        // replayed after the next `welcome`, and a leave is kept for then.
+        if let ClientFrame::Leave { room } = frame {
+            self.leaving.push(room);
+        }
+        Step::Send(Vec::new())
     }
 
     fn on_tick(&mut self) -> Step {
         self.silent_ticks += 1;
         if self.silent_ticks >= SILENT_TICKS {
             // No pong to the last ping, nor anything else: the server is gone without a word.
-            return self.ended();
+            return Step::End(End::Closed);
         }
-        if !self.welcomed {
+        if !self.link.can_send() {
             return Step::Send(Vec::new());
         }
         let mut frames = vec![ClientFrame::Ping];
@@ -157,57 +157,73 @@ impl<'a> Session<'a> {
                 return Step::End(End::LoggedOut(close.reason));
             }
             Err(WebSocketError::ConnectionClose(close))
-                if close.code >= 1003 && !close.reason.is_empty() && self.moving.is_none() =>
+                if close.code >= 1003 && !close.reason.is_empty() && !self.link.is_moving() =>
             {
                 // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
                 let notice = format!("⚠ the connection was closed: {}", close.reason);
                 self.chat.with_log(&self.chat.current.get_untracked(), |log| log.push_notice(notice, 0));
                 return Step::End(End::Closed);
             }
-            Err(_) => return self.ended(),
+            Err(_) => return Step::End(End::Closed),
         };
         self.silent_ticks = 0;
-        match ServerFrame::decode(&text) {
-            Ok(ServerFrame::Welcome { instance, rooms, .. }) => self.on_welcome(instance, rooms),
-            Ok(ServerFrame::Move { after_ms }) => {
+        let Ok(frame) = ServerFrame::decode(&text) else {
+            return Step::Send(Vec::new());
+        };
+        match &frame {
+            ServerFrame::Welcome { instance, .. } => {
+                self.link.welcomed();
+                self.chat.state.set(ConnectionState::Connected(instance.clone()));
+                self.apply(&frame);
+                Step::Send(self.rejoin())
+            }
+            ServerFrame::Move { after_ms } => {
                 // The server closes the socket itself, with 1012, right after this frame.
-                self.moving = Some(after_ms);
-                self.welcomed = false;
+                self.link.moving(*after_ms);
                 Step::Send(Vec::new())
             }
-            Ok(frame) => {
-                inbound::apply(self.chat, self.me, self.outbox, &frame, &mut self.retry);
+            _ => {
+                self.apply(&frame);
                 Step::Send(Vec::new())
             }
-            Err(_) => Step::Send(Vec::new()),
         }
     }
 
-    /// The socket is gone: reconnect as the server asked, or else with backoff.
-    fn ended(&self) -> Step {
-        Step::End(self.moving.map_or(End::Closed, End::Move))
+    /// Applies a frame to the page's state and carries out what it asks beyond that.
+    fn apply(&mut self, frame: &ServerFrame) {
+        let outbox = self.outbox.entries();
+        let current = self.chat.current.get_untracked();
+        let now_ms = js_sys::Date::now();
+        let page = Page { me: self.me, current: &current, now_ms, outbox: &outbox, leaving: self.leaving.as_slice() };
+        let mut chat = *self.chat;
+        match inbound::apply(&mut chat, &page, frame) {
+            FollowUp::Nothing => {}
+            FollowUp::Forget(client_id) => self.outbox.remove(client_id),
+            FollowUp::Retry(client_id) => self.retry.push(client_id.to_owned()),
+            FollowUp::TypingShown { room, user } => expire_typing_later(chat, room.to_owned(), user.to_owned()),
+        }
     }
 
-    /// Rejoins the user's rooms (from any device, the one on screen, any joined meanwhile),
-    /// then sends the leaves asked for while away and every unacknowledged message.
-    fn on_welcome(&mut self, instance: String, rooms: Vec<String>) -> Step {
-        self.welcomed = true;
-        self.backoff.reset();
+    /// After `welcome`: rejoins the user's rooms (from any device, the one on screen, any
+    /// joined meanwhile), then sends the leaves asked for while away and every
+    /// unacknowledged message.
+    fn rejoin(&mut self) -> Vec<ClientFrame> {
         let chat = self.chat;
-        chat.state.set(ConnectionState::Connected(instance));
-        let left: Vec<&str> = self
-            .deferred
-            .iter()
-            .filter_map(|f| if let ClientFrame::Leave { room } = f { Some(room.as_str()) } else { None })
-            .collect();
-        chat.add_rooms(rooms.into_iter().filter(|room| !left.contains(&room.as_str())));
         let joins =
             chat.rooms.get_untracked().into_iter().map(|room| RoomJoin { since: chat.last_id(&room), room }).collect();
         let mut frames = join_frames(joins, FRAME_BUDGET_BYTES);
-        frames.append(self.deferred);
+        frames.extend(self.leaving.drain(..).map(|room| ClientFrame::Leave { room }));
         frames.extend(self.outbox.entries().iter().map(send_frame));
-        Step::Send(frames)
+        frames
     }
+}
+
+/// Hides `user`'s typing notice in `room` once it has run its time, unless renewed.
+fn expire_typing_later(mut chat: ChatHandles, room: String, user: String) {
+    spawn_local(async move {
+        gloo_timers::future::sleep(Duration::from_millis(TYPING_SHOWN_MS as u64 + 50)).await;
+        inbound::typing_expired(&mut chat, &room, &user, js_sys::Date::now());
+    });
 }
 
 /// The frame that (re)sends an outbox entry.

@@ -123,8 +123,8 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
             draft.set(String::new());
         }
     };
-    let lines =
-        move || chat.logs.with(|logs| logs.get(&current.get()).map(|log| log.lines().to_vec()).unwrap_or_default());
+    // Tracks the room on screen's own transcript only: a message elsewhere does not run this.
+    let lines = move || chat.log(&current.get()).map(|log| log.with(|log| log.lines().to_vec())).unwrap_or_default();
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
         let mut names: Vec<String> = chat

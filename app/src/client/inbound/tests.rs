@@ -1,0 +1,322 @@
+//! Every server frame's effect on a chat page, on plain maps instead of signals.
+
+use std::collections::BTreeMap;
+
+use protocol::{ChatMessage, ErrorCode, Gap, ServerFrame};
+
+use super::*;
+
+/// The page's state as plain data; `changed` lists the parts whose edits said they changed.
+#[derive(Default)]
+struct Model {
+    logs: HashMap<String, ChatLog>,
+    rooms: Vec<String>,
+    unread: Unread,
+    members: Members,
+    names: Names,
+    typing: Typing,
+    my_name: String,
+    changed: Vec<String>,
+}
+
+impl Model {
+    fn note(&mut self, part: String, changed: bool) {
+        if changed {
+            self.changed.push(part);
+        }
+    }
+}
+
+impl ChatParts for Model {
+    fn edit_log(&mut self, room: &str, edit: impl FnOnce(&mut ChatLog) -> bool) {
+        let changed = edit(self.logs.entry(room.to_owned()).or_default());
+        self.note(format!("log {room}"), changed);
+    }
+    fn edit_rooms(&mut self, edit: impl FnOnce(&mut Vec<String>) -> bool) {
+        let changed = edit(&mut self.rooms);
+        self.note("rooms".into(), changed);
+    }
+    fn edit_unread(&mut self, edit: impl FnOnce(&mut Unread) -> bool) {
+        let changed = edit(&mut self.unread);
+        self.note("unread".into(), changed);
+    }
+    fn edit_members(&mut self, edit: impl FnOnce(&mut Members) -> bool) {
+        let changed = edit(&mut self.members);
+        self.note("members".into(), changed);
+    }
+    fn edit_names(&mut self, edit: impl FnOnce(&mut Names) -> bool) {
+        let changed = edit(&mut self.names);
+        self.note("names".into(), changed);
+    }
+    fn edit_typing(&mut self, edit: impl FnOnce(&mut Typing) -> bool) {
+        let changed = edit(&mut self.typing);
+        self.note("typing".into(), changed);
+    }
+    fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool) {
+        let changed = edit(&mut self.my_name);
+        self.note("my name".into(), changed);
+    }
+}
+
+/// alice's page on `general`, at t = 1 s.
+struct Fixture {
+    model: Model,
+    current: String,
+    outbox: Vec<Pending>,
+    leaving: Vec<String>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let model = Model { rooms: vec!["general".into()], my_name: "alice".into(), ..Model::default() };
+        Self { model, current: "general".into(), outbox: Vec::new(), leaving: Vec::new() }
+    }
+
+    fn apply<'f>(&mut self, frame: &'f ServerFrame) -> FollowUp<'f> {
+        let page =
+            Page { me: "alice", current: &self.current, now_ms: 1_000.0, outbox: &self.outbox, leaving: &self.leaving };
+        apply(&mut self.model, &page, frame)
+    }
+
+    /// alice typed `text` in `room`: pending in the transcript and in the outbox.
+    fn typed(&mut self, room: &str, client_id: &str, text: &str) {
+        self.model.logs.entry(room.into()).or_default().push_pending("alice", client_id, text);
+        self.outbox.push(Pending { client_id: client_id.into(), room: room.into(), text: text.into() });
+    }
+
+    /// The transcript of `room` as `user: text` lines (`…` while pending).
+    fn lines(&self, room: &str) -> Vec<String> {
+        let Some(log) = self.model.logs.get(room) else {
+            return Vec::new();
+        };
+        log.lines()
+            .iter()
+            .map(|line| match (line.user.is_empty(), line.pending) {
+                (true, _) => line.text.clone(),
+                (false, false) => format!("{}: {}", line.user, line.text),
+                (false, true) => format!("{}: {} …", line.user, line.text),
+            })
+            .collect()
+    }
+
+    fn take_changes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.model.changed)
+    }
+}
+
+fn message(room: &str, id: &str, user: &str, text: &str) -> ChatMessage {
+    ChatMessage {
+        room: room.into(),
+        id: id.into(),
+        user: user.into(),
+        name: String::new(),
+        text: text.into(),
+        ts: 5,
+        client_id: None,
+    }
+}
+
+fn history(room: &str, messages: Vec<ChatMessage>, gap: Option<Gap>, more: bool) -> ServerFrame {
+    ServerFrame::History { room: room.into(), messages, gap, more }
+}
+
+fn error(code: ErrorCode, text: &str, client_id: Option<&str>) -> ServerFrame {
+    ServerFrame::Error { code, message: text.into(), client_id: client_id.map(Into::into) }
+}
+
+const GAP_NOTICE: &str = "Some messages from while you were away are no longer in the history.";
+
+#[test]
+fn history_pages_fill_the_transcript_in_order_with_the_gap_said_once() {
+    let mut page = Fixture::new();
+    let gap = Some(Gap { after: "1-0".into(), until: "5-0".into() });
+    let first = history("r", vec![message("r", "6-0", "bob", "six"), message("r", "7-0", "bob", "seven")], gap, true);
+    let last = history("r", vec![message("r", "8-0", "carol", "eight")], None, false);
+    assert_eq!(page.apply(&first), FollowUp::Nothing);
+    assert_eq!(page.apply(&last), FollowUp::Nothing);
+    assert_eq!(page.lines("r"), [GAP_NOTICE, "bob: six", "bob: seven", "carol: eight"]);
+    assert_eq!(page.model.logs["r"].last_id(), Some("8-0"));
+    assert!(page.model.unread.is_empty(), "history is not unread");
+    assert_eq!(page.take_changes(), ["log r", "log r"]);
+}
+
+#[test]
+fn a_message_is_shown_and_counted_once_however_often_it_arrives() {
+    let mut page = Fixture::new();
+    let seen = message("r", "6-0", "bob", "hi");
+    page.apply(&history("r", vec![seen.clone()], None, false));
+    page.take_changes();
+    page.apply(&ServerFrame::Message(seen));
+    assert_eq!(page.lines("r"), ["bob: hi"]);
+    assert!(page.take_changes().is_empty(), "a repeat re-renders nothing");
+
+    let live = ServerFrame::Message(message("r", "7-0", "bob", "again"));
+    page.apply(&live);
+    page.apply(&live);
+    page.apply(&history("r", vec![message("r", "7-0", "bob", "again")], None, false));
+    assert_eq!(page.lines("r"), ["bob: hi", "bob: again"]);
+    assert_eq!(page.model.unread["r"], 1);
+}
+
+#[test]
+fn unread_counts_only_other_users_messages_in_other_rooms() {
+    let mut page = Fixture::new();
+    page.apply(&ServerFrame::Message(message("general", "1-0", "bob", "on screen")));
+    page.apply(&ServerFrame::Message(message("r", "2-0", "alice", "mine, from another tab")));
+    assert!(page.model.unread.is_empty());
+    page.apply(&ServerFrame::Message(message("r", "3-0", "bob", "one")));
+    page.apply(&ServerFrame::Message(message("r", "4-0", "bob", "two")));
+    assert_eq!(page.model.unread, Unread::from([("r".into(), 2)]));
+    assert_eq!(page.lines("r"), ["alice: mine, from another tab", "bob: one", "bob: two"]);
+}
+
+#[test]
+fn an_ack_confirms_the_pending_message_and_empties_its_outbox_entry() {
+    let mut page = Fixture::new();
+    page.typed("r", "c1", "hello");
+    assert_eq!(page.lines("r"), ["alice: hello …"]);
+    let ack = ServerFrame::Ack { client_id: "c1".into(), id: "9-0".into() };
+    assert_eq!(page.apply(&ack), FollowUp::Forget("c1"));
+    assert_eq!(page.lines("r"), ["alice: hello"]);
+    assert_eq!(page.model.logs["r"].last_id(), Some("9-0"));
+
+    // The live copy of the same message, and an ack nobody waits for, change nothing.
+    page.outbox.clear();
+    page.take_changes();
+    let mut echo = message("r", "9-0", "alice", "hello");
+    echo.client_id = Some("c1".into());
+    page.apply(&ServerFrame::Message(echo));
+    let stray = ServerFrame::Ack { client_id: "c9".into(), id: "10-0".into() };
+    assert_eq!(page.apply(&stray), FollowUp::Nothing);
+    assert_eq!(page.lines("r"), ["alice: hello"]);
+    assert!(page.take_changes().is_empty(), "nothing re-renders");
+}
+
+#[test]
+fn joins_and_leaves_change_who_is_here_and_are_said() {
+    let mut page = Fixture::new();
+    let joined = ServerFrame::Joined { room: "r".into(), user: "bob".into(), name: "Bobby".into(), ts: 1 };
+    page.apply(&joined);
+    page.apply(&ServerFrame::Joined { room: "r".into(), user: "carol".into(), name: String::new(), ts: 2 });
+    assert_eq!(page.model.members["r"], BTreeSet::from(["bob".into(), "carol".into()]));
+    assert_eq!(page.model.names, Names::from([("bob".into(), "Bobby".into())]));
+    page.apply(&ServerFrame::Left { room: "r".into(), user: "bob".into(), ts: 3 });
+    assert_eq!(page.model.members["r"], BTreeSet::from(["carol".into()]));
+    assert_eq!(page.lines("r"), ["bob joined", "carol joined", "bob left"]);
+}
+
+#[test]
+fn presence_replaces_the_members_and_adds_display_names() {
+    let mut page = Fixture::new();
+    page.apply(&ServerFrame::Joined { room: "r".into(), user: "zed".into(), name: String::new(), ts: 1 });
+    let presence = ServerFrame::Presence {
+        room: "r".into(),
+        users: vec!["alice".into(), "bob".into()],
+        names: BTreeMap::from([("bob".into(), "Bobby".into())]),
+    };
+    page.apply(&presence);
+    assert_eq!(page.model.members["r"], BTreeSet::from(["alice".into(), "bob".into()]));
+    assert_eq!(page.model.names["bob"], "Bobby");
+    page.take_changes();
+    page.apply(&presence);
+    assert!(page.take_changes().is_empty(), "the same presence again changes nothing");
+}
+
+#[test]
+fn a_rename_is_said_once_in_the_room_on_screen() {
+    let mut page = Fixture::new();
+    let renamed = ServerFrame::Renamed { user: "bob".into(), name: "Wonder".into() };
+    page.apply(&renamed);
+    page.apply(&renamed); // once per shared room
+    assert_eq!(page.model.names["bob"], "Wonder");
+    assert_eq!(page.lines("general"), ["bob is now Wonder"]);
+    page.apply(&ServerFrame::Renamed { user: "bob".into(), name: "Marvel".into() });
+    assert_eq!(page.lines("general"), ["bob is now Wonder", "Wonder is now Marvel"]);
+    assert_eq!(page.model.my_name, "alice", "someone else's rename is not mine");
+}
+
+#[test]
+fn my_own_rename_changes_my_name() {
+    let mut page = Fixture::new();
+    page.apply(&ServerFrame::Renamed { user: "alice".into(), name: "Ally".into() });
+    assert_eq!(page.model.my_name, "Ally");
+    assert_eq!(page.lines("general"), ["alice is now Ally"]);
+    page.take_changes();
+    page.apply(&ServerFrame::Renamed { user: "alice".into(), name: "Ally".into() });
+    assert!(page.take_changes().is_empty());
+}
+
+#[test]
+fn typing_shows_until_it_expires_or_the_typist_sends() {
+    let mut page = Fixture::new();
+    let typing = ServerFrame::Typing { room: "r".into(), user: "bob".into() };
+    assert_eq!(page.apply(&typing), FollowUp::TypingShown { room: "r", user: "bob" });
+    assert_eq!(page.model.typing["r"]["bob"], 1_000.0 + TYPING_SHOWN_MS);
+    typing_expired(&mut page.model, "r", "bob", 4_999.0);
+    assert!(page.model.typing["r"].contains_key("bob"), "renewed or not yet over: still shown");
+    typing_expired(&mut page.model, "r", "bob", 5_000.0);
+    assert!(page.model.typing["r"].is_empty());
+
+    page.apply(&typing);
+    page.apply(&ServerFrame::Message(message("r", "1-0", "bob", "done")));
+    assert!(page.model.typing["r"].is_empty(), "a message ends the typing notice");
+}
+
+#[test]
+fn a_send_the_server_could_not_store_stays_pending_and_is_retried() {
+    for code in [ErrorCode::Unavailable, ErrorCode::RateLimited] {
+        let mut page = Fixture::new();
+        page.typed("r", "c1", "hello");
+        let frame = error(code, "slow down", Some("c1"));
+        assert_eq!(page.apply(&frame), FollowUp::Retry("c1"));
+        assert_eq!(page.lines("r"), ["alice: hello …", "⚠ slow down"]);
+        assert!(page.lines("general").is_empty(), "said where the message is");
+    }
+}
+
+#[test]
+fn a_refused_send_leaves_the_transcript_and_the_outbox() {
+    let mut page = Fixture::new();
+    page.typed("r", "c1", "far too long");
+    let frame = error(ErrorCode::BadMessage, "the message is too long", Some("c1"));
+    assert_eq!(page.apply(&frame), FollowUp::Forget("c1"));
+    assert_eq!(page.lines("r"), ["⚠ the message is too long"]);
+}
+
+#[test]
+fn an_error_about_no_send_is_shown_in_the_room_on_screen() {
+    let mut page = Fixture::new();
+    let frame = error(ErrorCode::TooManyRooms, "you are in too many rooms; leave one first", None);
+    assert_eq!(page.apply(&frame), FollowUp::Nothing);
+    assert_eq!(page.lines("general"), ["⚠ you are in too many rooms; leave one first"]);
+    let frame = error(ErrorCode::BadRoom, "bad room", None);
+    page.apply(&frame);
+    page.apply(&frame);
+    assert_eq!(page.lines("general").len(), 2, "a repeated notice is said once");
+}
+
+#[test]
+fn welcome_adds_the_users_rooms_but_not_those_left_meanwhile() {
+    let mut page = Fixture::new();
+    page.current = "here".into();
+    page.leaving = vec!["gone".into()];
+    let welcome = ServerFrame::Welcome {
+        user: "alice".into(),
+        instance: "app-1".into(),
+        protocol: protocol::PROTOCOL_VERSION,
+        rooms: vec!["zoo".into(), "gone".into(), "general".into(), "abc".into()],
+    };
+    assert_eq!(page.apply(&welcome), FollowUp::Nothing);
+    assert_eq!(page.model.rooms, ["abc", "general", "here", "zoo"]);
+    page.take_changes();
+    page.apply(&welcome);
+    assert!(page.take_changes().is_empty(), "the same rooms again change nothing");
+}
+
+#[test]
+fn move_and_pong_change_nothing() {
+    let mut page = Fixture::new();
+    assert_eq!(page.apply(&ServerFrame::Move { after_ms: 5 }), FollowUp::Nothing);
+    assert_eq!(page.apply(&ServerFrame::Pong), FollowUp::Nothing);
+    assert!(page.take_changes().is_empty());
+}
