@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use protocol::RoomName;
+use protocol::{Backoff, RoomName};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -115,15 +115,13 @@ struct Task {
     lost_at: Option<u64>,
 }
 
-/// Delay before reconnect attempt `attempt`: full jitter over min(5 s, 100 ms · 2^attempt).
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = 100u64.saturating_mul(1 << attempt.min(10)).min(5_000);
-    Duration::from_millis(rand::rng().random_range(0..=ceiling))
-}
+/// The pub/sub reconnect schedule (the one the browser uses, with other bounds): up to
+/// 100 ms, doubling up to 5 s, full jitter.
+const PUBSUB_RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 impl Task {
     async fn run(mut self, stop: CancellationToken) {
-        let mut attempt = 0u32;
+        let mut backoff = PUBSUB_RECONNECT;
         loop {
             let session = tokio::select! {
                 () = stop.cancelled() => return,
@@ -131,7 +129,7 @@ impl Task {
             };
             match session {
                 Ok((sink, stream)) => {
-                    attempt = 0;
+                    backoff.reset();
                     if let Some(lost_at) = self.lost_at.take() {
                         self.fill_hole(lost_at).await;
                     }
@@ -148,10 +146,9 @@ impl Task {
                     self.lost_at = Some(now_ms());
                     warn!("redis pub/sub connection lost; reconnecting");
                 }
-                Err(err) => warn!(%err, attempt, "redis pub/sub connect failed"),
+                Err(err) => warn!(%err, attempt = backoff.attempt(), "redis pub/sub connect failed"),
             }
-            let pause = tokio::time::sleep(backoff(attempt));
-            attempt = attempt.saturating_add(1);
+            let pause = tokio::time::sleep(backoff.next_delay(rand::rng().random::<f64>()));
             tokio::pin!(pause);
             loop {
                 tokio::select! {
