@@ -97,10 +97,10 @@ impl AuthService {
         Login { user: account.name.clone(), login, generation: account.generation, device: token }
     }
 
-    /// The device token of this browser if it is trusted for `key` now (same generation).
-    async fn trusted_device<'a>(&self, key: &str, device: Option<&'a str>) -> Option<&'a str> {
-        let token = device.filter(|token| well_formed_token(token))?;
-        let account = self.accounts.find(key).await.ok().flatten()?;
+    /// The device token of this browser if it is trusted for `account` now (same generation).
+    async fn trusted_device<'a>(&self, account: Option<&Account>, device: Option<&'a str>) -> Option<&'a str> {
+        let (account, token) = (account?, device.filter(|token| well_formed_token(token))?);
+        let key = account.name.to_ascii_lowercase();
         match self.accounts.device(token).await {
             Ok(Some((owner, generation))) if owner == key && generation == account.generation => Some(token),
             _ => None,
@@ -124,12 +124,17 @@ impl AuthService {
         }
     }
 
-    /// Checks `secret` against the account of `name` (or the dummy hash): the account if it matches.
-    async fn verify(&self, name: &str, secret: &str) -> Result<Option<Account>, ApiError> {
-        let account = match UserName::parse(name) {
-            Ok(name) => self.accounts.find(&name.key()).await.map_err(unavailable)?,
-            Err(_) => None,
-        };
+    /// The account of `name`, if the name is valid and taken.
+    async fn account(&self, name: &str) -> Result<Option<Account>, ApiError> {
+        match UserName::parse(name) {
+            Ok(name) => self.accounts.find(&name.key()).await.map_err(unavailable),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Checks `secret` against `account` (or against the dummy hash, so an unknown name costs
+    /// the same): the account if it matches.
+    async fn verify(&self, account: Option<Account>, secret: &str) -> Result<Option<Account>, ApiError> {
         let hash = account.as_ref().map_or_else(|| self.dummy_hash.clone(), |a| a.password_hash.clone());
         let secret = secret.to_owned();
         let matches = self.hashing.run(move || password::verify(&secret, &hash)).await.map_err(busy)?;
@@ -171,18 +176,16 @@ impl AuthBackend for AuthService {
     ) -> Result<Login, ApiError> {
         self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
         let key = name.trim().to_ascii_lowercase();
+        let account = self.account(name).await?;
         // A browser this user logged in from before spends its own budget; every other
         // browser shares the name's (OWASP device cookies: no lockout of the owner).
-        let trusted = match UserName::parse(name) {
-            Ok(_) => self.trusted_device(&key, device).await,
-            Err(_) => None,
-        };
+        let trusted = self.trusted_device(account.as_ref(), device).await;
         let budget = match trusted {
             Some(token) => format!("auth:device:{token}"),
             None => format!("auth:name:{}", key.chars().take(UserName::MAX).collect::<String>()),
         };
         self.limit(self.limits.login_per_name, &budget).await?;
-        match self.verify(name, secret).await? {
+        match self.verify(account, secret).await? {
             Some(account) => {
                 if trusted.is_some()
                     && let Err(err) = self.limiter.clear(&budget).await
