@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use protocol::{ChatMessage, ServerFrame, action_text};
+use protocol::{ChatMessage, MessageId, ServerFrame, action_text};
 
 /// How a line is drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +43,9 @@ pub struct Line {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChatLog {
     lines: Vec<Line>,
-    seen: HashSet<String>,
+    seen: HashSet<MessageId>,
     notices: u64,
-    last_id: Option<String>,
+    last_id: Option<MessageId>,
 }
 
 impl ChatLog {
@@ -55,13 +55,13 @@ impl ChatLog {
     }
 
     /// The id of the newest stored message seen, for catching up after a reconnect.
-    pub fn last_id(&self) -> Option<&str> {
-        self.last_id.as_deref()
+    pub fn last_id(&self) -> Option<MessageId> {
+        self.last_id
     }
 
     /// Whether the message with this id is shown already.
-    pub fn has_message(&self, id: &str) -> bool {
-        self.seen.contains(id)
+    pub fn has_message(&self, id: MessageId) -> bool {
+        self.seen.contains(&id)
     }
 
     /// Adds a message typed by this user, shown as pending until [`ChatLog::apply`] sees its ack.
@@ -109,7 +109,7 @@ impl ChatLog {
                 }
             }
             ServerFrame::Message(message) => self.add_message(message, me),
-            ServerFrame::Ack { client_id, id } => self.confirm(client_id, id),
+            ServerFrame::Ack { client_id, id } => self.confirm(client_id, *id),
             ServerFrame::Joined { user, ts, .. } => self.push_notice(format!("{user} joined"), *ts),
             ServerFrame::Left { user, ts, .. } => self.push_notice(format!("{user} left"), *ts),
             _ => {}
@@ -117,44 +117,43 @@ impl ChatLog {
     }
 
     fn add_message(&mut self, message: &ChatMessage, me: &str) {
-        if !self.seen.insert(message.id.clone()) {
+        if !self.seen.insert(message.id) {
             return;
         }
-        self.note_id(&message.id);
+        self.note_id(message.id);
         let mine = message.user == me;
         // Our own message coming back live or in history replaces its pending line.
         if mine
             && let Some(client_id) = &message.client_id
             && let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.mine && &l.key == client_id)
         {
-            line.key = message.id.clone();
+            line.key = message.id.to_string();
             line.ts = message.ts;
             line.pending = false;
             return;
         }
         let author = if message.name.is_empty() { &message.user } else { &message.name };
-        self.lines.push(message_line(author, message.id.clone(), &message.text, message.ts, mine, false));
+        self.lines.push(message_line(author, message.id.to_string(), &message.text, message.ts, mine, false));
     }
 
-    fn confirm(&mut self, client_id: &str, id: &str) {
-        if self.seen.contains(id) {
+    fn confirm(&mut self, client_id: &str, id: MessageId) {
+        if self.seen.contains(&id) {
             // The live copy arrived first and already took the pending line's place.
             self.lines.retain(|l| !(l.pending && l.key == client_id));
             return;
         }
         if let Some(line) = self.lines.iter_mut().find(|l| l.pending && l.key == client_id) {
-            self.seen.insert(id.to_owned());
-            line.key = id.to_owned();
-            line.ts = crate::chat_log::id_ms(id);
+            self.seen.insert(id);
+            line.key = id.to_string();
+            line.ts = id.millis();
             line.pending = false;
             self.note_id(id);
         }
     }
 
-    fn note_id(&mut self, id: &str) {
-        let newer = self.last_id.as_deref().is_none_or(|last| id_order(id) > id_order(last));
-        if newer {
-            self.last_id = Some(id.to_owned());
+    fn note_id(&mut self, id: MessageId) {
+        if self.last_id.is_none_or(|last| id > last) {
+            self.last_id = Some(id);
         }
     }
 }
@@ -167,24 +166,19 @@ fn message_line(user: &str, key: String, text: &str, ts: u64, mine: bool, pendin
     Line { key, user: user.to_owned(), text, ts, kind, mine, pending }
 }
 
-/// The milliseconds part of a stream id.
-pub fn id_ms(id: &str) -> u64 {
-    id_order(id).0
-}
-
-fn id_order(id: &str) -> (u64, u64) {
-    let mut parts = id.splitn(2, '-').map(|p| p.parse::<u64>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A message id from its text (test data is always valid).
+    fn mid(text: &str) -> protocol::MessageId {
+        text.parse().expect("a valid message id")
+    }
+
     fn msg(id: &str, user: &str, text: &str, cid: Option<&str>) -> ChatMessage {
         ChatMessage {
             room: "general".into(),
-            id: id.into(),
+            id: mid(id),
             user: user.into(),
             name: String::new(),
             text: text.into(),
@@ -203,7 +197,7 @@ mod tests {
         );
         log.apply(&ServerFrame::Message(m), "alice");
         assert_eq!(log.lines().len(), 1);
-        assert_eq!(log.last_id(), Some("1-0"));
+        assert_eq!(log.last_id(), Some(mid("1-0")));
     }
 
     #[test]
@@ -211,7 +205,7 @@ mod tests {
         let mut log = ChatLog::default();
         log.push_pending("alice", "c1", "hello");
         assert!(log.lines()[0].pending);
-        log.apply(&ServerFrame::Ack { client_id: "c1".into(), id: "7-1".into() }, "alice");
+        log.apply(&ServerFrame::Ack { client_id: "c1".into(), id: mid("7-1") }, "alice");
         log.apply(&ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))), "alice");
         assert_eq!(log.lines().len(), 1);
         assert!(!log.lines()[0].pending && log.lines()[0].mine);
@@ -219,9 +213,9 @@ mod tests {
         // Live copy before the ack: still one line.
         log.push_pending("alice", "c2", "again");
         log.apply(&ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))), "alice");
-        log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: "8-0".into() }, "alice");
+        log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: mid("8-0") }, "alice");
         assert_eq!(log.lines().len(), 2);
-        assert_eq!(log.last_id(), Some("8-0"));
+        assert_eq!(log.last_id(), Some(mid("8-0")));
     }
 
     #[test]
@@ -236,7 +230,7 @@ mod tests {
     #[test]
     fn a_gap_is_said_once_in_plain_words() {
         let mut log = ChatLog::default();
-        let gap = Some(protocol::Gap { after: "1-0".into(), until: "5-0".into() });
+        let gap = Some(protocol::Gap { after: mid("1-0"), until: mid("5-0") });
         log.apply(
             &ServerFrame::History {
                 room: "general".into(),
@@ -268,6 +262,6 @@ mod tests {
         let mut log = ChatLog::default();
         log.apply(&ServerFrame::Message(msg("10-0", "b", "x", None)), "a");
         log.apply(&ServerFrame::Message(msg("9-5", "b", "y", None)), "a");
-        assert_eq!(log.last_id(), Some("10-0"));
+        assert_eq!(log.last_id(), Some(mid("10-0")));
     }
 }

@@ -108,9 +108,9 @@ impl ChatHandles {
     }
 
     /// The newest message id seen in `room`.
-    pub fn last_id(&self, room: &str) -> Option<String> {
+    pub fn last_id(&self, room: &str) -> Option<protocol::MessageId> {
         let log = self.logs.with_untracked(|logs| logs.get(room).cloned())?;
-        log.with_untracked(|log| log.last_id().map(str::to_owned))
+        log.with_untracked(ChatLog::last_id)
     }
 
     /// The name to show for `user`.
@@ -248,7 +248,7 @@ mod tests {
     }
 
     fn message(room: &str, id: &str) -> ServerFrame {
-        let (room, id) = (room.to_owned(), id.to_owned());
+        let (room, id) = (room.to_owned(), id.parse().expect("a valid message id"));
         let (user, text, name) = ("bob".to_owned(), "hi".to_owned(), String::new());
         ServerFrame::Message(ChatMessage { room, id, user, name, text, ts: 1, client_id: None })
     }

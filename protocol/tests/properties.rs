@@ -4,7 +4,7 @@
 //! bounded (PROPTEST_CASES raises them for a longer run).
 
 use proptest::prelude::*;
-use switchboard_protocol::{ClientFrame, RoomName, ServerFrame, UserName};
+use switchboard_protocol::{ClientFrame, MessageId, RoomName, ServerFrame, UserName};
 
 fn json_like() -> impl Strategy<Value = String> {
     // Fragments of real frames mixed with noise, so the decoder sees near-misses too.
@@ -25,8 +25,9 @@ fn json_like() -> impl Strategy<Value = String> {
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
-        ("\\PC{0,50}", proptest::option::of("[0-9]{1,13}-[0-9]{1,3}"))
-            .prop_map(|(room, since)| ClientFrame::Join { room, since }),
+        ("\\PC{0,50}", proptest::option::of((any::<u64>(), any::<u64>()))).prop_map(|(room, since)| {
+            ClientFrame::Join { room, since: since.map(|(ms, seq)| MessageId::new(ms, seq)) }
+        }),
         "\\PC{0,50}".prop_map(|room| ClientFrame::Leave { room }),
         "\\PC{0,50}".prop_map(|room| ClientFrame::Typing { room }),
         "\\PC{0,40}".prop_map(|name| ClientFrame::Rename { name }),
@@ -53,6 +54,13 @@ proptest! {
     #[test]
     fn client_frames_round_trip(frame in client_frame()) {
         prop_assert_eq!(ClientFrame::decode(&frame.encode()).ok(), Some(frame));
+    }
+
+    #[test]
+    fn message_ids_read_back_what_they_print_and_order_as_pairs(a in any::<(u64, u64)>(), b in any::<(u64, u64)>()) {
+        let (x, y) = (MessageId::new(a.0, a.1), MessageId::new(b.0, b.1));
+        prop_assert_eq!(MessageId::parse(&x.to_string()), Ok(x));
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
     }
 
     #[test]

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use protocol::{ChatMessage, ErrorCode, Gap, RoomName};
+use protocol::{ChatMessage, ErrorCode, Gap, MessageId, RoomName};
 use tracing::{instrument, warn};
 
-use crate::broker::{Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, is_message_id, now_ms};
+use crate::broker::{Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, now_ms};
 use crate::presence::{LocalMemberships, Presence, SharedPresence};
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 
@@ -26,9 +26,6 @@ pub enum ChatError {
     /// The message is empty or too long.
     #[error("{0}")]
     BadMessage(String),
-    /// The `since` of a join is not a message id.
-    #[error("since must be a message id such as 1700000000000-0")]
-    BadSince,
     /// The user sends faster than the limit allows; try again after this long.
     #[error("you are sending too fast; wait {} s (it will be sent then)", .0.as_secs().max(1))]
     RateLimited(Duration),
@@ -59,7 +56,7 @@ impl ChatError {
         match self {
             Self::BadRoom(_) => ErrorCode::BadRoom,
             Self::BadMessage(_) => ErrorCode::BadMessage,
-            Self::BadClientId | Self::BadSince => ErrorCode::BadFrame,
+            Self::BadClientId => ErrorCode::BadFrame,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Unavailable(_) | Self::Unconfirmed(_) => ErrorCode::Unavailable,
         }
@@ -161,11 +158,8 @@ impl ChatService {
         user: &str,
         name: &str,
         room: &RoomName,
-        since: Option<&str>,
+        since: Option<MessageId>,
     ) -> Result<Joined, ChatError> {
-        if since.is_some_and(|id| !is_message_id(id)) {
-            return Err(ChatError::BadSince);
-        }
         let subscription = self.broker.subscribe(room).await?;
         let (history, gap) = match since {
             Some(after) => {

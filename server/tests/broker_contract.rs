@@ -142,27 +142,20 @@ async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn
     let general = room("general");
     let mut ids = Vec::new();
     for i in 0..300 {
-        ids.push(
-            broker
-                .append(&general, draft("alice", &i.to_string(), &i.to_string()))
-                .await
-                .expect("append")
-                .id()
-                .to_owned(),
-        );
+        ids.push(broker.append(&general, draft("alice", &i.to_string(), &i.to_string())).await.expect("append").id());
     }
-    let tail = broker.since(&general, &ids[298], 1000).await.expect("since");
+    let tail = broker.since(&general, ids[298], 1000).await.expect("since");
     assert_eq!((tail.messages.len(), tail.gap), (1, None));
     assert_eq!(tail.messages[0].id, ids[299]);
-    assert!(broker.since(&general, &ids[299], 1000).await.expect("since").messages.is_empty());
+    assert!(broker.since(&general, ids[299], 1000).await.expect("since").messages.is_empty());
 
-    let old = broker.since(&general, &ids[0], 1000).await.expect("since");
+    let old = broker.since(&general, ids[0], 1000).await.expect("since");
     let gap = old.gap.expect("trimmed messages are reported");
     assert_eq!(gap.after, ids[0]);
-    let kept: Vec<_> = old.messages.iter().map(|m| m.id.clone()).collect();
+    let kept: Vec<_> = old.messages.iter().map(|m| m.id).collect();
     assert_eq!(kept.as_slice(), &ids[300 - kept.len()..], "the replay is the retained tail, in order");
     assert_eq!(gap.until, ids[299 - kept.len()], "the gap ends right before the replay");
-    let empty_room = broker.since(&room("empty"), &ids[0], 10).await.expect("since");
+    let empty_room = broker.since(&room("empty"), ids[0], 10).await.expect("since");
     assert_eq!(empty_room, switchboard::broker::Replay::default());
 }
 

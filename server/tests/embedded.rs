@@ -24,8 +24,8 @@ async fn the_in_memory_backend_runs_the_whole_chat() {
     drop(bob_ws);
     let ids = [alice_ws.say("general", "m2", "one").await, alice_ws.say("general", "m3", "two").await];
     let mut again = bob.socket(&a).await.expect("admitted");
-    let (missed, gap) = again.join_since("general", Some(&first)).await;
-    assert_eq!(missed.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), ids);
+    let (missed, gap) = again.join_since("general", Some(first)).await;
+    assert_eq!(missed.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
     assert_eq!(gap, None);
 
     // A rename reaches the other user, and logging in again by the user name works after it.

@@ -9,7 +9,7 @@ use protocol::{CLOSE_SERVICE_RESTART, ClientFrame, ErrorCode, ServerFrame};
 use support::{Browser, Instance, PASSWORD, RedisServer, chatter};
 
 /// Sends until the server acks (a send during an outage gets an `unavailable` error, never silence).
-async fn say_until_stored(ws: &mut support::Socket, client_id: &str, text: &str) -> String {
+async fn say_until_stored(ws: &mut support::Socket, client_id: &str, text: &str) -> protocol::MessageId {
     for _ in 0..100 {
         ws.send(&ClientFrame::Send { room: "general".into(), client_id: client_id.into(), text: text.into() }).await;
         let wanted = client_id.to_owned();

@@ -175,9 +175,11 @@ async fn malformed_since_ids_are_bad_frames() {
     let a = instance(&redis, "app-a", |_| {}).await;
     let (_alice, mut ws) = chatter(&a, "alice").await;
     for since in ["18446744073709551616-0", "1-18446744073709551616", "12", "a-b", "-1"] {
-        ws.send(&ClientFrame::Join { room: format!("r{}", since.len()), since: Some(since.into()) }).await;
+        let frame = serde_json::json!({"type": "join", "room": format!("r{}", since.len()), "since": since});
+        ws.send_raw(Message::text(frame.to_string())).await;
         let (code, message, _) = ws.expect(error).await;
         assert_eq!(code, ErrorCode::BadFrame, "{since}: {message}");
+        assert!(message.contains("not a message id"), "the error says what is wrong: {message}");
     }
     ws.say("general", "c1", "the socket is fine").await;
 }

@@ -197,7 +197,7 @@ fn on_message(parts: &mut impl ChatParts, page: &Page<'_>, message: &ChatMessage
         .edit_typing(|typing| typing.get_mut(&message.room).is_some_and(|users| users.remove(&message.user).is_some()));
     let mut new = false;
     parts.edit_log(&message.room, |log| {
-        new = !log.has_message(&message.id);
+        new = !log.has_message(message.id);
         log.apply(frame, page.me);
         new
     });

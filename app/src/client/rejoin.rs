@@ -51,7 +51,7 @@ mod tests {
         (0..count)
             .map(|i| RoomJoin {
                 room: format!("{i:0>width$}", width = name_len),
-                since: since.then(|| format!("{}-{i}", 1_763_000_000_000_u64 + i as u64)),
+                since: since.then(|| protocol::MessageId::new(1_763_000_000_000_u64 + i as u64, i as u64)),
             })
             .collect()
     }

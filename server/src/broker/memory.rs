@@ -9,24 +9,24 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, Gap, RoomName};
+use protocol::{ChatMessage, Gap, MessageId, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_order, now_ms};
+use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, now_ms};
 
 #[derive(Default)]
 struct Log {
     messages: VecDeque<ChatMessage>,
     /// (user, client id) → stored id, for the messages still in the log.
-    seen: HashMap<(String, String), String>,
+    seen: HashMap<(String, String), MessageId>,
     /// The newest id trimmed away, if any.
-    trimmed_until: Option<String>,
+    trimmed_until: Option<MessageId>,
 }
 
 #[derive(Default)]
 struct State {
     logs: HashMap<RoomName, Log>,
-    last_id: (u64, u64),
+    last_id: MessageId,
 }
 
 /// A broker that keeps everything in this process.
@@ -44,11 +44,12 @@ impl MemoryBroker {
 }
 
 impl State {
-    fn next_id(&mut self) -> String {
+    fn next_id(&mut self) -> MessageId {
         let now = now_ms();
-        let (ms, seq) = self.last_id;
-        self.last_id = if now > ms { (now, 0) } else { (ms, seq + 1) };
-        format!("{}-{}", self.last_id.0, self.last_id.1)
+        let last = self.last_id;
+        self.last_id =
+            if now > last.millis() { MessageId::new(now, 0) } else { MessageId::new(last.millis(), last.seq() + 1) };
+        self.last_id
     }
 }
 
@@ -59,12 +60,12 @@ impl Broker for MemoryBroker {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             let seen_key = (draft.user.clone(), draft.client_id.clone());
             if let Some(id) = state.logs.get(room).and_then(|log| log.seen.get(&seen_key)) {
-                return Ok(Appended::Duplicate(id.clone()));
+                return Ok(Appended::Duplicate(*id));
             }
             let id = state.next_id();
             let message = draft.stored(room, id);
             let log = state.logs.entry(room.clone()).or_default();
-            log.seen.insert(seen_key, message.id.clone());
+            log.seen.insert(seen_key, message.id);
             log.messages.push_back(message.clone());
             while log.messages.len() > self.cap {
                 if let Some(old) = log.messages.pop_front() {
@@ -92,18 +93,13 @@ impl Broker for MemoryBroker {
         Ok(log.messages.iter().skip(skip).cloned().collect())
     }
 
-    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError> {
+    async fn since(&self, room: &RoomName, after: MessageId, limit: usize) -> Result<Replay, BrokerError> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(log) = state.logs.get(room) else {
             return Ok(Replay::default());
         };
-        let after_order = id_order(after);
-        let messages = log.messages.iter().filter(|m| id_order(&m.id) > after_order).take(limit).cloned().collect();
-        let gap = log
-            .trimmed_until
-            .as_ref()
-            .filter(|until| id_order(until) > after_order)
-            .map(|until| Gap { after: after.to_owned(), until: until.clone() });
+        let messages = log.messages.iter().filter(|m| m.id > after).take(limit).cloned().collect();
+        let gap = log.trimmed_until.filter(|&until| until > after).map(|until| Gap { after, until });
         Ok(Replay { messages, gap })
     }
 

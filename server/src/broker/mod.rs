@@ -41,7 +41,7 @@ impl Draft {
     pub fn stored(self, room: &RoomName, id: MessageId) -> ChatMessage {
         ChatMessage {
             room: room.to_string(),
-            ts: id_millis(&id),
+            ts: id.millis(),
             id,
             user: self.user,
             name: self.name,
@@ -62,10 +62,10 @@ pub enum Appended {
 
 impl Appended {
     /// The id the message is stored under, whether new or a duplicate.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> MessageId {
         match self {
-            Self::Stored(message) => &message.id,
-            Self::Duplicate(id) => id,
+            Self::Stored(message) => message.id,
+            Self::Duplicate(id) => *id,
         }
     }
 }
@@ -167,7 +167,7 @@ pub trait Broker: Send + Sync + 'static {
     async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError>;
 
     /// Every retained message after `after` (at most `limit`), and the range trimmed away, if any.
-    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError>;
+    async fn since(&self, room: &RoomName, after: MessageId, limit: usize) -> Result<Replay, BrokerError>;
 
     /// Starts receiving a room's events on this instance. Events published after this returns
     /// are delivered to the subscription; dropping it ends the subscription.
@@ -192,19 +192,4 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-/// The timestamp part of a stream id (`<ms>-<seq>`).
-pub fn id_millis(id: &str) -> u64 {
-    id_order(id).0
-}
-
-/// Whether `id` is a message id ([`protocol::message_order`] can read it).
-pub fn is_message_id(id: &str) -> bool {
-    protocol::message_order(id).is_some()
-}
-
-/// A stream id as a sortable pair (`"12-3"` → `(12, 3)`); an unreadable id sorts first.
-pub fn id_order(id: &str) -> (u64, u64) {
-    protocol::message_order(id).unwrap_or((0, 0))
 }

@@ -18,8 +18,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::StreamExt;
 use protocol::{
     CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, PROTOCOL_VERSION, RoomJoin,
-    RoomName, ServerFrame, message_order,
+    CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, PROTOCOL_VERSION,
+    RoomJoin, RoomName, ServerFrame,
 };
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span};
@@ -171,7 +171,7 @@ impl Connection {
             ClientFrame::Ping => {
                 self.queue(ServerFrame::Pong).await;
             }
-            ClientFrame::Join { room, since } => self.join(&room, since.as_deref()).await,
+            ClientFrame::Join { room, since } => self.join(&room, since).await,
             ClientFrame::JoinMany { rooms } => self.join_many(rooms).await,
             ClientFrame::Leave { room } => self.leave(&room).await,
             ClientFrame::Typing { room } => self.typing(&room).await,
@@ -198,11 +198,11 @@ impl Connection {
             if self.closer.is_closing() {
                 return;
             }
-            self.join(&join.room, join.since.as_deref()).await;
+            self.join(&join.room, join.since).await;
         }
     }
 
-    async fn join(&mut self, raw: &str, since: Option<&str>) {
+    async fn join(&mut self, raw: &str, since: Option<MessageId>) {
         let room = match ChatService::room(raw) {
             Ok(room) => room,
             Err(err) => return self.fail(err, None).await,
@@ -219,7 +219,7 @@ impl Connection {
             Ok(joined) => joined,
             Err(err) => return self.fail(err, None).await,
         };
-        let newest = joined.history.last().and_then(|m| message_order(&m.id));
+        let newest = joined.history.last().map(|m| m.id);
         let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
         let users = std::mem::take(&mut joined.members);
         let names = self.services.profile.display_names(&users).await;

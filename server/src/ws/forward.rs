@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use protocol::{ServerFrame, message_order};
+use protocol::ServerFrame;
 use tracing::debug;
 
 use crate::broker::RoomEvent;
@@ -23,7 +23,7 @@ pub struct Route {
     /// The socket's display name, updated when the user renames in another tab.
     pub display: Arc<Mutex<String>>,
     /// The newest message already sent with the join's history.
-    pub newest: Option<(u64, u64)>,
+    pub newest: Option<protocol::MessageId>,
     /// The socket's queue.
     pub out: Outgoing,
 }
@@ -43,9 +43,7 @@ pub async fn forward(mut joined: Joined, route: Route) {
         };
         let frame = match &*event {
             // Already sent as part of the join's history.
-            RoomEvent::Message(message)
-                if newest.is_some_and(|n| message_order(&message.id).is_none_or(|id| id <= n)) =>
-            {
+            RoomEvent::Message(message) if newest.is_some_and(|newest| message.id <= newest) => {
                 continue;
             }
             RoomEvent::Message(message) => ServerFrame::Message(message.clone()),

@@ -145,10 +145,10 @@ impl Socket {
     pub async fn join_since(
         &mut self,
         room: &str,
-        since: Option<&str>,
+        since: Option<protocol::MessageId>,
     ) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
         self.expect(|f| matches!(f, ServerFrame::Welcome { .. }).then_some(())).await;
-        self.send(&ClientFrame::Join { room: room.to_owned(), since: since.map(str::to_owned) }).await;
+        self.send(&ClientFrame::Join { room: room.to_owned(), since }).await;
         self.history(room).await
     }
 
@@ -169,7 +169,7 @@ impl Socket {
     }
 
     /// Sends a message and waits for its ack; returns the stored id.
-    pub async fn say(&mut self, room: &str, client_id: &str, text: &str) -> String {
+    pub async fn say(&mut self, room: &str, client_id: &str, text: &str) -> protocol::MessageId {
         self.send(&ClientFrame::Send { room: room.to_owned(), client_id: client_id.to_owned(), text: text.to_owned() })
             .await;
         let wanted = client_id.to_owned();

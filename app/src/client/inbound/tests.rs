@@ -6,6 +6,11 @@ use protocol::{ChatMessage, ErrorCode, Gap, ServerFrame};
 
 use super::*;
 
+/// A message id from its text (test data is always valid).
+fn mid(text: &str) -> protocol::MessageId {
+    text.parse().expect("a valid message id")
+}
+
 /// The page's state as plain data; `changed` lists the parts whose edits said they changed.
 #[derive(Default)]
 struct Model {
@@ -107,7 +112,7 @@ impl Fixture {
 fn message(room: &str, id: &str, user: &str, text: &str) -> ChatMessage {
     ChatMessage {
         room: room.into(),
-        id: id.into(),
+        id: mid(id),
         user: user.into(),
         name: String::new(),
         text: text.into(),
@@ -129,13 +134,13 @@ const GAP_NOTICE: &str = "Some messages from while you were away are no longer i
 #[test]
 fn history_pages_fill_the_transcript_in_order_with_the_gap_said_once() {
     let mut page = Fixture::new();
-    let gap = Some(Gap { after: "1-0".into(), until: "5-0".into() });
+    let gap = Some(Gap { after: mid("1-0"), until: mid("5-0") });
     let first = history("r", vec![message("r", "6-0", "bob", "six"), message("r", "7-0", "bob", "seven")], gap, true);
     let last = history("r", vec![message("r", "8-0", "carol", "eight")], None, false);
     assert_eq!(page.apply(&first), FollowUp::Nothing);
     assert_eq!(page.apply(&last), FollowUp::Nothing);
     assert_eq!(page.lines("r"), [GAP_NOTICE, "bob: six", "bob: seven", "carol: eight"]);
-    assert_eq!(page.model.logs["r"].last_id(), Some("8-0"));
+    assert_eq!(page.model.logs["r"].last_id(), Some(mid("8-0")));
     assert!(page.model.unread.is_empty(), "history is not unread");
     assert_eq!(page.take_changes(), ["log r", "log r"]);
 }
@@ -175,10 +180,10 @@ fn an_ack_confirms_the_pending_message_and_empties_its_outbox_entry() {
     let mut page = Fixture::new();
     page.typed("r", "c1", "hello");
     assert_eq!(page.lines("r"), ["alice: hello …"]);
-    let ack = ServerFrame::Ack { client_id: "c1".into(), id: "9-0".into() };
+    let ack = ServerFrame::Ack { client_id: "c1".into(), id: mid("9-0") };
     assert_eq!(page.apply(&ack), FollowUp::Forget("c1"));
     assert_eq!(page.lines("r"), ["alice: hello"]);
-    assert_eq!(page.model.logs["r"].last_id(), Some("9-0"));
+    assert_eq!(page.model.logs["r"].last_id(), Some(mid("9-0")));
 
     // The live copy of the same message, and an ack nobody waits for, change nothing.
     page.outbox.clear();
@@ -186,7 +191,7 @@ fn an_ack_confirms_the_pending_message_and_empties_its_outbox_entry() {
     let mut echo = message("r", "9-0", "alice", "hello");
     echo.client_id = Some("c1".into());
     page.apply(&ServerFrame::Message(echo));
-    let stray = ServerFrame::Ack { client_id: "c9".into(), id: "10-0".into() };
+    let stray = ServerFrame::Ack { client_id: "c9".into(), id: mid("10-0") };
     assert_eq!(page.apply(&stray), FollowUp::Nothing);
     assert_eq!(page.lines("r"), ["alice: hello"]);
     assert!(page.take_changes().is_empty(), "nothing re-renders");

@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, Gap, RoomName};
+use protocol::{ChatMessage, Gap, MessageId, RoomName};
 use redis::aio::ConnectionManager;
 
 use super::fanout::{Fanout, Subscription};
-use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, id_millis, id_order};
+use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent};
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
@@ -96,7 +96,7 @@ impl Keys {
 pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
     let mut event: RoomEvent = serde_json::from_slice(payload).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
     if let RoomEvent::Message(message) = &mut event {
-        message.ts = id_millis(&message.id);
+        message.ts = message.id.millis();
     }
     Ok(event)
 }
@@ -112,13 +112,13 @@ fn messages(room: &RoomName, entries: Vec<StreamEntry>) -> Vec<ChatMessage> {
 /// The message a stream entry holds; `None` (logged: the stream was written by something else,
 /// or damaged) when it lacks the author or the text, rather than a message of empty strings.
 fn message(room: &RoomName, (id, mut fields): StreamEntry) -> Option<ChatMessage> {
-    let (Some(user), Some(text)) = (fields.remove("user"), fields.remove("text")) else {
-        tracing::error!(%room, %id, "corrupt stream entry without author or text: skipped");
+    let (Ok(id), Some(user), Some(text)) = (MessageId::parse(&id), fields.remove("user"), fields.remove("text")) else {
+        tracing::error!(%room, %id, "corrupt stream entry (id, author or text): skipped");
         return None;
     };
     Some(ChatMessage {
         room: room.to_string(),
-        ts: id_millis(&id),
+        ts: id.millis(),
         id,
         user,
         name: fields.remove("name").unwrap_or_default(),
@@ -133,12 +133,18 @@ pub async fn replay(
     script: &redis::Script,
     keys: &Keys,
     room: &RoomName,
-    after: &str,
+    after: MessageId,
     limit: usize,
 ) -> Result<Replay, BrokerError> {
-    let (entries, trimmed): (Vec<StreamEntry>, String) =
-        script.key(keys.log(room)).key(keys.trimmed(room)).arg(after).arg(limit.max(1)).invoke_async(conn).await?;
-    let gap = (id_order(&trimmed) > id_order(after)).then(|| Gap { after: after.to_owned(), until: trimmed });
+    let (entries, trimmed): (Vec<StreamEntry>, String) = script
+        .key(keys.log(room))
+        .key(keys.trimmed(room))
+        .arg(after.to_string())
+        .arg(limit.max(1))
+        .invoke_async(conn)
+        .await?;
+    // No trim yet reads as an empty string: no gap.
+    let gap = MessageId::parse(&trimmed).ok().filter(|&until| until > after).map(|until| Gap { after, until });
     Ok(Replay { messages: messages(room, entries), gap })
 }
 
@@ -195,6 +201,7 @@ impl Broker for RedisBroker {
             .arg(&draft.name)
             .invoke_async(&mut conn)
             .await?;
+        let id = MessageId::parse(&id).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
         if stored == 0 {
             return Ok(Appended::Duplicate(id));
         }
@@ -223,7 +230,7 @@ impl Broker for RedisBroker {
         Ok(recent)
     }
 
-    async fn since(&self, room: &RoomName, after: &str, limit: usize) -> Result<Replay, BrokerError> {
+    async fn since(&self, room: &RoomName, after: MessageId, limit: usize) -> Result<Replay, BrokerError> {
         replay(&mut self.conn.clone(), &self.since, &self.keys, room, after, limit).await
     }
 

@@ -13,7 +13,11 @@
 //! reconnect it reads every room's stream after that id and delivers what was
 //! missed, before the live messages; ids at or below the last delivered one are
 //! dropped, so the overlap is never delivered twice. (Within a room, ids and
-//! publications have the same order: both happen in one Lua script.)
+//! publications have the same order: both happen in one Lua script.) A room that
+//! had no message delivered yet is read from the moment the lost connection was
+//! known to be subscribed, taken from Redis' own clock (`TIME`, asked right after
+//! subscribing): stream ids come from that clock, so an instance whose clock is
+//! off by minutes neither misses messages nor replays old ones.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use protocol::{Backoff, RoomName};
+use protocol::{Backoff, MessageId, RoomName};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -31,7 +35,7 @@ use redis::aio::ConnectionManager;
 
 use super::{Keys, decode_event, replay, since_script};
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::{BrokerError, ControlEvent, RoomEvent, id_order, now_ms};
+use crate::broker::{BrokerError, ControlEvent, RoomEvent};
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -69,7 +73,8 @@ impl Subscriber {
             cap,
             since: since_script(),
             last: HashMap::new(),
-            lost_at: None,
+            live_since: None,
+            hole_after: None,
         };
         tokio::spawn(task.run(subscriber.stop.clone()));
         (subscriber, fanout)
@@ -110,9 +115,11 @@ struct Task {
     cap: usize,
     since: redis::Script,
     /// The last message id delivered per room.
-    last: HashMap<RoomName, String>,
-    /// When the connection was lost (ms), while it is being re-established.
-    lost_at: Option<u64>,
+    last: HashMap<RoomName, MessageId>,
+    /// Redis' time when the current connection had subscribed every wanted room.
+    live_since: Option<MessageId>,
+    /// While reconnecting: the time (Redis' clock) after which messages may have been missed.
+    hole_after: Option<MessageId>,
 }
 
 /// The pub/sub reconnect schedule (the one the browser uses, with other bounds): up to
@@ -130,8 +137,8 @@ impl Task {
             match session {
                 Ok((sink, stream)) => {
                     backoff.reset();
-                    if let Some(lost_at) = self.lost_at.take() {
-                        self.fill_hole(lost_at).await;
+                    if let Some(hole_after) = self.hole_after.take() {
+                        self.fill_hole(hole_after).await;
                     }
                     self.connected.store(true, Ordering::Relaxed);
                     info!(rooms = self.wanted.len(), "redis pub/sub connected");
@@ -143,7 +150,7 @@ impl Task {
                     if ended {
                         return;
                     }
-                    self.lost_at = Some(now_ms());
+                    self.hole_after = self.hole_after.or(self.live_since.take());
                     warn!("redis pub/sub connection lost; reconnecting");
                 }
                 Err(err) => warn!(%err, attempt = backoff.attempt(), "redis pub/sub connect failed"),
@@ -168,6 +175,8 @@ impl Task {
         let mut channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
         channels.push(self.keys.control());
         sink.subscribe(&channels).await?;
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut self.conn).await?;
+        self.live_since = Some(MessageId::new(secs.saturating_mul(1000).saturating_add(micros / 1000), 0));
         Ok((sink, stream))
     }
 
@@ -184,13 +193,11 @@ impl Task {
     }
 
     /// Delivers what every subscribed room received while the connection was down.
-    async fn fill_hole(&mut self, lost_at: u64) {
-        // Rooms that had no message yet: from a little before the loss (clocks of one Redis).
-        let fallback = format!("{}-0", lost_at.saturating_sub(2_000));
+    async fn fill_hole(&mut self, hole_after: MessageId) {
         let rooms: Vec<RoomName> = self.wanted.iter().cloned().collect();
         for room in rooms {
-            let after = self.last.get(&room).cloned().unwrap_or_else(|| fallback.clone());
-            match replay(&mut self.conn, &self.since, &self.keys, &room, &after, self.cap).await {
+            let after = self.last.get(&room).copied().unwrap_or(hole_after);
+            match replay(&mut self.conn, &self.since, &self.keys, &room, after, self.cap).await {
                 Ok(missed) => {
                     if let Some(gap) = &missed.gap {
                         warn!(%room, after = %gap.after, until = %gap.until, "history trimmed during the outage");
@@ -258,11 +265,10 @@ impl Task {
     /// Delivers an event locally, dropping messages at or below the last delivered id.
     fn deliver_event(&mut self, room: &RoomName, event: RoomEvent) {
         if let RoomEvent::Message(message) = &event {
-            let newer = self.last.get(room).is_none_or(|last| id_order(&message.id) > id_order(last));
-            if !newer {
+            if self.last.get(room).is_some_and(|&last| message.id <= last) {
                 return;
             }
-            self.last.insert(room.clone(), message.id.clone());
+            self.last.insert(room.clone(), message.id);
         }
         self.fanout.deliver(room, event);
     }
