@@ -18,7 +18,7 @@ mod names;
 
 pub use backoff::Backoff;
 pub use message_id::{BadMessageId, MessageId};
-pub use names::{NameError, RoomName, UserName};
+pub use names::{AccountKey, NameError, RoomName, UserName};
 
 use serde::{Deserialize, Serialize};
 

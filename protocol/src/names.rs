@@ -59,8 +59,34 @@ impl UserName {
     }
 
     /// The case-folded form used as the account key, so `Alice` and `alice` are one account.
-    pub fn key(&self) -> String {
-        self.0.to_ascii_lowercase()
+    pub fn key(&self) -> AccountKey {
+        AccountKey::of(&self.0)
+    }
+}
+
+/// The key of an account: the canonical (ASCII lower-case) form of its user name, so `Alice`
+/// and `alice` are one account. Built here and only here, so every store, limit and claim
+/// folds a name the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountKey(String);
+
+impl AccountKey {
+    /// The key of the account whose user name is `user`: a name that was validated when the
+    /// account was made (a session's user, a message's author). Input from a form goes through
+    /// [`UserName::parse`] and [`UserName::key`] instead.
+    pub fn of(user: &str) -> Self {
+        Self(user.to_ascii_lowercase())
+    }
+
+    /// The key as text (for storage keys and logs).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -114,7 +140,8 @@ mod tests {
 
     #[test]
     fn user_names() {
-        assert_eq!(UserName::parse(" Alice ").map(|n| n.key()), Ok("alice".to_owned()));
+        assert_eq!(UserName::parse(" Alice ").map(|n| n.key()), Ok(AccountKey::of("alice")));
+        assert_eq!(UserName::parse("ALICE").map(|n| n.key().to_string()), Ok("alice".to_owned()));
         assert_eq!(UserName::parse(""), Err(NameError::Empty("user")));
         assert!(matches!(UserName::parse(&"a".repeat(33)), Err(NameError::TooLong(..))));
         assert!(matches!(UserName::parse("<script>"), Err(NameError::BadCharacter(_))));

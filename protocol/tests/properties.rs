@@ -69,7 +69,7 @@ proptest! {
             let s = name.as_str();
             prop_assert!(!s.is_empty() && s.len() <= UserName::MAX);
             prop_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)));
-            prop_assert_eq!(name.key(), s.to_ascii_lowercase());
+            prop_assert_eq!(name.key().to_string(), s.to_ascii_lowercase());
         }
     }
 

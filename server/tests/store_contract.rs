@@ -9,7 +9,7 @@ use std::sync::Arc;
 use support::RedisServer;
 use switchboard::accounts::memory::MemoryAccounts;
 use switchboard::accounts::redis::RedisAccounts;
-use switchboard::accounts::{Account, AccountStore};
+use switchboard::accounts::{Account, AccountKey, AccountStore};
 use switchboard::session::{RedisSessionStore, SessionBackend};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
@@ -34,6 +34,10 @@ async fn redis() -> Stores {
         accounts: Arc::new(RedisAccounts::new(conn, "test:")),
         _redis: Some(server),
     }
+}
+
+fn key(user: &str) -> AccountKey {
+    AccountKey::of(user)
 }
 
 fn record(user: &str, ttl: Duration) -> Record {
@@ -73,51 +77,51 @@ async fn accounts_are_created_once(stores: Stores) {
     let accounts = stores.accounts;
     let account =
         Account { name: "Alice".into(), display: "Alice".into(), password_hash: "$argon2id$x".into(), generation: 0 };
-    assert!(accounts.create("alice", &account).await.expect("create"));
+    assert!(accounts.create(&key("alice"), &account).await.expect("create"));
     let other =
         Account { name: "alice".into(), display: "alice".into(), password_hash: "$argon2id$y".into(), generation: 0 };
-    assert!(!accounts.create("alice", &other).await.expect("create"), "taken");
-    assert_eq!(accounts.find("alice").await.expect("find"), Some(account));
-    assert_eq!(accounts.find("bob").await.expect("find"), None);
-    let keys = ["alice".to_owned(), "bob".to_owned(), "alice".to_owned()];
+    assert!(!accounts.create(&key("alice"), &other).await.expect("create"), "taken");
+    assert_eq!(accounts.find(&key("alice")).await.expect("find"), Some(account));
+    assert_eq!(accounts.find(&key("bob")).await.expect("find"), None);
+    let keys = [key("alice"), key("bob"), key("Alice")];
     assert_eq!(accounts.displays(&keys).await.expect("displays"), [Some("Alice".into()), None, Some("Alice".into())]);
     assert!(accounts.displays(&[]).await.expect("displays").is_empty());
 }
 
 async fn rooms_are_remembered_per_user(stores: Stores) {
     let accounts = stores.accounts;
-    assert!(accounts.rooms("alice").await.expect("rooms").is_empty());
+    assert!(accounts.rooms(&key("alice")).await.expect("rooms").is_empty());
     for room in ["rust", "general", "rust"] {
-        assert!(accounts.add_room("alice", room, 10).await.expect("add"));
+        assert!(accounts.add_room(&key("alice"), room, 10).await.expect("add"));
     }
-    assert!(accounts.add_room("bob", "other", 10).await.expect("add"));
-    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general", "rust"]);
-    accounts.remove_room("alice", "rust").await.expect("remove");
-    accounts.remove_room("alice", "never-joined").await.expect("remove");
-    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["general"]);
+    assert!(accounts.add_room(&key("bob"), "other", 10).await.expect("add"));
+    assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["general", "rust"]);
+    accounts.remove_room(&key("alice"), "rust").await.expect("remove");
+    accounts.remove_room(&key("alice"), "never-joined").await.expect("remove");
+    assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["general"]);
 }
 
 async fn room_lists_are_capped(stores: Stores) {
     let accounts = stores.accounts;
     for room in ["a", "b", "c"] {
-        assert!(accounts.add_room("alice", room, 3).await.expect("add"), "{room} fits");
+        assert!(accounts.add_room(&key("alice"), room, 3).await.expect("add"), "{room} fits");
     }
-    assert!(!accounts.add_room("alice", "d", 3).await.expect("add"), "a fourth room is refused");
-    assert!(accounts.add_room("alice", "b", 3).await.expect("add"), "a room already on the list is fine");
-    assert_eq!(accounts.rooms("alice").await.expect("rooms"), ["a", "b", "c"]);
-    accounts.remove_room("alice", "a").await.expect("remove");
-    assert!(accounts.add_room("alice", "d", 3).await.expect("add"), "room again after a leave");
-    assert!(accounts.add_room("bob", "a", 3).await.expect("add"), "the cap is per user");
+    assert!(!accounts.add_room(&key("alice"), "d", 3).await.expect("add"), "a fourth room is refused");
+    assert!(accounts.add_room(&key("alice"), "b", 3).await.expect("add"), "a room already on the list is fine");
+    assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["a", "b", "c"]);
+    accounts.remove_room(&key("alice"), "a").await.expect("remove");
+    assert!(accounts.add_room(&key("alice"), "d", 3).await.expect("add"), "room again after a leave");
+    assert!(accounts.add_room(&key("bob"), "a", 3).await.expect("add"), "the cap is per user");
 }
 
 async fn devices_are_trusted_per_user_and_generation(stores: Stores) {
     let accounts = stores.accounts;
     let token = "0123456789abcdef0123456789abcdef";
     assert_eq!(accounts.device(token).await.expect("device"), None);
-    accounts.trust_device(token, "alice", 3, std::time::Duration::from_secs(60)).await.expect("trust");
-    assert_eq!(accounts.device(token).await.expect("device"), Some(("alice".into(), 3)));
-    accounts.trust_device(token, "alice", 4, std::time::Duration::from_secs(1)).await.expect("trust again");
-    assert_eq!(accounts.device(token).await.expect("device"), Some(("alice".into(), 4)), "renewed");
+    accounts.trust_device(token, &key("alice"), 3, std::time::Duration::from_secs(60)).await.expect("trust");
+    assert_eq!(accounts.device(token).await.expect("device"), Some((key("alice"), 3)));
+    accounts.trust_device(token, &key("alice"), 4, std::time::Duration::from_secs(1)).await.expect("trust again");
+    assert_eq!(accounts.device(token).await.expect("device"), Some((key("alice"), 4)), "renewed");
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(accounts.device(token).await.expect("device"), None, "trust expires");
 }

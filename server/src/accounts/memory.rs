@@ -6,61 +6,61 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Account, AccountStore, AccountStoreError, Rename};
+use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename};
 
 /// Accounts kept in a map; they vanish with the process.
 #[derive(Default)]
 pub struct MemoryAccounts {
-    accounts: Mutex<HashMap<String, Account>>,
-    rooms: Mutex<HashMap<String, BTreeSet<String>>>,
+    accounts: Mutex<HashMap<AccountKey, Account>>,
+    rooms: Mutex<HashMap<AccountKey, BTreeSet<String>>>,
     /// Case-folded names (user names and display names) → the key of the user holding them.
-    claims: Mutex<HashMap<String, String>>,
+    claims: Mutex<HashMap<AccountKey, AccountKey>>,
     /// Device token → (account key, generation, trusted until).
-    devices: Mutex<HashMap<String, (String, u64, Instant)>>,
+    devices: Mutex<HashMap<String, (AccountKey, u64, Instant)>>,
 }
 
 #[async_trait]
 impl AccountStore for MemoryAccounts {
-    async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError> {
+    async fn create(&self, key: &AccountKey, account: &Account) -> Result<bool, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let mut claims = self.claims.lock().unwrap_or_else(PoisonError::into_inner);
         if accounts.contains_key(key) || claims.get(key).is_some_and(|owner| owner != key) {
             return Ok(false);
         }
-        accounts.insert(key.to_owned(), account.clone());
-        claims.insert(key.to_owned(), key.to_owned());
+        accounts.insert(key.clone(), account.clone());
+        claims.insert(key.clone(), key.clone());
         Ok(true)
     }
 
-    async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
+    async fn find(&self, key: &AccountKey) -> Result<Option<Account>, AccountStoreError> {
         Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
     }
 
-    async fn displays(&self, keys: &[String]) -> Result<Vec<Option<String>>, AccountStoreError> {
+    async fn displays(&self, keys: &[AccountKey]) -> Result<Vec<Option<String>>, AccountStoreError> {
         let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(keys.iter().map(|key| accounts.get(key).map(|account| account.display.clone())).collect())
     }
 
-    async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
+    async fn rename(&self, key: &AccountKey, display: &str) -> Result<Rename, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let mut claims = self.claims.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(account) = accounts.get_mut(key) else {
             return Ok(Rename::Unknown);
         };
-        let folded = display.to_ascii_lowercase();
+        let folded = AccountKey::of(display);
         if claims.get(&folded).is_some_and(|owner| owner != key) {
             return Ok(Rename::Taken);
         }
         let old = std::mem::replace(&mut account.display, display.to_owned());
-        let old_folded = old.to_ascii_lowercase();
-        if old_folded != key && old_folded != folded {
+        let old_folded = AccountKey::of(&old);
+        if old_folded != *key && old_folded != folded {
             claims.remove(&old_folded);
         }
-        claims.insert(folded, key.to_owned());
+        claims.insert(folded, key.clone());
         Ok(Rename::Done(old))
     }
 
-    async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
+    async fn bump_generation(&self, key: &AccountKey) -> Result<u64, AccountStoreError> {
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(accounts
             .get_mut(key)
@@ -71,14 +71,14 @@ impl AccountStore for MemoryAccounts {
             .unwrap_or(0))
     }
 
-    async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
+    async fn rooms(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError> {
         let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.get(key).map(|set| set.iter().cloned().collect()).unwrap_or_default())
     }
 
-    async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError> {
+    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<bool, AccountStoreError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        let set = rooms.entry(key.to_owned()).or_default();
+        let set = rooms.entry(key.clone()).or_default();
         if !set.contains(room) && set.len() >= max {
             return Ok(false);
         }
@@ -86,7 +86,7 @@ impl AccountStore for MemoryAccounts {
         Ok(true)
     }
 
-    async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<(), AccountStoreError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(set) = rooms.get_mut(key) {
             set.remove(room);
@@ -97,18 +97,18 @@ impl AccountStore for MemoryAccounts {
     async fn trust_device(
         &self,
         token: &str,
-        key: &str,
+        key: &AccountKey,
         generation: u64,
         ttl: Duration,
     ) -> Result<(), AccountStoreError> {
         let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         devices.retain(|_, (_, _, until)| *until > now);
-        devices.insert(token.to_owned(), (key.to_owned(), generation, now + ttl));
+        devices.insert(token.to_owned(), (key.clone(), generation, now + ttl));
         Ok(())
     }
 
-    async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError> {
+    async fn device(&self, token: &str) -> Result<Option<(AccountKey, u64)>, AccountStoreError> {
         let devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         Ok(devices

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+pub use protocol::AccountKey;
 
 /// A stored account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,35 +67,35 @@ impl From<::redis::RedisError> for AccountStoreError {
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     /// Creates the account unless the key is taken; `Ok(false)` when it is.
-    async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError>;
+    async fn create(&self, key: &AccountKey, account: &Account) -> Result<bool, AccountStoreError>;
     /// The account under `key`, if any.
-    async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError>;
+    async fn find(&self, key: &AccountKey) -> Result<Option<Account>, AccountStoreError>;
     /// The display names of the accounts under `keys`, in order (`None` for unknown keys), in
     /// one round trip.
-    async fn displays(&self, keys: &[String]) -> Result<Vec<Option<String>>, AccountStoreError>;
+    async fn displays(&self, keys: &[AccountKey]) -> Result<Vec<Option<String>>, AccountStoreError>;
     /// Changes the user's display name unless another user holds it (as a user name or a
     /// display name); returns the outcome.
-    async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError>;
+    async fn rename(&self, key: &AccountKey, display: &str) -> Result<Rename, AccountStoreError>;
     /// Voids every existing session of the user; returns the new generation.
-    async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError>;
+    async fn bump_generation(&self, key: &AccountKey) -> Result<u64, AccountStoreError>;
     /// The rooms the user has joined, sorted.
-    async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError>;
+    async fn rooms(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError>;
     /// Remembers that the user joined `room`, unless they are already in `max` other rooms;
     /// `Ok(false)` when the cap refused it (a room already on the list is always accepted).
-    async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError>;
+    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<bool, AccountStoreError>;
     /// Forgets that the user joined `room`.
-    async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError>;
+    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<(), AccountStoreError>;
     /// Trusts the browser holding device token `token` for logging in as `key` (at session
     /// generation `generation`) for `ttl`: its login attempts get their own budget.
     async fn trust_device(
         &self,
         token: &str,
-        key: &str,
+        key: &AccountKey,
         generation: u64,
         ttl: Duration,
     ) -> Result<(), AccountStoreError>;
     /// The account key and generation a device token was trusted for, if it is still trusted.
-    async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError>;
+    async fn device(&self, token: &str) -> Result<Option<(AccountKey, u64)>, AccountStoreError>;
 }
 
 /// An account store shared by the instance.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::{Account, AccountStore, AccountStoreError, Rename};
+use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename};
 
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -64,16 +64,16 @@ impl RedisAccounts {
         }
     }
 
-    fn key(&self, name: &str) -> String {
-        format!("{}user:{name}", self.prefix)
+    fn key(&self, key: &AccountKey) -> String {
+        format!("{}user:{key}", self.prefix)
     }
 
     fn claims_key(&self) -> String {
         format!("{}names", self.prefix)
     }
 
-    fn rooms_key(&self, name: &str) -> String {
-        format!("{}user:{name}:rooms", self.prefix)
+    fn rooms_key(&self, key: &AccountKey) -> String {
+        format!("{}user:{key}:rooms", self.prefix)
     }
 
     fn device_key(&self, token: &str) -> String {
@@ -83,7 +83,7 @@ impl RedisAccounts {
 
 #[async_trait]
 impl AccountStore for RedisAccounts {
-    async fn create(&self, key: &str, account: &Account) -> Result<bool, AccountStoreError> {
+    async fn create(&self, key: &AccountKey, account: &Account) -> Result<bool, AccountStoreError> {
         let mut conn = self.conn.clone();
         let created: i64 = self
             .create
@@ -91,14 +91,14 @@ impl AccountStore for RedisAccounts {
             .key(self.claims_key())
             .arg(&account.password_hash)
             .arg(&account.display)
-            .arg(key)
+            .arg(key.as_str())
             .arg(&account.name)
             .invoke_async(&mut conn)
             .await?;
         Ok(created == 1)
     }
 
-    async fn find(&self, key: &str) -> Result<Option<Account>, AccountStoreError> {
+    async fn find(&self, key: &AccountKey) -> Result<Option<Account>, AccountStoreError> {
         let mut conn = self.conn.clone();
         let (hash, display, generation, name): (Option<String>, Option<String>, Option<u64>, Option<String>) =
             redis::cmd("HMGET")
@@ -112,7 +112,7 @@ impl AccountStore for RedisAccounts {
         Ok(match (hash, display) {
             (Some(password_hash), Some(display)) => Some(Account {
                 // Accounts made before the field existed: the key is the name.
-                name: name.unwrap_or_else(|| key.to_owned()),
+                name: name.unwrap_or_else(|| key.to_string()),
                 display,
                 password_hash,
                 generation: generation.unwrap_or(0),
@@ -121,7 +121,7 @@ impl AccountStore for RedisAccounts {
         })
     }
 
-    async fn displays(&self, keys: &[String]) -> Result<Vec<Option<String>>, AccountStoreError> {
+    async fn displays(&self, keys: &[AccountKey]) -> Result<Vec<Option<String>>, AccountStoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -133,10 +133,16 @@ impl AccountStore for RedisAccounts {
         Ok(pipe.query_async(&mut conn).await?)
     }
 
-    async fn rename(&self, key: &str, display: &str) -> Result<Rename, AccountStoreError> {
+    async fn rename(&self, key: &AccountKey, display: &str) -> Result<Rename, AccountStoreError> {
         let mut conn = self.conn.clone();
-        let (outcome, old): (i64, String) =
-            self.rename.key(self.key(key)).key(self.claims_key()).arg(display).arg(key).invoke_async(&mut conn).await?;
+        let (outcome, old): (i64, String) = self
+            .rename
+            .key(self.key(key))
+            .key(self.claims_key())
+            .arg(display)
+            .arg(key.as_str())
+            .invoke_async(&mut conn)
+            .await?;
         Ok(match outcome {
             0 => Rename::Done(old),
             1 => Rename::Taken,
@@ -144,25 +150,25 @@ impl AccountStore for RedisAccounts {
         })
     }
 
-    async fn bump_generation(&self, key: &str) -> Result<u64, AccountStoreError> {
+    async fn bump_generation(&self, key: &AccountKey) -> Result<u64, AccountStoreError> {
         let mut conn = self.conn.clone();
         Ok(redis::cmd("HINCRBY").arg(self.key(key)).arg("gen").arg(1).query_async(&mut conn).await?)
     }
 
-    async fn rooms(&self, key: &str) -> Result<Vec<String>, AccountStoreError> {
+    async fn rooms(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError> {
         let mut conn = self.conn.clone();
         let mut rooms: Vec<String> = redis::cmd("SMEMBERS").arg(self.rooms_key(key)).query_async(&mut conn).await?;
         rooms.sort();
         Ok(rooms)
     }
 
-    async fn add_room(&self, key: &str, room: &str, max: usize) -> Result<bool, AccountStoreError> {
+    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<bool, AccountStoreError> {
         let mut conn = self.conn.clone();
         let added: i64 = self.add_room.key(self.rooms_key(key)).arg(room).arg(max).invoke_async(&mut conn).await?;
         Ok(added == 1)
     }
 
-    async fn remove_room(&self, key: &str, room: &str) -> Result<(), AccountStoreError> {
+    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<(), AccountStoreError> {
         let mut conn = self.conn.clone();
         Ok(redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
     }
@@ -170,7 +176,7 @@ impl AccountStore for RedisAccounts {
     async fn trust_device(
         &self,
         token: &str,
-        key: &str,
+        key: &AccountKey,
         generation: u64,
         ttl: Duration,
     ) -> Result<(), AccountStoreError> {
@@ -186,12 +192,12 @@ impl AccountStore for RedisAccounts {
             .await?)
     }
 
-    async fn device(&self, token: &str) -> Result<Option<(String, u64)>, AccountStoreError> {
+    async fn device(&self, token: &str) -> Result<Option<(AccountKey, u64)>, AccountStoreError> {
         let mut conn = self.conn.clone();
         let value: Option<String> = redis::cmd("GET").arg(self.device_key(token)).query_async(&mut conn).await?;
         Ok(value.and_then(|value| {
             let (generation, key) = value.split_once(':')?;
-            Some((key.to_owned(), generation.parse().ok()?))
+            Some((AccountKey::of(key), generation.parse().ok()?))
         }))
     }
 }

@@ -26,7 +26,7 @@ use protocol::UserName;
 use tracing::{info, instrument, warn};
 
 use self::hashing::{Busy, HashPool};
-use crate::accounts::{Account, SharedAccounts};
+use crate::accounts::{Account, AccountKey, SharedAccounts};
 use crate::broker::{ControlEvent, SharedBroker};
 use crate::ratelimit::{Limit, Limits, SharedLimiter, Verdict};
 use crate::session::SessionBackend;
@@ -89,7 +89,7 @@ impl AuthService {
     /// brought a valid one for this user).
     async fn login(&self, account: &Account, device: Option<&str>) -> Login {
         let token = device.map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned);
-        let key = account.name.to_ascii_lowercase();
+        let key = AccountKey::of(&account.name);
         if let Err(err) = self.accounts.trust_device(&token, &key, account.generation, DEVICE_TTL).await {
             warn!(%err, "could not remember the device; its next login counts as a stranger's");
         }
@@ -100,7 +100,7 @@ impl AuthService {
     /// The device token of this browser if it is trusted for `account` now (same generation).
     async fn trusted_device<'a>(&self, account: Option<&Account>, device: Option<&'a str>) -> Option<&'a str> {
         let (account, token) = (account?, device.filter(|token| well_formed_token(token))?);
-        let key = account.name.to_ascii_lowercase();
+        let key = AccountKey::of(&account.name);
         match self.accounts.device(token).await {
             Ok(Some((owner, generation))) if owner == key && generation == account.generation => Some(token),
             _ => None,
@@ -175,14 +175,14 @@ impl AuthBackend for AuthService {
         device: Option<&str>,
     ) -> Result<Login, ApiError> {
         self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
-        let key = name.trim().to_ascii_lowercase();
+        let key = AccountKey::of(name.trim());
         let account = self.account(name).await?;
         // A browser this user logged in from before spends its own budget; every other
         // browser shares the name's (OWASP device cookies: no lockout of the owner).
         let trusted = self.trusted_device(account.as_ref(), device).await;
         let budget = match trusted {
             Some(token) => format!("auth:device:{token}"),
-            None => format!("auth:name:{}", key.chars().take(UserName::MAX).collect::<String>()),
+            None => format!("auth:name:{}", key.as_str().chars().take(UserName::MAX).collect::<String>()),
         };
         self.limit(self.limits.login_per_name, &budget).await?;
         match self.verify(account, secret).await? {
@@ -199,7 +199,7 @@ impl AuthBackend for AuthService {
     }
 
     async fn session_valid(&self, user: &str, generation: u64) -> Result<bool, ApiError> {
-        match self.accounts.find(&user.to_ascii_lowercase()).await {
+        match self.accounts.find(&AccountKey::of(user)).await {
             Ok(Some(account)) => Ok(account.generation == generation),
             Ok(None) => Ok(false),
             Err(err) => {
@@ -210,7 +210,7 @@ impl AuthBackend for AuthService {
     }
 
     async fn display_name(&self, user: &str) -> Result<String, ApiError> {
-        match self.accounts.find(&user.to_ascii_lowercase()).await {
+        match self.accounts.find(&AccountKey::of(user)).await {
             Ok(account) => Ok(account.map_or_else(|| user.to_owned(), |account| account.display)),
             Err(err) => {
                 warn!(%err, "account store failed");
@@ -231,7 +231,7 @@ impl AuthBackend for AuthService {
     }
 
     async fn end_all_sessions(&self, user: &str) -> Result<(), ApiError> {
-        self.accounts.bump_generation(&user.to_ascii_lowercase()).await.map_err(|err| {
+        self.accounts.bump_generation(&AccountKey::of(user)).await.map_err(|err| {
             warn!(%err, "account store failed");
             ApiError::Unavailable
         })?;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use protocol::{RoomName, UserName};
 use tracing::warn;
 
-use crate::accounts::{Rename, SharedAccounts};
+use crate::accounts::{AccountKey, Rename, SharedAccounts};
 use crate::chat::ChatService;
 
 /// Why a rename was refused.
@@ -47,7 +47,7 @@ impl Profile {
 
     /// The display names of `users` that differ from their user names, in one store round trip.
     pub async fn display_names(&self, users: &[String]) -> BTreeMap<String, String> {
-        let keys: Vec<String> = users.iter().map(|user| user.to_ascii_lowercase()).collect();
+        let keys: Vec<AccountKey> = users.iter().map(|user| AccountKey::of(user)).collect();
         let displays = match self.accounts.displays(&keys).await {
             Ok(displays) => displays,
             Err(err) => {
@@ -67,7 +67,7 @@ impl Profile {
         let name = UserName::parse(raw)
             .map_err(|err| RenameError::BadName(err.to_string().replace("user name", "display name")))?
             .to_string();
-        let key = user.to_ascii_lowercase();
+        let key = AccountKey::of(user);
         match self.accounts.rename(&key, &name).await {
             Ok(Rename::Done(_)) => {}
             Ok(Rename::Taken) => return Err(RenameError::Taken(name)),

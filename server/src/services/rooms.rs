@@ -6,7 +6,7 @@
 use protocol::RoomName;
 use tracing::debug;
 
-use crate::accounts::SharedAccounts;
+use crate::accounts::{AccountKey, SharedAccounts};
 
 /// Whether a room may be joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl RoomLists {
 
     /// The rooms of the user with account key `key`, sorted (empty when the store cannot say:
     /// the list is a convenience, its outage must not stop the chat).
-    pub async fn of(&self, key: &str) -> Vec<String> {
+    pub async fn of(&self, key: &AccountKey) -> Vec<String> {
         self.accounts.rooms(key).await.unwrap_or_else(|err| {
             debug!(%err, "could not read the user's rooms");
             Vec::new()
@@ -40,7 +40,7 @@ impl RoomLists {
 
     /// Puts `room` on the list unless the user is at the cap; `held` is how many rooms the
     /// asking socket already holds (a socket never holds more than the cap either).
-    pub async fn admit(&self, key: &str, room: &RoomName, held: usize) -> Admission {
+    pub async fn admit(&self, key: &AccountKey, room: &RoomName, held: usize) -> Admission {
         if held >= self.max {
             return Admission::Full(self.max);
         }
@@ -55,7 +55,7 @@ impl RoomLists {
     }
 
     /// Takes `room` off the list.
-    pub async fn forget(&self, key: &str, room: &RoomName) {
+    pub async fn forget(&self, key: &AccountKey, room: &RoomName) {
         if let Err(err) = self.accounts.remove_room(key, room.as_str()).await {
             debug!(%err, "could not forget the room");
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tower_sessions::session::Id;
 use tower_sessions::{Session, SessionStore};
 
-use crate::accounts::SharedAccounts;
+use crate::accounts::{AccountKey, SharedAccounts};
 use crate::session::{GEN_KEY, LOGIN_KEY, SessionBackend, USER_KEY};
 
 /// Who a socket belongs to, from its session.
@@ -58,7 +58,7 @@ impl SocketSessions {
         };
         let login = session.get::<String>(LOGIN_KEY).await.map_err(SessionError::Session)?.unwrap_or_default();
         let generation = session.get::<u64>(GEN_KEY).await.map_err(SessionError::Session)?.unwrap_or(0);
-        let account = self.accounts.find(&user.to_ascii_lowercase()).await.map_err(SessionError::Accounts)?;
+        let account = self.accounts.find(&AccountKey::of(&user)).await.map_err(SessionError::Accounts)?;
         if account.is_none_or(|account| account.generation != generation) {
             return Ok(None);
         }

@@ -53,7 +53,7 @@ pub async fn refuse(mut socket: WebSocket, code: u16, reason: &str) {
 struct Connection {
     user: String,
     /// The account key (the case-folded user name).
-    key: String,
+    key: protocol::AccountKey,
     /// The display name, shared with the forwarders (a rename in another tab updates it).
     display: Arc<Mutex<String>>,
     services: Arc<Services>,
@@ -131,7 +131,7 @@ impl Connection {
         let name = services.profile.display_name(&login.user).await;
         Self {
             user: login.user.clone(),
-            key: login.user.to_ascii_lowercase(),
+            key: protocol::AccountKey::of(&login.user),
             display: Arc::new(Mutex::new(name)),
             services,
             out,
