@@ -21,6 +21,9 @@ use crate::ratelimit::SharedLimiter;
 use crate::ratelimit::memory::MemoryLimiter;
 use crate::ratelimit::redis::RedisLimiter;
 use crate::session::{RedisSessionStore, SessionBackend};
+use crate::signals::SharedSignals;
+use crate::signals::memory::MemorySignals;
+use crate::signals::redis::RedisSignals;
 
 /// Why the backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,8 @@ pub struct Backend {
     pub limiter: SharedLimiter,
     /// Room membership across instances.
     pub presence: SharedPresence,
+    /// Instance-wide orders (logouts).
+    pub signals: SharedSignals,
 }
 
 impl Backend {
@@ -69,6 +74,7 @@ impl Backend {
             sessions: SessionBackend::memory(),
             limiter: Arc::new(MemoryLimiter::default()),
             presence: Arc::new(MemoryPresence::default()),
+            signals: Arc::new(MemorySignals::default()),
         }
     }
 
@@ -87,6 +93,7 @@ impl Backend {
         info!(prefix = %config.redis_prefix, "connected to redis");
         let prefix = &config.redis_prefix;
         Ok(Self {
+            signals: Arc::new(RedisSignals::new(client.clone(), conn.clone(), prefix)),
             broker: Arc::new(RedisBroker::new(client, conn.clone(), prefix, config.history_cap)),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),

@@ -4,9 +4,12 @@
 //! way, in process.
 //!
 //! Layout, one concept per module: [`config`], [`backend`] (memory or Redis),
-//! [`broker`] (chat storage and delivery), [`accounts`], [`auth`], [`session`],
-//! [`chat`] (the chat domain), [`ws`] (the websocket gateway), [`routes`],
-//! [`serve`] (the connection loop), [`state`], [`telemetry`].
+//! storage seams — [`broker`] (chat storage and delivery), [`accounts`],
+//! [`session`], [`presence`], [`ratelimit`], [`signals`] (instance-wide
+//! orders) —, the chat domain [`chat`] and [`auth`], the application
+//! [`services`] both transports call, the transports [`ws`] (the websocket
+//! gateway) and [`routes`], and [`serve`] (the connection loop), [`state`],
+//! [`drain`], [`telemetry`].
 #![warn(missing_docs)]
 
 pub mod accounts;
@@ -22,6 +25,7 @@ pub mod routes;
 pub mod serve;
 pub mod services;
 pub mod session;
+pub mod signals;
 pub mod state;
 pub mod telemetry;
 pub mod ws;
@@ -81,7 +85,7 @@ fn services(config: &Config, backend: &Backend, instance: &str) -> services::Ser
         accounts: backend.accounts.clone(),
         limiter: backend.limiter.clone(),
         limits: config.limits(),
-        broker: backend.broker.clone(),
+        signals: backend.signals.clone(),
         sessions: backend.sessions.clone(),
         hashing: HashPool::new(config.hash_concurrency, config.hash_queue, HASH_WAIT),
     });

@@ -27,9 +27,9 @@ use tracing::{info, instrument, warn};
 
 use self::hashing::{Busy, HashPool};
 use crate::accounts::{Account, AccountKey, SharedAccounts};
-use crate::broker::{ControlEvent, SharedBroker};
 use crate::ratelimit::{Limit, Limits, SharedLimiter, Verdict};
 use crate::session::SessionBackend;
+use crate::signals::{SharedSignals, Signal};
 
 /// How long a browser stays trusted for its user after its last successful login.
 pub const DEVICE_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
@@ -39,7 +39,7 @@ pub struct AuthService {
     accounts: SharedAccounts,
     limiter: SharedLimiter,
     limits: Limits,
-    broker: SharedBroker,
+    signals: SharedSignals,
     sessions: SessionBackend,
     hashing: HashPool,
     dummy_hash: String,
@@ -54,7 +54,7 @@ pub struct AuthDeps {
     /// The rate-limit policy.
     pub limits: Limits,
     /// Where logouts are announced to every instance.
-    pub broker: SharedBroker,
+    pub signals: SharedSignals,
     /// Session records (page-load counters).
     pub sessions: SessionBackend,
     /// The bounded pool password hashes run on.
@@ -81,8 +81,8 @@ impl AuthService {
     /// Authentication over `deps`.
     pub fn new(deps: AuthDeps) -> Self {
         let dummy_hash = password::hash("switchboard-dummy-password").unwrap_or_default();
-        let AuthDeps { accounts, limiter, limits, broker, sessions, hashing } = deps;
-        Self { accounts, limiter, limits, broker, sessions, hashing, dummy_hash }
+        let AuthDeps { accounts, limiter, limits, signals, sessions, hashing } = deps;
+        Self { accounts, limiter, limits, signals, sessions, hashing, dummy_hash }
     }
 
     /// A login of `account`, trusting this browser's device token (a new one unless it
@@ -107,8 +107,8 @@ impl AuthService {
         }
     }
 
-    async fn announce(&self, event: ControlEvent) -> Result<(), ApiError> {
-        self.broker.control(event).await.map_err(|err| {
+    async fn announce(&self, signal: Signal) -> Result<(), ApiError> {
+        self.signals.send(&signal).await.map_err(|err| {
             warn!(%err, "could not announce a logout");
             ApiError::Unavailable
         })
@@ -227,7 +227,7 @@ impl AuthBackend for AuthService {
     }
 
     async fn end_session(&self, login: &str) -> Result<(), ApiError> {
-        self.announce(ControlEvent::EndSession { login: login.to_owned() }).await
+        self.announce(Signal::EndSession { login: login.to_owned() }).await
     }
 
     async fn end_all_sessions(&self, user: &str) -> Result<(), ApiError> {
@@ -236,6 +236,6 @@ impl AuthBackend for AuthService {
             ApiError::Unavailable
         })?;
         info!(%user, "logged out everywhere");
-        self.announce(ControlEvent::EndUser { user: user.to_owned() }).await
+        self.announce(Signal::EndUser { user: user.to_owned() }).await
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use protocol::RoomName;
 use tokio::sync::{broadcast, watch};
 
-use super::{BrokerError, ControlEvent, RoomEvent};
+use super::{BrokerError, RoomEvent};
 
 /// How many events a slow local receiver may fall behind before it lags.
 const ROOM_BUFFER: usize = 1024;
@@ -38,29 +38,17 @@ struct Room {
 pub struct Fanout {
     rooms: Arc<Mutex<HashMap<RoomName, Room>>>,
     remote: Option<Arc<dyn RemoteSubscriptions>>,
-    control: broadcast::Sender<ControlEvent>,
 }
 
 impl Fanout {
     /// A fanout for a single instance: nothing to ask a backend.
     pub fn local() -> Self {
-        Self { rooms: Arc::default(), remote: None, control: broadcast::channel(64).0 }
+        Self { rooms: Arc::default(), remote: None }
     }
 
     /// A fanout whose rooms are also listened to on a backend.
     pub fn with_remote(remote: Arc<dyn RemoteSubscriptions>) -> Self {
-        Self { rooms: Arc::default(), remote: Some(remote), control: broadcast::channel(64).0 }
-    }
-
-    /// Delivers an instance-wide order to this instance's listeners.
-    pub fn deliver_control(&self, event: ControlEvent) {
-        // No listener is fine: nothing to close.
-        let _ = self.control.send(event);
-    }
-
-    /// Listens to instance-wide orders.
-    pub fn control_events(&self) -> broadcast::Receiver<ControlEvent> {
-        self.control.subscribe()
+        Self { rooms: Arc::default(), remote: Some(remote) }
     }
 
     /// Delivers an event to this instance's members of `room` (no-op without members).

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, MessageId, RoomName};
 
 use super::fanout::{Fanout, Subscription};
-use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent, now_ms};
+use super::{Appended, Broker, BrokerError, Draft, Replay, RoomEvent, now_ms};
 
 #[derive(Default)]
 struct Log {
@@ -105,15 +105,6 @@ impl Broker for MemoryBroker {
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {
         self.fanout.subscribe(room).await
-    }
-
-    async fn control(&self, event: ControlEvent) -> Result<(), BrokerError> {
-        self.fanout.deliver_control(event);
-        Ok(())
-    }
-
-    fn control_events(&self) -> tokio::sync::broadcast::Receiver<ControlEvent> {
-        self.fanout.control_events()
     }
 
     async fn is_healthy(&self) -> bool {

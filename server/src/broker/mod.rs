@@ -116,22 +116,6 @@ pub enum RoomEvent {
     },
 }
 
-/// An instance-wide order, delivered to every instance (not to a room).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ControlEvent {
-    /// One login (session) ended: close its sockets everywhere.
-    EndSession {
-        /// The login id stored in the session.
-        login: String,
-    },
-    /// Every session of a user ended: close all their sockets everywhere.
-    EndUser {
-        /// The user.
-        user: String,
-    },
-}
-
 /// Why a broker operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -172,12 +156,6 @@ pub trait Broker: Send + Sync + 'static {
     /// Starts receiving a room's events on this instance. Events published after this returns
     /// are delivered to the subscription; dropping it ends the subscription.
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError>;
-
-    /// Publishes an order to every instance (this one included).
-    async fn control(&self, event: ControlEvent) -> Result<(), BrokerError>;
-
-    /// Receives the orders published to every instance.
-    fn control_events(&self) -> tokio::sync::broadcast::Receiver<ControlEvent>;
 
     /// Whether the backend is reachable now.
     async fn is_healthy(&self) -> bool;

@@ -5,12 +5,12 @@
 //! own sockets of that login or user at once, so a logged-out tab never keeps
 //! chatting on another instance.
 
-use crate::broker;
+use crate::signals::Signal;
 use crate::state::AppState;
 
 /// Closes this instance's sockets of a login or a user when any instance says they ended.
 pub async fn run(state: AppState) {
-    let mut events = state.backend.broker.control_events();
+    let mut events = state.backend.signals.receive();
     let stop = state.drain.trigger();
     loop {
         let event = tokio::select! {
@@ -18,11 +18,11 @@ pub async fn run(state: AppState) {
             event = events.recv() => event,
         };
         match event {
-            Ok(broker::ControlEvent::EndSession { login }) => {
+            Ok(Signal::EndSession { login }) => {
                 let closed = state.sockets.close_login(&login);
                 tracing::info!(closed, "session ended: sockets closed");
             }
-            Ok(broker::ControlEvent::EndUser { user }) => {
+            Ok(Signal::EndUser { user }) => {
                 let closed = state.sockets.close_user(&user);
                 tracing::info!(%user, closed, "all sessions ended: sockets closed");
             }

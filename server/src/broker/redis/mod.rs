@@ -16,7 +16,6 @@
 //!   which range is gone (Redis' own `max-deleted-entry-id` ignores trimming);
 //! - `{p}room:{<room>}:seen:<user>:<client id>` — dedupe marker holding the stored id;
 //! - `{p}room:<room>` — the pub/sub channel;
-//! - `{p}control` — the channel of instance-wide orders (logouts), subscribed by every instance.
 
 mod subscriber;
 
@@ -29,7 +28,7 @@ use protocol::{ChatMessage, Gap, MessageId, RoomName};
 use redis::aio::ConnectionManager;
 
 use super::fanout::{Fanout, Subscription};
-use super::{Appended, Broker, BrokerError, ControlEvent, Draft, Replay, RoomEvent};
+use super::{Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
@@ -77,10 +76,6 @@ impl Keys {
     }
     fn seen(&self, room: &RoomName, user: &str, client_id: &str) -> String {
         format!("{}room:{{{room}}}:seen:{user}:{client_id}", self.prefix)
-    }
-    /// The channel of instance-wide orders.
-    pub fn control(&self) -> String {
-        format!("{}control", self.prefix)
     }
     /// The pub/sub channel of a room.
     pub fn channel(&self, room: &RoomName) -> String {
@@ -236,17 +231,6 @@ impl Broker for RedisBroker {
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {
         self.fanout.subscribe(room).await
-    }
-
-    async fn control(&self, event: ControlEvent) -> Result<(), BrokerError> {
-        let payload = serde_json::to_string(&event).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
-        let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH").arg(self.keys.control()).arg(payload).exec_async(&mut conn).await?;
-        Ok(())
-    }
-
-    fn control_events(&self) -> tokio::sync::broadcast::Receiver<ControlEvent> {
-        self.fanout.control_events()
     }
 
     async fn is_healthy(&self) -> bool {

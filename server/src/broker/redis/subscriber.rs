@@ -35,7 +35,7 @@ use redis::aio::ConnectionManager;
 
 use super::{Keys, decode_event, replay, since_script};
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::{BrokerError, ControlEvent, RoomEvent};
+use crate::broker::{BrokerError, RoomEvent};
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -172,9 +172,10 @@ impl Task {
 
     async fn connect(&mut self) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
         let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
-        let mut channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
-        channels.push(self.keys.control());
-        sink.subscribe(&channels).await?;
+        let channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
+        if !channels.is_empty() {
+            sink.subscribe(&channels).await?;
+        }
         let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut self.conn).await?;
         self.live_since = Some(MessageId::new(secs.saturating_mul(1000).saturating_add(micros / 1000), 0));
         Ok((sink, stream))
@@ -246,13 +247,6 @@ impl Task {
     }
 
     fn deliver(&mut self, message: &redis::Msg) {
-        if message.get_channel_name() == self.keys.control() {
-            match serde_json::from_slice::<ControlEvent>(message.get_payload_bytes()) {
-                Ok(event) => self.fanout.deliver_control(event),
-                Err(err) => debug!(%err, "dropping unreadable control event"),
-            }
-            return;
-        }
         let Some(room) = self.keys.room_of(message.get_channel_name()) else {
             return;
         };
