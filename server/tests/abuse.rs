@@ -96,6 +96,11 @@ async fn floods_big_frames_bad_utf8_and_socket_hoarding_get_close_codes() {
     bad.send_raw(Message::Frame(Frame::message(vec![0xff_u8, 0xfe, 0x80], OpCode::Data(Data::Text), true))).await;
     assert_eq!(bad.close_code().await, Some(protocol::CLOSE_INVALID_DATA));
 
+    // A reserved opcode breaks the websocket protocol itself.
+    let mut odd = alice.socket(&a).await.expect("admitted");
+    odd.send_raw(Message::Frame(Frame::message(vec![1_u8], OpCode::Data(Data::Reserved(3)), true))).await;
+    assert_eq!(odd.close_code().await, Some(1002), "protocol error");
+
     let mut kept = Vec::new();
     for _ in 0..3 {
         kept.push(alice.socket(&a).await.expect("admitted"));

@@ -113,16 +113,23 @@ async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration
     debug!("socket closed");
 }
 
-/// Closes the socket with the code that matches a read error.
+/// Closes the socket with the code that matches a read error, by the error's type (what
+/// tungstenite reports), never by its text.
 fn on_read_error(closer: &Closer, err: &axum::Error) {
-    let text = err.to_string();
-    if text.contains("too long") || text.contains("Space limit") {
-        closer.close(CLOSE_TOO_BIG, "frame too large");
-    } else if text.contains("UTF-8") || text.contains("utf-8") {
-        closer.close(CLOSE_INVALID_DATA, "text frames must be valid UTF-8");
-    } else {
-        debug!(%err, "socket read failed");
-        closer.close(1002, "protocol error");
+    use tungstenite::Error as WsError;
+    let cause = std::error::Error::source(err).and_then(|source| source.downcast_ref::<WsError>());
+    match cause {
+        Some(WsError::Capacity(_)) => closer.close(CLOSE_TOO_BIG, "frame too large"),
+        Some(WsError::Utf8(_)) => closer.close(CLOSE_INVALID_DATA, "text frames must be valid UTF-8"),
+        Some(WsError::Protocol(_) | WsError::AttackAttempt) => {
+            debug!(%err, "websocket protocol error");
+            closer.close(1002, "protocol error");
+        }
+        // The connection itself failed (reset, closed without a close frame): nobody to tell.
+        _ => {
+            debug!(%err, "socket read failed");
+            closer.close(1011, "read failed");
+        }
     }
 }
 
