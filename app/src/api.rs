@@ -97,7 +97,7 @@ pub async fn login(name: String, password: String) -> Result<(), ApiError> {
 pub async fn logout() -> Result<(), ApiError> {
     let session = ssr::session().await?;
     let login = session.get::<String>(ssr::LOGIN_KEY).await.ok().flatten();
-    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    session.flush().await.map_err(ssr::session_failed)?;
     if let Some(login) = login {
         ssr::auth()?.end_session(&login).await.map_err(ssr::fail)?;
     }
@@ -111,7 +111,7 @@ pub async fn logout_all() -> Result<(), ApiError> {
     let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
     ssr::auth()?.end_all_sessions(&user).await.map_err(ssr::fail)?;
     let session = ssr::session().await?;
-    session.flush().await.map_err(|_| ssr::fail(ApiError::Unavailable))?;
+    session.flush().await.map_err(ssr::session_failed)?;
     leptos_axum::redirect("/login?notice=All%20your%20sessions%20are%20logged%20out.");
     Ok(())
 }
@@ -230,6 +230,13 @@ pub mod ssr {
         services().map(|s| s.instance).unwrap_or_default()
     }
 
+    /// A session-store failure as the 503 it becomes, logged with its cause (the answer
+    /// itself only says "try again").
+    pub fn session_failed(err: tower_sessions::session::Error) -> ApiError {
+        tracing::warn!(%err, "session store failed");
+        fail(ApiError::Unavailable)
+    }
+
     /// Sets the HTTP status matching `error` and returns it.
     pub fn fail(error: ApiError) -> ApiError {
         let status = match &error {
@@ -303,26 +310,24 @@ pub mod ssr {
     /// The logged-in user, if any (a session ended by "log out everywhere" is none, and is cleared).
     pub async fn current_user() -> Result<Option<String>, ApiError> {
         let session = session().await?;
-        let unavailable = |_| fail(ApiError::Unavailable);
-        let Some(user) = session.get::<String>(USER_KEY).await.map_err(unavailable)? else {
+        let Some(user) = session.get::<String>(USER_KEY).await.map_err(session_failed)? else {
             return Ok(None);
         };
-        let generation = session.get::<u64>(GEN_KEY).await.map_err(unavailable)?.unwrap_or(0);
+        let generation = session.get::<u64>(GEN_KEY).await.map_err(session_failed)?.unwrap_or(0);
         if auth()?.session_valid(&user, generation).await.map_err(fail)? {
             return Ok(Some(user));
         }
-        session.flush().await.map_err(unavailable)?;
+        session.flush().await.map_err(session_failed)?;
         Ok(None)
     }
 
     /// Logs the user in on this request's session under a fresh session id.
     pub async fn start_session(login: Login) -> Result<(), ApiError> {
         let session = session().await?;
-        let unavailable = |_| fail(ApiError::Unavailable);
-        session.cycle_id().await.map_err(unavailable)?;
-        session.insert(USER_KEY, &login.user).await.map_err(unavailable)?;
-        session.insert(LOGIN_KEY, &login.login).await.map_err(unavailable)?;
-        session.insert(GEN_KEY, login.generation).await.map_err(unavailable)?;
+        session.cycle_id().await.map_err(session_failed)?;
+        session.insert(USER_KEY, &login.user).await.map_err(session_failed)?;
+        session.insert(LOGIN_KEY, &login.login).await.map_err(session_failed)?;
+        session.insert(GEN_KEY, login.generation).await.map_err(session_failed)?;
         set_device_cookie(&login.device);
         leptos_axum::redirect("/");
         Ok(())

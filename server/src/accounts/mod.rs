@@ -54,13 +54,7 @@ pub enum Rename {
 pub enum AccountStoreError {
     /// The backend could not be reached.
     #[error("account store unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<::redis::RedisError> for AccountStoreError {
-    fn from(err: ::redis::RedisError) -> Self {
-        Self::Unavailable(err.to_string())
-    }
+    Unavailable(#[from] ::redis::RedisError),
 }
 
 /// Stores accounts by their case-folded user name.

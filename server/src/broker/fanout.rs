@@ -86,17 +86,14 @@ impl Fanout {
         };
         let subscription = Subscription { room: room.clone(), receiver, fanout: self.clone() };
         if let Some((confirmed, ready_tx)) = confirm {
-            let outcome =
-                confirmed.await.unwrap_or_else(|_| Err(BrokerError::Unavailable("subscriber task stopped".into())));
+            let outcome = confirmed.await.unwrap_or(Err(BrokerError::NotListening));
             // Waiters learn the outcome; `None` tells them it failed.
             let _ = ready_tx.send(if outcome.is_ok() { Some(true) } else { None });
             outcome?;
         } else {
             match ready.wait_for(|state| *state != Some(false)).await {
                 Ok(state) if *state == Some(true) => {}
-                _ => {
-                    return Err(BrokerError::Unavailable("could not subscribe to the room".into()));
-                }
+                _ => return Err(BrokerError::NotListening),
             }
         }
         Ok(subscription)

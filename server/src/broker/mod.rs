@@ -121,19 +121,26 @@ pub enum RoomEvent {
 pub enum BrokerError {
     /// The backend could not be reached or answered with an error; nothing was stored.
     #[error("chat backend unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] ::redis::RedisError),
+    /// The instance's live connection to the backend is down (it is reconnecting, or the
+    /// instance is stopping): a room cannot be subscribed now; try again shortly.
+    #[error("chat backend unavailable: the live connection is reconnecting")]
+    NotListening,
     /// The backend did not answer in time: the write may or may not have been applied (a
     /// send retried with the same client id resolves to the same message either way).
     #[error("chat backend did not confirm in time")]
     Unconfirmed(#[source] ::redis::RedisError),
     /// The backend answered with data the broker cannot read.
     #[error("chat backend returned unreadable data: {0}")]
-    Corrupt(String),
+    Corrupt(#[from] serde_json::Error),
+    /// The backend answered with a message id that is not one.
+    #[error("chat backend returned an unreadable message id: {0}")]
+    BadId(#[from] protocol::BadMessageId),
 }
 
 impl From<::redis::RedisError> for BrokerError {
     fn from(err: ::redis::RedisError) -> Self {
-        if err.is_timeout() { Self::Unconfirmed(err) } else { Self::Unavailable(err.to_string()) }
+        if err.is_timeout() { Self::Unconfirmed(err) } else { Self::Unavailable(err) }
     }
 }
 

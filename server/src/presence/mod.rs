@@ -40,13 +40,7 @@ pub const REAP_EVERY: Duration = Duration::from_secs(3);
 pub enum PresenceError {
     /// The backend is unreachable.
     #[error("presence store unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<::redis::RedisError> for PresenceError {
-    fn from(err: ::redis::RedisError) -> Self {
-        Self::Unavailable(err.to_string())
-    }
+    Unavailable(#[from] ::redis::RedisError),
 }
 
 /// A user no longer present in a room because their instance died.

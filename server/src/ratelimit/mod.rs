@@ -31,13 +31,7 @@ pub struct Hits {
 pub enum LimitError {
     /// The backend is unreachable.
     #[error("rate-limit store unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<::redis::RedisError> for LimitError {
-    fn from(err: ::redis::RedisError) -> Self {
-        Self::Unavailable(err.to_string())
-    }
+    Unavailable(#[from] ::redis::RedisError),
 }
 
 /// Counts hits per key in fixed windows.

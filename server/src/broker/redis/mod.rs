@@ -89,7 +89,7 @@ impl Keys {
 
 /// Decodes an event as published on a room channel.
 pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
-    let mut event: RoomEvent = serde_json::from_slice(payload).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+    let mut event: RoomEvent = serde_json::from_slice(payload)?;
     if let RoomEvent::Message(message) = &mut event {
         message.ts = message.id.millis();
     }
@@ -196,7 +196,7 @@ impl Broker for RedisBroker {
             .arg(&draft.name)
             .invoke_async(&mut conn)
             .await?;
-        let id = MessageId::parse(&id).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+        let id = MessageId::parse(&id)?;
         if stored == 0 {
             return Ok(Appended::Duplicate(id));
         }
@@ -204,7 +204,7 @@ impl Broker for RedisBroker {
     }
 
     async fn announce(&self, room: &RoomName, event: RoomEvent) -> Result<(), BrokerError> {
-        let payload = serde_json::to_string(&event).map_err(|err| BrokerError::Corrupt(err.to_string()))?;
+        let payload = serde_json::to_string(&event)?;
         let mut conn = self.conn.clone();
         redis::cmd("PUBLISH").arg(self.keys.channel(room)).arg(payload).exec_async(&mut conn).await?;
         Ok(())

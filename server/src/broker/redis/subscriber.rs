@@ -184,7 +184,7 @@ impl Task {
     fn refuse_while_down(&mut self, command: Command) {
         match command {
             Command::Listen(_, reply) => {
-                let _ = reply.send(Err(BrokerError::Unavailable("redis pub/sub is reconnecting".into())));
+                let _ = reply.send(Err(BrokerError::NotListening));
             }
             Command::Unlisten(room) => {
                 self.last.remove(&room);
