@@ -1,72 +1,35 @@
-//! The session-store and account-store contracts, run on the memory and the
-//! Redis implementations alike.
+//! The account-store contract: [`AccountStore`] in memory and in Redis passes one
+//! suite — creation, case-insensitive name claims and their release on rename,
+//! generations, room lists, trusted devices.
 
 #[macro_use]
 mod support;
 
 use std::sync::Arc;
 
-use support::RedisServer;
+use support::{PATIENCE, RedisServer, wait_until};
 use switchboard::accounts::memory::MemoryAccounts;
 use switchboard::accounts::redis::RedisAccounts;
-use switchboard::accounts::{Account, AccountStore};
-use switchboard::session::{RedisSessionStore, SessionBackend};
-use time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::SessionStore;
+use switchboard::accounts::{Account, AccountStore, Rename};
 
-/// The stores under test, with the Redis server they need kept alive.
+/// The store under test, with the Redis server it needs kept alive.
 struct Stores {
-    sessions: SessionBackend,
     accounts: Arc<dyn AccountStore>,
     _redis: Option<RedisServer>,
 }
 
 async fn memory() -> Stores {
-    Stores { sessions: SessionBackend::memory(), accounts: Arc::new(MemoryAccounts::default()), _redis: None }
+    Stores { accounts: Arc::new(MemoryAccounts::default()), _redis: None }
 }
 
 async fn redis() -> Stores {
     let server = RedisServer::start().await;
     let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
-    Stores {
-        sessions: SessionBackend::Redis(RedisSessionStore::new(conn.clone(), "test:")),
-        accounts: Arc::new(RedisAccounts::new(conn, "test:")),
-        _redis: Some(server),
-    }
+    Stores { accounts: Arc::new(RedisAccounts::new(conn, "test:")), _redis: Some(server) }
 }
 
-fn record(user: &str, ttl: Duration) -> Record {
-    let mut data = std::collections::HashMap::new();
-    data.insert("user".to_owned(), serde_json::json!(user));
-    Record { id: Id::default(), data, expiry_date: OffsetDateTime::now_utc() + ttl }
-}
-
-async fn sessions_round_trip_and_delete(stores: Stores) {
-    let store = stores.sessions;
-    let mut rec = record("alice", Duration::hours(1));
-    store.create(&mut rec).await.expect("create");
-    let loaded = store.load(&rec.id).await.expect("load").expect("present");
-    assert_eq!(loaded.data.get("user"), Some(&serde_json::json!("alice")));
-    rec.data.insert("user".into(), serde_json::json!("alice2"));
-    store.save(&rec).await.expect("save");
-    let loaded = store.load(&rec.id).await.expect("load").expect("present");
-    assert_eq!(loaded.data.get("user"), Some(&serde_json::json!("alice2")));
-    store.delete(&rec.id).await.expect("delete");
-    assert!(store.load(&rec.id).await.expect("load").is_none());
-    assert!(store.load(&Id::default()).await.expect("load").is_none(), "unknown ids load as none");
-}
-
-async fn sessions_never_collide(stores: Stores) {
-    let store = stores.sessions;
-    let mut first = record("alice", Duration::hours(1));
-    store.create(&mut first).await.expect("create");
-    let mut second = record("mallory", Duration::hours(1));
-    second.id = first.id;
-    store.create(&mut second).await.expect("create");
-    assert_ne!(first.id, second.id, "a colliding id is replaced, not overwritten");
-    let loaded = store.load(&first.id).await.expect("load").expect("present");
-    assert_eq!(loaded.data.get("user"), Some(&serde_json::json!("alice")));
+fn account(name: &str) -> Account {
+    Account { name: name.into(), display: name.into(), password_hash: format!("$argon2id${name}"), generation: 0 }
 }
 
 async fn accounts_are_created_once(stores: Stores) {
@@ -118,38 +81,77 @@ async fn devices_are_trusted_per_user_and_generation(stores: Stores) {
     assert_eq!(accounts.device(token).await.expect("device"), Some(("alice".into(), 3)));
     accounts.trust_device(token, "alice", 4, std::time::Duration::from_secs(1)).await.expect("trust again");
     assert_eq!(accounts.device(token).await.expect("device"), Some(("alice".into(), 4)), "renewed");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(accounts.device(token).await.expect("device"), None, "trust expires");
+    let renewed = std::time::Instant::now();
+    wait_until(PATIENCE, "the device trust expired", || async {
+        accounts.device(token).await.expect("device").is_none()
+    })
+    .await;
+    assert!(renewed.elapsed() >= std::time::Duration::from_millis(500), "expired early: {:?}", renewed.elapsed());
 }
 
-contract_tests!(memory: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once,
-    rooms_are_remembered_per_user, room_lists_are_capped, devices_are_trusted_per_user_and_generation);
-contract_tests!(redis: sessions_round_trip_and_delete, sessions_never_collide, accounts_are_created_once,
-    rooms_are_remembered_per_user, room_lists_are_capped, devices_are_trusted_per_user_and_generation);
-
-/// Redis-only guarantees: expiry is enforced by Redis, and a save after logout cannot resurrect the session.
-mod redis_only {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_save_in_flight_during_logout_does_not_resurrect_the_session() {
-        let stores = super::redis().await;
-        let store = &stores.sessions;
-        let mut rec = record("alice", Duration::hours(1));
-        store.create(&mut rec).await.expect("create");
-        store.delete(&rec.id).await.expect("logout");
-        store.save(&rec).await.expect("late save from a slow request");
-        assert!(store.load(&rec.id).await.expect("load").is_none());
+async fn names_are_claimed_case_insensitively(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.create("alice", &account("Alice")).await.expect("create"));
+    assert!(accounts.create("bob", &account("bob")).await.expect("create"));
+    for taken in ["alice", "ALICE", "Alice"] {
+        assert_eq!(accounts.rename("bob", taken).await.expect("rename"), Rename::Taken, "{taken} is alice's");
     }
-
-    #[tokio::test]
-    async fn sessions_expire_in_redis() {
-        let stores = super::redis().await;
-        let store = &stores.sessions;
-        let mut rec = record("alice", Duration::seconds(1));
-        store.create(&mut rec).await.expect("create");
-        assert!(store.load(&rec.id).await.expect("load").is_some());
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        assert!(store.load(&rec.id).await.expect("load").is_none());
+    assert_eq!(accounts.rename("alice", "Queen").await.expect("rename"), Rename::Done("Alice".into()));
+    for taken in ["queen", "QUEEN"] {
+        assert_eq!(accounts.rename("bob", taken).await.expect("rename"), Rename::Taken, "a display name is claimed");
     }
+    assert!(!accounts.create("queen", &account("queen")).await.expect("create"), "nor can it be registered");
+    assert_eq!(accounts.rename("bob", "alice").await.expect("rename"), Rename::Taken, "the user name stays hers");
+    assert_eq!(accounts.rename("nobody", "Zed").await.expect("rename"), Rename::Unknown);
+    assert_eq!(accounts.find("bob").await.expect("find").map(|a| a.display), Some("bob".into()), "unchanged");
 }
+
+async fn a_rename_releases_the_old_display_name(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.create("alice", &account("alice")).await.expect("create"));
+    assert!(accounts.create("bob", &account("bob")).await.expect("create"));
+    assert_eq!(accounts.rename("alice", "Queen").await.expect("rename"), Rename::Done("alice".into()));
+    assert_eq!(accounts.rename("alice", "QUEEN").await.expect("rename"), Rename::Done("Queen".into()), "own name");
+    assert_eq!(accounts.rename("alice", "Wonder").await.expect("rename"), Rename::Done("QUEEN".into()));
+    assert_eq!(accounts.rename("bob", "queen").await.expect("rename"), Rename::Done("bob".into()), "released");
+    assert_eq!(accounts.rename("alice", "Queen").await.expect("rename"), Rename::Taken, "now bob's");
+    assert_eq!(accounts.rename("alice", "alice").await.expect("rename"), Rename::Done("Wonder".into()), "back");
+    assert_eq!(accounts.rename("bob", "wonder").await.expect("rename"), Rename::Done("queen".into()));
+    assert!(accounts.create("queen", &account("queen")).await.expect("create"), "released names can be registered");
+    let keys = ["alice".to_owned(), "bob".to_owned(), "queen".to_owned()];
+    let displays = accounts.displays(&keys).await.expect("displays");
+    assert_eq!(displays, [Some("alice".into()), Some("wonder".into()), Some("queen".into())]);
+}
+
+async fn generations_count_up_per_user(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.create("alice", &account("alice")).await.expect("create"));
+    assert!(accounts.create("bob", &account("bob")).await.expect("create"));
+    assert_eq!(accounts.bump_generation("alice").await.expect("bump"), 1);
+    assert_eq!(accounts.bump_generation("alice").await.expect("bump"), 2);
+    let alice = accounts.find("alice").await.expect("find").expect("alice");
+    assert_eq!((alice.generation, alice.password_hash.as_str()), (2, "$argon2id$alice"), "the rest is kept");
+    assert_eq!(accounts.find("bob").await.expect("find").map(|a| a.generation), Some(0), "per user");
+    assert_eq!(accounts.rename("alice", "Wonder").await.expect("rename"), Rename::Done("alice".into()));
+    assert_eq!(accounts.find("alice").await.expect("find").map(|a| a.generation), Some(2), "a rename keeps it");
+}
+
+async fn devices_are_independent(stores: Stores) {
+    let accounts = stores.accounts;
+    let (one, two) = ("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210");
+    accounts.trust_device(one, "alice", 1, std::time::Duration::from_secs(60)).await.expect("trust");
+    accounts.trust_device(two, "bob", 5, std::time::Duration::from_secs(60)).await.expect("trust");
+    assert_eq!(accounts.device(one).await.expect("device"), Some(("alice".into(), 1)));
+    assert_eq!(accounts.device(two).await.expect("device"), Some(("bob".into(), 5)));
+}
+
+contract_tests!([memory, redis]:
+    accounts_are_created_once,
+    names_are_claimed_case_insensitively,
+    a_rename_releases_the_old_display_name,
+    generations_count_up_per_user,
+    rooms_are_remembered_per_user,
+    room_lists_are_capped,
+    devices_are_trusted_per_user_and_generation,
+    devices_are_independent,
+);
