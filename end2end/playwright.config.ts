@@ -3,6 +3,23 @@ import { defineConfig, devices } from "@playwright/test";
 // The cluster is started by scripts/test (scripts/cluster up), which exports SB_URL (HAProxy)
 // and SB_APP_<n>_URL (each instance). The browser is Debian's Chromium: Playwright's own
 // browser download is not used.
+const chromium = {
+  ...devices["Desktop Chrome"],
+  launchOptions: {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--headless",
+      "--disable-gpu",
+      "--disable-quic",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  },
+};
+
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -17,24 +34,9 @@ export default defineConfig({
     screenshot: "only-on-failure",
   },
   projects: [
-    {
-      name: "chromium",
-      use: {
-        ...devices["Desktop Chrome"],
-        launchOptions: {
-          executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-          args: [
-            "--no-sandbox",
-            "--headless",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-          ],
-        },
-      },
-    },
+    // The cluster suite (scripts/test runs it against HAProxy in front of 3 instances).
+    { name: "chromium", testIgnore: /embedded\.spec\.ts/, use: chromium },
+    // The embedded default: one instance with no REDIS_URL (scripts/test starts it after the cluster pass).
+    { name: "embedded", testMatch: /embedded\.spec\.ts/, use: chromium },
   ],
 });

@@ -3,6 +3,7 @@
 //! On Redis the two "instances" are two `RedisSignals` on one server, each with its own
 //! listening connection, as two processes would have.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -29,7 +30,7 @@ async fn memory() -> Pair {
 async fn redis() -> Pair {
     let server = RedisServer::start().await;
     let signals = async || {
-        let client = redis::Client::open(server.url()).expect("url");
+        let client = ::redis::Client::open(server.url()).expect("url");
         let conn = client.get_connection_manager().await.expect("redis up");
         let signals: Arc<dyn Signals> = Arc::new(RedisSignals::new(client, conn, "test:"));
         signals
@@ -101,18 +102,7 @@ async fn orders_arrive_in_the_order_sent(pair: Pair) {
     drop(pair.redis);
 }
 
-macro_rules! signals_contract {
-    ($($test:ident),* $(,)?) => {
-        mod on_memory {
-            $( #[tokio::test] async fn $test() { super::$test(super::memory().await).await; } )*
-        }
-        mod on_redis {
-            $( #[tokio::test] async fn $test() { super::$test(super::redis().await).await; } )*
-        }
-    };
-}
-
-signals_contract!(an_order_reaches_every_instance_including_the_sender, orders_arrive_in_the_order_sent);
+contract_tests!([memory, redis]: an_order_reaches_every_instance_including_the_sender, orders_arrive_in_the_order_sent);
 
 /// Redis only: a listener whose connection dropped (Redis restarted) comes back by itself.
 #[tokio::test]

@@ -198,7 +198,13 @@ async fn a_send_redis_did_not_confirm_in_time_is_not_stored_twice() {
     let (code, message, client_id) = ws.expect(error).await;
     assert_eq!((code, client_id.as_deref()), (ErrorCode::Unavailable, Some("slow-1")));
     assert!(message.contains("not confirmed"), "it may have been stored: {message}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Wait until Redis takes writes again (a write of the test's own answers once the pause ends;
+    // before, it times out), so the retry below is not itself refused by the still-paused Redis.
+    support::wait_until(support::PATIENCE, "Redis takes writes again", || {
+        let mut conn = conn.clone();
+        async move { redis::cmd("SET").arg("test:probe").arg(1).exec_async(&mut conn).await.is_ok() }
+    })
+    .await;
     // The retry resolves to the message Redis stored after all, once.
     let id = ws.say("general", "slow-1", "hello").await;
     let history = alice.socket(&a).await.expect("admitted").join("general").await;

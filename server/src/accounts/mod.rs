@@ -6,7 +6,7 @@
 //! user's name nor another user's display name, so nobody can pose as someone else.
 //! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
 //! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` sets); both pass
-//! `tests/store_contract.rs`. The user's room list lives here, not in the
+//! `tests/accounts_contract.rs`. The user's room list lives here, not in the
 //! browser, so every tab and device shows the same rooms; its length is capped
 //! (`MAX_ROOMS_PER_USER`) in the same atomic step that adds a room.
 //!

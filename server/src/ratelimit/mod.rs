@@ -4,7 +4,7 @@
 //! the counters in Redis (`{p}rl:<key>`, one `INCR` + `PEXPIRE` script), so a
 //! brute-force attacker spreading attempts over the instances behind the load
 //! balancer meets the same counter everywhere; the memory one serves the
-//! single-instance mode. Both pass `tests/store_contract.rs`.
+//! single-instance mode. Both pass `tests/ratelimit_contract.rs`.
 //!
 //! [`Limits`] holds the policy: which key, how many hits, which window.
 

@@ -3,10 +3,21 @@
 //! logs in over HTTP with a cookie jar and speaks the websocket protocol.
 #![allow(dead_code)]
 
-/// Instantiates a contract suite (functions taking a backend) for one backend factory.
+/// Instantiates a contract suite: every test (a function taking what a backend factory makes)
+/// listed once, for each backend factory named in brackets —
+/// `contract_tests!([memory, redis]: test_a, test_b)` makes `memory::test_a`, `redis::test_a`, ….
+/// `contract_tests!(memory: test_a)` instantiates the list for one factory.
 #[allow(unused_macros)]
 macro_rules! contract_tests {
-    ($backend:ident: $($test:ident),* $(,)?) => {
+    ([$($backend:ident),+ $(,)?]: $($test:ident),* $(,)?) => {
+        contract_tests!(@each [$($backend),+] [$($test),*]);
+    };
+    (@each [$backend:ident $(, $rest:ident)*] $tests:tt) => {
+        contract_tests!(@one $backend $tests);
+        contract_tests!(@each [$($rest),*] $tests);
+    };
+    (@each [] $tests:tt) => {};
+    (@one $backend:ident [$($test:ident),*]) => {
         mod $backend {
             $(
                 #[tokio::test]
@@ -16,6 +27,22 @@ macro_rules! contract_tests {
             )*
         }
     };
+    ($backend:ident: $($test:ident),* $(,)?) => {
+        contract_tests!(@one $backend [$($test),*]);
+    };
+}
+
+/// Waits until `ready` holds, checking every 50 ms; panics with `what` after `within`.
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !ready().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {within:?} waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 mod socket;

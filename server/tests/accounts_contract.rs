@@ -1,0 +1,172 @@
+//! The account-store contract: [`AccountStore`] in memory and in Redis passes one
+//! suite — creation, case-insensitive name claims and their release on rename,
+//! generations, room lists, trusted devices.
+
+#[macro_use]
+mod support;
+
+use std::sync::Arc;
+
+use support::{PATIENCE, RedisServer, wait_until};
+use switchboard::accounts::memory::MemoryAccounts;
+use switchboard::accounts::redis::RedisAccounts;
+use switchboard::accounts::{Account, AccountKey, AccountStore, Rename};
+
+/// The store under test, with the Redis server it needs kept alive.
+struct Stores {
+    accounts: Arc<dyn AccountStore>,
+    _redis: Option<RedisServer>,
+}
+
+async fn memory() -> Stores {
+    Stores { accounts: Arc::new(MemoryAccounts::default()), _redis: None }
+}
+
+async fn redis() -> Stores {
+    let server = RedisServer::start().await;
+    let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
+    Stores { accounts: Arc::new(RedisAccounts::new(conn, "test:")), _redis: Some(server) }
+}
+
+fn key(user: &str) -> AccountKey {
+    AccountKey::of(user)
+}
+
+fn account(name: &str) -> Account {
+    Account { name: name.into(), display: name.into(), password_hash: format!("$argon2id${name}"), generation: 0 }
+}
+
+async fn accounts_are_created_once(stores: Stores) {
+    let accounts = stores.accounts;
+    let account =
+        Account { name: "Alice".into(), display: "Alice".into(), password_hash: "$argon2id$x".into(), generation: 0 };
+    assert!(accounts.create(&key("alice"), &account).await.expect("create"));
+    let other =
+        Account { name: "alice".into(), display: "alice".into(), password_hash: "$argon2id$y".into(), generation: 0 };
+    assert!(!accounts.create(&key("alice"), &other).await.expect("create"), "taken");
+    assert_eq!(accounts.find(&key("alice")).await.expect("find"), Some(account));
+    assert_eq!(accounts.find(&key("bob")).await.expect("find"), None);
+    let keys = [key("alice"), key("bob"), key("alice")];
+    assert_eq!(accounts.displays(&keys).await.expect("displays"), [Some("Alice".into()), None, Some("Alice".into())]);
+    assert!(accounts.displays(&[]).await.expect("displays").is_empty());
+}
+
+async fn rooms_are_remembered_per_user(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.rooms(&key("alice")).await.expect("rooms").is_empty());
+    for room in ["rust", "general", "rust"] {
+        assert!(accounts.add_room(&key("alice"), room, 10).await.expect("add"));
+    }
+    assert!(accounts.add_room(&key("bob"), "other", 10).await.expect("add"));
+    assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["general", "rust"]);
+    accounts.remove_room(&key("alice"), "rust").await.expect("remove");
+    accounts.remove_room(&key("alice"), "never-joined").await.expect("remove");
+    assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["general"]);
+}
+
+async fn room_lists_are_capped(stores: Stores) {
+    let accounts = stores.accounts;
+    for room in ["a", "b", "c"] {
+        assert!(accounts.add_room(&key("alice"), room, 3).await.expect("add"), "{room} fits");
+    }
+    assert!(!accounts.add_room(&key("alice"), "d", 3).await.expect("add"), "a fourth room is refused");
+    assert!(accounts.add_room(&key("alice"), "b", 3).await.expect("add"), "a room already on the list is fine");
+    assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["a", "b", "c"]);
+    accounts.remove_room(&key("alice"), "a").await.expect("remove");
+    assert!(accounts.add_room(&key("alice"), "d", 3).await.expect("add"), "room again after a leave");
+    assert!(accounts.add_room(&key("bob"), "a", 3).await.expect("add"), "the cap is per user");
+}
+
+async fn devices_are_trusted_per_user_and_generation(stores: Stores) {
+    let accounts = stores.accounts;
+    let token = "0123456789abcdef0123456789abcdef";
+    assert_eq!(accounts.device(token).await.expect("device"), None);
+    accounts.trust_device(token, &key("alice"), 3, std::time::Duration::from_secs(60)).await.expect("trust");
+    assert_eq!(accounts.device(token).await.expect("device"), Some((key("alice"), 3)));
+    accounts.trust_device(token, &key("alice"), 4, std::time::Duration::from_secs(1)).await.expect("trust again");
+    assert_eq!(accounts.device(token).await.expect("device"), Some((key("alice"), 4)), "renewed");
+    let renewed = std::time::Instant::now();
+    wait_until(PATIENCE, "the device trust expired", || async {
+        accounts.device(token).await.expect("device").is_none()
+    })
+    .await;
+    assert!(renewed.elapsed() >= std::time::Duration::from_millis(500), "expired early: {:?}", renewed.elapsed());
+}
+
+async fn names_are_claimed_case_insensitively(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.create(&key("alice"), &account("Alice")).await.expect("create"));
+    assert!(accounts.create(&key("bob"), &account("bob")).await.expect("create"));
+    for taken in ["alice", "ALICE", "Alice"] {
+        assert_eq!(accounts.rename(&key("bob"), taken).await.expect("rename"), Rename::Taken, "{taken} is alice's");
+    }
+    assert_eq!(accounts.rename(&key("alice"), "Queen").await.expect("rename"), Rename::Done("Alice".into()));
+    for taken in ["queen", "QUEEN"] {
+        assert_eq!(
+            accounts.rename(&key("bob"), taken).await.expect("rename"),
+            Rename::Taken,
+            "a display name is claimed"
+        );
+    }
+    assert!(!accounts.create(&key("queen"), &account("queen")).await.expect("create"), "nor can it be registered");
+    assert_eq!(accounts.rename(&key("bob"), "alice").await.expect("rename"), Rename::Taken, "the user name stays hers");
+    assert_eq!(accounts.rename(&key("nobody"), "Zed").await.expect("rename"), Rename::Unknown);
+    assert_eq!(accounts.find(&key("bob")).await.expect("find").map(|a| a.display), Some("bob".into()), "unchanged");
+}
+
+async fn a_rename_releases_the_old_display_name(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.create(&key("alice"), &account("alice")).await.expect("create"));
+    assert!(accounts.create(&key("bob"), &account("bob")).await.expect("create"));
+    assert_eq!(accounts.rename(&key("alice"), "Queen").await.expect("rename"), Rename::Done("alice".into()));
+    assert_eq!(
+        accounts.rename(&key("alice"), "QUEEN").await.expect("rename"),
+        Rename::Done("Queen".into()),
+        "own name"
+    );
+    assert_eq!(accounts.rename(&key("alice"), "Wonder").await.expect("rename"), Rename::Done("QUEEN".into()));
+    assert_eq!(accounts.rename(&key("bob"), "queen").await.expect("rename"), Rename::Done("bob".into()), "released");
+    assert_eq!(accounts.rename(&key("alice"), "Queen").await.expect("rename"), Rename::Taken, "now bob's");
+    assert_eq!(accounts.rename(&key("alice"), "alice").await.expect("rename"), Rename::Done("Wonder".into()), "back");
+    assert_eq!(accounts.rename(&key("bob"), "wonder").await.expect("rename"), Rename::Done("queen".into()));
+    assert!(
+        accounts.create(&key("queen"), &account("queen")).await.expect("create"),
+        "released names can be registered"
+    );
+    let keys = [key("alice"), key("bob"), key("queen")];
+    let displays = accounts.displays(&keys).await.expect("displays");
+    assert_eq!(displays, [Some("alice".into()), Some("wonder".into()), Some("queen".into())]);
+}
+
+async fn generations_count_up_per_user(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.create(&key("alice"), &account("alice")).await.expect("create"));
+    assert!(accounts.create(&key("bob"), &account("bob")).await.expect("create"));
+    assert_eq!(accounts.bump_generation(&key("alice")).await.expect("bump"), 1);
+    assert_eq!(accounts.bump_generation(&key("alice")).await.expect("bump"), 2);
+    let alice = accounts.find(&key("alice")).await.expect("find").expect("alice");
+    assert_eq!((alice.generation, alice.password_hash.as_str()), (2, "$argon2id$alice"), "the rest is kept");
+    assert_eq!(accounts.find(&key("bob")).await.expect("find").map(|a| a.generation), Some(0), "per user");
+    assert_eq!(accounts.rename(&key("alice"), "Wonder").await.expect("rename"), Rename::Done("alice".into()));
+    assert_eq!(accounts.find(&key("alice")).await.expect("find").map(|a| a.generation), Some(2), "a rename keeps it");
+}
+
+async fn devices_are_independent(stores: Stores) {
+    let accounts = stores.accounts;
+    let (one, two) = ("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210");
+    accounts.trust_device(one, &key("alice"), 1, std::time::Duration::from_secs(60)).await.expect("trust");
+    accounts.trust_device(two, &key("bob"), 5, std::time::Duration::from_secs(60)).await.expect("trust");
+    assert_eq!(accounts.device(one).await.expect("device"), Some((key("alice"), 1)));
+    assert_eq!(accounts.device(two).await.expect("device"), Some((key("bob"), 5)));
+}
+
+contract_tests!([memory, redis]:
+    accounts_are_created_once,
+    names_are_claimed_case_insensitively,
+    a_rename_releases_the_old_display_name,
+    generations_count_up_per_user,
+    rooms_are_remembered_per_user,
+    room_lists_are_capped,
+    devices_are_trusted_per_user_and_generation,
+    devices_are_independent,
+);
