@@ -76,7 +76,12 @@ impl FromServerFnError for ApiError {
 
 /// Creates an account and logs it in.
 #[server(prefix = "/api", endpoint = "register")]
-pub async fn register(name: String, password: String) -> Result<(), ApiError> {
+pub async fn register(
+    /// The user name to register.
+    name: String,
+    /// The password (checked against the password rules, stored as an argon2id hash).
+    password: String,
+) -> Result<(), ApiError> {
     let device = ssr::device_cookie();
     let login = ssr::auth()?.register(&name, &password, &ssr::client(), device.as_deref()).await.map_err(ssr::fail)?;
     ssr::start_session(login).await
@@ -84,7 +89,12 @@ pub async fn register(name: String, password: String) -> Result<(), ApiError> {
 
 /// Logs in with a user name and password.
 #[server(prefix = "/api", endpoint = "login")]
-pub async fn login(name: String, password: String) -> Result<(), ApiError> {
+pub async fn login(
+    /// The user name (any case).
+    name: String,
+    /// The password.
+    password: String,
+) -> Result<(), ApiError> {
     let device = ssr::device_cookie();
     let login =
         ssr::auth()?.authenticate(&name, &password, &ssr::client(), device.as_deref()).await.map_err(ssr::fail)?;

@@ -5,7 +5,7 @@
 //! the [`AuthBackend`](api::ssr::AuthBackend) the server provides in context, so
 //! this crate holds no storage code. The websocket client in [`client`] only
 //! exists in the browser; during SSR the chat page renders its static frame.
-
+#![warn(missing_docs)]
 // Leptos' typed views of the chat page nest deeply.
 #![recursion_limit = "256"]
 

@@ -14,7 +14,12 @@ use crate::chat_state::ChatHandles;
 
 /// The header button that opens and closes the side panel (shown on narrow screens only).
 #[component]
-pub fn PanelToggle(chat: ChatHandles, open: RwSignal<bool>) -> impl IntoView {
+pub fn PanelToggle(
+    /// The chat page's state.
+    chat: ChatHandles,
+    /// Whether the side panel is open.
+    open: RwSignal<bool>,
+) -> impl IntoView {
     let unread = move || chat.unread.with(|unread| unread.values().sum::<u32>());
     view! {
         <button
@@ -35,7 +40,12 @@ pub fn PanelToggle(chat: ChatHandles, open: RwSignal<bool>) -> impl IntoView {
 
 /// The side panel: rooms, online users, the rename and join forms.
 #[component]
-pub fn SidePanel(chat: ChatHandles, open: RwSignal<bool>) -> impl IntoView {
+pub fn SidePanel(
+    /// The chat page's state.
+    chat: ChatHandles,
+    /// Whether the panel is open (on a phone it slides over the chat).
+    open: RwSignal<bool>,
+) -> impl IntoView {
     // Picking a room (or being sent to one) closes the panel on a phone.
     Effect::new(move |previous: Option<String>| {
         let room = chat.current.get();
