@@ -58,7 +58,7 @@ fn draft(user: &str, client_id: &str, text: &str) -> Draft {
 
 async fn next_event(sub: &mut switchboard::broker::Subscription) -> RoomEvent {
     let event = tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.expect("event in time");
-    (*event.expect("subscription open")).clone()
+    (**event.expect("subscription open")).clone()
 }
 
 async fn appended_messages_are_delivered_and_kept_in_order(backend: Box<dyn Backend>) {

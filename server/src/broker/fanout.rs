@@ -6,9 +6,15 @@
 //! so the number of backend subscriptions is the number of rooms with local
 //! members, not the number of sockets. Subscribing waits until the backend has
 //! confirmed, so nothing published after `subscribe` returns can be missed.
+//!
+//! Every local member of a room receives the same [`Delivery`], and the frame an
+//! event becomes is the same for all of them: the first member that needs the
+//! event's wire form encodes it, the others share those bytes. A message to a
+//! thousand local members is encoded once per instance, not a thousand times.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use protocol::RoomName;
 use tokio::sync::{broadcast, watch};
@@ -26,8 +32,30 @@ pub trait RemoteSubscriptions: Send + Sync + 'static {
     fn unlisten(&self, room: &RoomName);
 }
 
+/// A room event as delivered to this instance's members, with a slot for its wire form.
+#[derive(Debug)]
+pub struct Delivery {
+    event: RoomEvent,
+    wire: OnceLock<bytes::Bytes>,
+}
+
+impl Delivery {
+    /// The event's wire form: encoded by `encode` for the first member that asks, shared by the rest.
+    pub fn wire(&self, encode: impl FnOnce(&RoomEvent) -> String) -> bytes::Bytes {
+        self.wire.get_or_init(|| bytes::Bytes::from(encode(&self.event))).clone()
+    }
+}
+
+impl Deref for Delivery {
+    type Target = RoomEvent;
+
+    fn deref(&self) -> &RoomEvent {
+        &self.event
+    }
+}
+
 struct Room {
-    sender: broadcast::Sender<Arc<RoomEvent>>,
+    sender: broadcast::Sender<Arc<Delivery>>,
     members: usize,
     /// `Some(true)` once the backend listens, `Some(false)` while it is being asked.
     ready: watch::Receiver<Option<bool>>,
@@ -56,7 +84,7 @@ impl Fanout {
         let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = rooms.get(room) {
             // An error only means no receiver is left; the room is being torn down.
-            let _ = entry.sender.send(Arc::new(event));
+            let _ = entry.sender.send(Arc::new(Delivery { event, wire: OnceLock::new() }));
         }
     }
 
@@ -120,7 +148,7 @@ impl Fanout {
 /// A local member's view of a room: receives its events until dropped.
 pub struct Subscription {
     room: RoomName,
-    receiver: broadcast::Receiver<Arc<RoomEvent>>,
+    receiver: broadcast::Receiver<Arc<Delivery>>,
     fanout: Fanout,
 }
 
@@ -131,7 +159,7 @@ impl Subscription {
     }
 
     /// The next event. `Err(Lagged(n))` means this member fell `n` events behind and must resync.
-    pub async fn recv(&mut self) -> Result<Arc<RoomEvent>, broadcast::error::RecvError> {
+    pub async fn recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::RecvError> {
         self.receiver.recv().await
     }
 }

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, MessageId, RoomName};
 use serde::{Deserialize, Serialize};
 
-pub use fanout::Subscription;
+pub use fanout::{Delivery, Subscription};
 
 /// A message as a user sent it, before the broker stored it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -73,27 +73,29 @@ async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration
     let (out, writer) =
         outgoing::channel(config.socket_queue, config.socket_queue_bytes, write_timeout, closer.clone());
     let mut writer = tokio::spawn(outgoing::write(sink, writer).in_current_span());
-    let mut connection = Connection::open(&login, out, closer.clone(), state.services.clone()).await;
+    // The idle socket's task is what a connected user costs: the rarely taken, deep paths (open,
+    // welcome, handling a frame, a move) are boxed, so the task keeps only the loop's own state.
+    let mut connection = Box::pin(Connection::open(&login, out, closer.clone(), state.services.clone())).await;
     let mut session_check = tokio::time::interval(Duration::from_secs(config.session_check_secs.max(1)));
     session_check.tick().await;
     let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
     let _tracked = state.drain.track_socket();
     let moving = state.drain.sockets();
-    connection.welcome(&state.instance).await;
+    Box::pin(connection.welcome(&state.instance)).await;
     loop {
         tokio::select! {
             () = closer.closing() => break,
             () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
             _ = session_check.tick(), if login.session_id.is_some() => {
                 let Some(id) = &login.session_id else { continue };
-                if matches!(state.services.sessions.renew(id).await, Ok(false)) {
+                if matches!(Box::pin(state.services.sessions.renew(id)).await, Ok(false)) {
                     closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
                 }
             }
-            () = moving.cancelled(), if !closer.is_closing() => connection.move_away(state.drain.spread()).await,
+            () = moving.cancelled(), if !closer.is_closing() => Box::pin(connection.move_away(state.drain.spread())).await,
             frame = stream.next() => match frame {
                 Some(Ok(_)) if !flood.take() => closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down"),
-                Some(Ok(Message::Text(text))) => connection.on_text(text.as_str()).await,
+                Some(Ok(Message::Text(text))) => Box::pin(connection.on_text(text.as_str())).await,
                 Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
                 Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}

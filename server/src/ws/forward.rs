@@ -2,9 +2,10 @@
 //!
 //! One forwarder task per joined room reads the room's local broadcast (the
 //! instance subscribes the room in Redis once, however many sockets join it),
-//! turns each event into a frame for this socket — skipping what the join's
-//! history already held and the user's own typing notices — and queues it
-//! without waiting: a client that cannot keep up is closed with 4008 and
+//! skips what the join's history already held and the user's own typing
+//! notices, and queues the event's frame — encoded once for all the room's
+//! members on this instance ([`Delivery`](crate::broker::Delivery)) — without
+//! waiting: a client that cannot keep up is closed with 4008 and
 //! catches up from history, instead of silently losing events.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,27 +42,34 @@ pub async fn forward(mut joined: Joined, route: Route) {
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        let frame = match &*event {
+        let skip = match &**event {
             // Already sent as part of the join's history.
-            RoomEvent::Message(message) if newest.is_some_and(|newest| message.id <= newest) => {
-                continue;
-            }
-            RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
-            RoomEvent::Joined { user, name, ts } => {
-                ServerFrame::Joined { room: room.clone(), user: user.clone(), name: name.clone(), ts: *ts }
-            }
+            RoomEvent::Message(message) => newest.is_some_and(|newest| message.id <= newest),
             RoomEvent::Renamed { user, name } => {
                 if *user == me {
                     *display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
                 }
-                ServerFrame::Renamed { user: user.clone(), name: name.clone() }
+                false
             }
-            RoomEvent::Left { user, ts } => ServerFrame::Left { room: room.clone(), user: user.clone(), ts: *ts },
-            RoomEvent::Typing { user } if *user == me => continue,
-            RoomEvent::Typing { user } => ServerFrame::Typing { room: room.clone(), user: user.clone() },
+            RoomEvent::Typing { user } => *user == me,
+            RoomEvent::Joined { .. } | RoomEvent::Left { .. } => false,
         };
-        if !out.event(&frame) {
+        if !skip && !out.event(event.wire(|event| frame(&room, event).encode())) {
             return;
         }
+    }
+}
+
+/// The frame a room event becomes: the same for every member of the room.
+fn frame(room: &str, event: &RoomEvent) -> ServerFrame {
+    let room = room.to_owned();
+    match event {
+        RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
+        RoomEvent::Joined { user, name, ts } => {
+            ServerFrame::Joined { room, user: user.clone(), name: name.clone(), ts: *ts }
+        }
+        RoomEvent::Renamed { user, name } => ServerFrame::Renamed { user: user.clone(), name: name.clone() },
+        RoomEvent::Left { user, ts } => ServerFrame::Left { room, user: user.clone(), ts: *ts },
+        RoomEvent::Typing { user } => ServerFrame::Typing { room, user: user.clone() },
     }
 }

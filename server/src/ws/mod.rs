@@ -26,6 +26,14 @@ use protocol::CLOSE_POLICY_VIOLATION;
 
 use crate::state::AppState;
 
+/// What a socket reads with one system call, and keeps allocated while idle: client frames
+/// are small (a larger one grows the buffer for as long as it takes to read it), and an idle
+/// socket's cost is what decides how many users an instance holds.
+const READ_BUFFER_BYTES: usize = 512;
+
+/// How many bytes of frames are gathered before they are written (a flush writes them anyway).
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Handles `GET /ws`.
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -49,14 +57,17 @@ pub async fn upgrade(
     };
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
-    upgrade.read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).max_message_size(max).max_frame_size(max).on_upgrade(
-        move |socket| async move {
+    upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
             match registration {
                 Some(registration) => connection::run(socket, login, registration, state).await,
                 None => {
                     connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await
                 }
             }
-        },
-    )
+        })
 }

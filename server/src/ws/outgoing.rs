@@ -30,6 +30,10 @@ use tracing::debug;
 /// How long the last frames and the close frame may take once a connection is closing.
 const CLOSING_WRITES: Duration = Duration::from_secs(1);
 
+/// The most bytes of queued frames written with one flush: under load the writer takes
+/// what has queued up and writes it together, instead of one system call per frame.
+const BATCH_BYTES: usize = 64 * 1024;
+
 /// Ends a connection once, with one close frame.
 #[derive(Default)]
 pub struct Closer {
@@ -120,17 +124,24 @@ impl Outgoing {
         }
     }
 
-    /// Queues a live event without waiting; a client too far behind (frames or bytes) is
-    /// closed with 4008. `false` when the socket is closed or closing.
-    pub fn event(&self, frame: &ServerFrame) -> bool {
-        let text = frame.encode();
+    /// Queues a live event, already encoded (the wire form the room's members share), without
+    /// waiting; a client too far behind (frames or bytes) is closed with 4008. `false` when the
+    /// socket is closed or closing.
+    pub fn event(&self, wire: bytes::Bytes) -> bool {
+        let text = match Utf8Bytes::try_from(wire) {
+            Ok(text) => text,
+            Err(err) => {
+                debug!(%err, "dropping an event that is not text");
+                return true;
+            }
+        };
         let len = text.len();
         if self.backlog.bytes.load(Ordering::Acquire) + len > self.budget {
             self.closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
             return false;
         }
         self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
-        match self.queue.try_send(text.into()) {
+        match self.queue.try_send(text) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
@@ -159,9 +170,19 @@ pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
                 None => break,
             },
         };
-        let len = text.len();
-        match tokio::time::timeout(deadline, sink.send(Message::Text(text))).await {
-            Ok(Ok(())) => {}
+        // The frame and whatever else has queued up meanwhile (up to BATCH_BYTES), one flush.
+        let write = async {
+            let mut len = text.len();
+            sink.feed(Message::Text(text)).await?;
+            while len < BATCH_BYTES {
+                let Ok(next) = queue.try_recv() else { break };
+                len += next.len();
+                sink.feed(Message::Text(next)).await?;
+            }
+            sink.flush().await.map(|()| len)
+        };
+        let len = match tokio::time::timeout(deadline, write).await {
+            Ok(Ok(len)) => len,
             Ok(Err(err)) => {
                 debug!(%err, "socket write failed");
                 closer.close(1011, "write failed");
@@ -174,7 +195,7 @@ pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
                 closer.close(CLOSE_TOO_SLOW, "write timed out");
                 return;
             }
-        }
+        };
         backlog.bytes.fetch_sub(len, Ordering::AcqRel);
         backlog.written.notify_waiters();
     }
