@@ -129,12 +129,10 @@ pub async fn logout_all() -> Result<(), ApiError> {
 /// The logged-in user; 401 without one. Counts a page load of this session.
 #[server(prefix = "/api", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, ApiError> {
-    let user = ssr::current_user().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    let (user, name) = ssr::current_account().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
     let session = ssr::session().await?;
     let id = session.id().map(|id| id.to_string()).unwrap_or_default();
-    let auth = ssr::auth()?;
-    let loads = auth.count_load(&id).await.map_err(ssr::fail)?;
-    let name = auth.display_name(&user).await.map_err(ssr::fail)?;
+    let loads = ssr::auth()?.count_load(&id).await.map_err(ssr::fail)?;
     Ok(Me { user, name, instance: ssr::instance(), loads })
 }
 
@@ -203,10 +201,9 @@ pub mod ssr {
             client: &str,
             device: Option<&str>,
         ) -> Result<Login, ApiError>;
-        /// Whether a session made at `generation` is still valid for `user`.
-        async fn session_valid(&self, user: &str, generation: u64) -> Result<bool, ApiError>;
-        /// The display name of `user`.
-        async fn display_name(&self, user: &str) -> Result<String, ApiError>;
+        /// The display name of `user` if a session made at `generation` is still valid for
+        /// them (one account read answers both).
+        async fn session_display(&self, user: &str, generation: u64) -> Result<Option<String>, ApiError>;
         /// Counts one page load of session `id`; returns the count so far.
         async fn count_load(&self, id: &str) -> Result<u64, ApiError>;
         /// Ends one login: its websockets close on every instance.
@@ -319,13 +316,18 @@ pub mod ssr {
 
     /// The logged-in user, if any (a session ended by "log out everywhere" is none, and is cleared).
     pub async fn current_user() -> Result<Option<String>, ApiError> {
+        Ok(current_account().await?.map(|(user, _)| user))
+    }
+
+    /// The logged-in user and their display name, if any, from one account read.
+    pub async fn current_account() -> Result<Option<(String, String)>, ApiError> {
         let session = session().await?;
         let Some(user) = session.get::<String>(USER_KEY).await.map_err(session_failed)? else {
             return Ok(None);
         };
         let generation = session.get::<u64>(GEN_KEY).await.map_err(session_failed)?.unwrap_or(0);
-        if auth()?.session_valid(&user, generation).await.map_err(fail)? {
-            return Ok(Some(user));
+        if let Some(display) = auth()?.session_display(&user, generation).await.map_err(fail)? {
+            return Ok(Some((user, display)));
         }
         session.flush().await.map_err(session_failed)?;
         Ok(None)

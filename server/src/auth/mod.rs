@@ -198,20 +198,11 @@ impl AuthBackend for AuthService {
         }
     }
 
-    async fn session_valid(&self, user: &str, generation: u64) -> Result<bool, ApiError> {
+    async fn session_display(&self, user: &str, generation: u64) -> Result<Option<String>, ApiError> {
         match self.accounts.find(&AccountKey::of(user)).await {
-            Ok(Some(account)) => Ok(account.generation == generation),
-            Ok(None) => Ok(false),
-            Err(err) => {
-                warn!(%err, "account store failed");
-                Err(ApiError::Unavailable)
+            Ok(account) => {
+                Ok(account.filter(|account| account.generation == generation).map(|account| account.display))
             }
-        }
-    }
-
-    async fn display_name(&self, user: &str) -> Result<String, ApiError> {
-        match self.accounts.find(&AccountKey::of(user)).await {
-            Ok(account) => Ok(account.map_or_else(|| user.to_owned(), |account| account.display)),
             Err(err) => {
                 warn!(%err, "account store failed");
                 Err(ApiError::Unavailable)

@@ -1,8 +1,11 @@
 //! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
-//! and the static site (`/pkg`). Sessions wrap everything; the [`guard`]
-//! middleware and the server functions' [`body`] limit wrap the sessions (so a
-//! refused request never touches the store); the security [`headers`] wrap it
-//! all, so every answer carries them, refusals included.
+//! and the static site (`/pkg`). Sessions wrap everything but the static site:
+//! a script or a stylesheet never costs a session read and write, and the
+//! site's files are served precompressed (`.gz` beside each file, made by
+//! `scripts/build-site`) to browsers that accept it. The [`guard`] middleware
+//! and the server functions' [`body`] limit wrap the sessions (so a refused
+//! request never touches the store); the security [`headers`] wrap it all, so
+//! every answer carries them, refusals included.
 
 pub mod body;
 pub mod guard;
@@ -17,6 +20,7 @@ use axum::middleware;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -42,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(86_400))));
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
-    Router::new()
+    let site = ServeDir::new(format!("{}/{}", leptos.site_root, leptos.site_pkg_dir)).precompressed_gzip();
+    let pages = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -52,7 +57,10 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(sessions)
-        .layer(middleware::from_fn(guard::unavailable_page))
+        .layer(middleware::from_fn(guard::unavailable_page));
+    Router::new()
+        .nest_service(&format!("/{}", leptos.site_pkg_dir), site)
+        .merge(pages)
         .layer(middleware::from_fn(body::limit_api_body))
         .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
         .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))

@@ -1,0 +1,23 @@
+import { expect, test } from "@playwright/test";
+import { newPage, register, uniqueUser } from "./helpers";
+
+// The site's files are served precompressed, and never through the session store: a logged-in
+// browser fetching a script gets no session cookie back (no session read or write happened).
+test("the client is served precompressed and without touching the session", async ({ browser, baseURL }) => {
+  const [context, page] = await newPage(browser, baseURL!);
+  await register(page, uniqueUser("assets"));
+  for (const file of ["switchboard_bg.wasm", "switchboard.js", "switchboard.css"]) {
+    const response = await context.request.get(`/pkg/${file}`, { headers: { "accept-encoding": "gzip" } });
+    expect(response.status(), file).toBe(200);
+    expect(response.headers()["content-encoding"], file).toBe("gzip");
+    expect(response.headers()["set-cookie"], file).toBeUndefined();
+    expect(response.headers()["x-content-type-options"], file).toBe("nosniff");
+  }
+  const plain = await context.request.get("/pkg/switchboard.css", { headers: { "accept-encoding": "identity" } });
+  expect(plain.headers()["content-encoding"]).toBeUndefined();
+  expect(await plain.text()).toContain("{");
+  // A page, by contrast, renews the session (sliding expiry).
+  const chat = await context.request.get("/");
+  expect(chat.headers()["set-cookie"]).toContain("jsessionid=");
+  await context.close();
+});
