@@ -149,6 +149,10 @@ async fn generations_count_up_per_user(stores: Stores) {
     assert_eq!(accounts.find(&key("bob")).await.expect("find").map(|a| a.generation), Some(0), "per user");
     assert_eq!(accounts.rename(&key("alice"), "Wonder").await.expect("rename"), Rename::Done("alice".into()));
     assert_eq!(accounts.find(&key("alice")).await.expect("find").map(|a| a.generation), Some(2), "a rename keeps it");
+    // An unknown account has nothing to bump, and bumping it leaves nothing behind.
+    assert_eq!(accounts.bump_generation(&key("nobody")).await.expect("bump"), 0);
+    assert_eq!(accounts.find(&key("nobody")).await.expect("find"), None);
+    assert!(accounts.create(&key("nobody"), &account("nobody")).await.expect("create"), "the name is still free");
 }
 
 async fn devices_are_independent(stores: Stores) {

@@ -23,6 +23,13 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[3])
 return 1
 "#;
 
+/// Bumps the generation of an existing account only: an unknown key must not become a stray
+/// hash (which would then block registering that name).
+const BUMP_GENERATION: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+"#;
+
 const ADD_ROOM: &str = r#"
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
@@ -50,6 +57,7 @@ pub struct RedisAccounts {
     create: redis::Script,
     rename: redis::Script,
     add_room: redis::Script,
+    bump: redis::Script,
 }
 
 impl RedisAccounts {
@@ -61,6 +69,7 @@ impl RedisAccounts {
             create: redis::Script::new(CREATE),
             rename: redis::Script::new(RENAME),
             add_room: redis::Script::new(ADD_ROOM),
+            bump: redis::Script::new(BUMP_GENERATION),
         }
     }
 
@@ -152,7 +161,7 @@ impl AccountStore for RedisAccounts {
 
     async fn bump_generation(&self, key: &AccountKey) -> Result<u64, AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("HINCRBY").arg(self.key(key)).arg("gen").arg(1).query_async(&mut conn).await?)
+        Ok(self.bump.key(self.key(key)).invoke_async(&mut conn).await?)
     }
 
     async fn rooms(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError> {
