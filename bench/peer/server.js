@@ -29,6 +29,7 @@ const NAME = /^[A-Za-z0-9_.-]{1,32}$/;
 const redis = createClient({ url: REDIS_URL });
 const pub = redis.duplicate();
 const sub = redis.duplicate();
+for (const client of [redis, pub, sub]) client.on("error", (err) => console.error(`${INSTANCE_ID} redis: ${err.message}`));
 await Promise.all([redis.connect(), pub.connect(), sub.connect()]);
 
 const sessions = session({
