@@ -30,12 +30,30 @@ fn config() -> WebSocketConfig {
 /// Connects to instance `base` with session `cookie`, completes the stack's handshake and
 /// joins `room`.
 pub async fn open_joined(proto: Proto, base: &str, cookie: &HeaderValue, room: &str) -> Result<Socket> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, open_inner(proto, base, cookie, room))
+    Ok(rejoin(proto, base, cookie, room, None).await?.0)
+}
+
+/// Like [`open_joined`], joining with `since` (the last message id seen); also returns the
+/// frame that confirmed the join (Switchboard's holds the messages caught up).
+pub async fn rejoin(
+    proto: Proto,
+    base: &str,
+    cookie: &HeaderValue,
+    room: &str,
+    since: Option<&str>,
+) -> Result<(Socket, Utf8Bytes)> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, open_inner(proto, base, cookie, room, since))
         .await
         .context("websocket handshake timed out")?
 }
 
-async fn open_inner(proto: Proto, base: &str, cookie: &HeaderValue, room: &str) -> Result<Socket> {
+async fn open_inner(
+    proto: Proto,
+    base: &str,
+    cookie: &HeaderValue,
+    room: &str,
+    since: Option<&str>,
+) -> Result<(Socket, Utf8Bytes)> {
     let mut request = proto.ws_url(base).into_client_request()?;
     request.headers_mut().insert("cookie", cookie.clone());
     request.headers_mut().insert("origin", base.parse()?);
@@ -53,9 +71,9 @@ async fn open_inner(proto: Proto, base: &str, cookie: &HeaderValue, room: &str) 
             }
         }
     }
-    socket.send(Message::text(proto.join(room))).await?;
-    next_text(&mut socket, |f| proto.is_join_done(f, room)).await.context("join not confirmed")?;
-    Ok(socket)
+    socket.send(Message::text(proto.join(room, since))).await?;
+    let confirmation = next_text(&mut socket, |f| proto.is_join_done(f, room)).await.context("join not confirmed")?;
+    Ok((socket, confirmation))
 }
 
 /// Reads until a text frame satisfies `wanted` (answering engine.io pings on the way).

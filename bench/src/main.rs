@@ -18,6 +18,7 @@ mod report;
 mod scenario;
 mod sender;
 mod stack;
+mod storm_client;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,10 @@ struct Args {
     /// Instances per stack.
     #[arg(long, default_value_t = 3)]
     instances: usize,
+    /// Run only these scenarios (comma-separated names as in the report, e.g. `fan-out`);
+    /// for working on one scenario, not for the published figures.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +65,8 @@ async fn main() -> Result<()> {
     let out =
         args.out.clone().unwrap_or_else(|| root.join(if args.smoke { "target/bench-smoke" } else { "bench/results" }));
     let date = time::OffsetDateTime::now_utc().date().to_string();
-    let ctx = Ctx { plan: plan.clone(), root: root.clone(), run: format!("{:x}", rand::random::<u32>()) };
+    let run = format!("{:x}", rand::random::<u32>());
+    let ctx = Ctx { plan: plan.clone(), root: root.clone(), run, only: args.only.clone() };
     let mut report = Report { date: date.clone(), machine: machine(), plan, rows: Vec::new(), failures: Vec::new() };
 
     eprintln!("starting both stacks ({} instances each)", args.instances);
@@ -95,7 +101,8 @@ async fn run_all(ctx: &Ctx, stacks: [&Stack; 2], report: &mut Report) -> Result<
         eprintln!("{}: {} accounts registered in {:.1?}", stack.proto.label(), list.len(), started.elapsed());
         accounts.push(list);
     }
-    for (n, scenario) in Scenario::ALL.iter().enumerate() {
+    let chosen = Scenario::ALL.iter().filter(|s| ctx.only.is_empty() || ctx.only.iter().any(|o| o == s.name()));
+    for (n, scenario) in chosen.enumerate() {
         // Alternate which stack goes first, so neither always meets a warmer machine.
         let order = if n % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {

@@ -5,9 +5,9 @@ use protocol::ClientFrame;
 
 use crate::wire::{Inbound, client_id};
 
-/// `join {room}`.
-pub fn join(room: &str) -> String {
-    ClientFrame::Join { room: room.to_owned(), since: None }.encode()
+/// `join {room, since?}`.
+pub fn join(room: &str, since: Option<&str>) -> String {
+    ClientFrame::Join { room: room.to_owned(), since: since.map(str::to_owned) }.encode()
 }
 
 /// The server answers a join with the room's `history` (then live messages).

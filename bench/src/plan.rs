@@ -55,6 +55,15 @@ pub struct Plan {
     pub latency_duration: Duration,
     /// Sockets per generator task.
     pub per_task: usize,
+    /// Reconnect storm: clients (in rooms of 30), rooms they cycle over, messages/s, and how
+    /// long messages flow (the kill comes after a third of it).
+    pub storm_clients: usize,
+    /// Rooms of the storm.
+    pub storm_rooms: usize,
+    /// Messages per second during the storm.
+    pub storm_rate: f64,
+    /// How long messages flow during the storm.
+    pub storm_duration: Duration,
 }
 
 impl Plan {
@@ -85,6 +94,10 @@ impl Plan {
             latency_rate: 200.0,
             latency_duration: Duration::from_secs(10),
             per_task: 100,
+            storm_clients: 900,
+            storm_rooms: 30,
+            storm_rate: 100.0,
+            storm_duration: Duration::from_secs(12),
         }
     }
 
@@ -110,6 +123,10 @@ impl Plan {
             latency_rate: 20.0,
             latency_duration: Duration::from_secs(2),
             per_task: 10,
+            storm_clients: 12,
+            storm_rooms: 2,
+            storm_rate: 10.0,
+            storm_duration: Duration::from_secs(3),
         }
     }
 }

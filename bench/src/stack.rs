@@ -71,6 +71,16 @@ impl Stack {
         self.instances.iter().map(|i| i.pid).chain([self.redis_pid]).collect()
     }
 
+    /// SIGKILLs instance `index` (the reconnect storm); `stop` still cleans up after it.
+    pub fn kill_instance(&self, index: usize) -> Result<()> {
+        let pid = self.instances.get(index).context("no such instance")?.pid;
+        // SAFETY: kill(2) with a pid this stack started and a valid signal.
+        if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } != 0 {
+            bail!("kill {pid}: {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Stops everything this stack started.
     pub async fn stop(mut self) -> Result<()> {
         // Instances first, then their Redis (children are started Redis first).

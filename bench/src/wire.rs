@@ -49,10 +49,11 @@ impl Proto {
         }
     }
 
-    /// The frame that joins `room` (the peer's asks for an acknowledgement).
-    pub fn join(self, room: &str) -> String {
+    /// The frame that joins `room` (the peer's asks for an acknowledgement); `since` is the
+    /// last message id seen there, which only Switchboard can catch up from.
+    pub fn join(self, room: &str, since: Option<&str>) -> String {
         match self {
-            Proto::Ours => ours::join(room),
+            Proto::Ours => ours::join(room, since),
             Proto::Peer => peer::join(room),
         }
     }

@@ -8,6 +8,7 @@ pub mod idle;
 pub mod latency;
 pub mod logins;
 pub mod page;
+pub mod storm;
 pub mod wasm;
 
 use std::path::PathBuf;
@@ -28,9 +29,11 @@ pub struct Ctx {
     pub root: PathBuf,
     /// A tag unique to this run (room names).
     pub run: String,
+    /// Scenario names to run (empty: all).
+    pub only: Vec<String>,
 }
 
-/// The scenarios, in the order they run (the storm is not implemented).
+/// The scenarios, in the order they run.
 #[derive(Debug, Clone, Copy)]
 pub enum Scenario {
     /// Client bytes (no stack needed; measured once per stack's client).
@@ -45,12 +48,21 @@ pub enum Scenario {
     Fanout,
     /// Cross-instance latency at a fixed rate.
     Latency,
+    /// One instance SIGKILLed under its clients (last: it leaves the stack short).
+    Storm,
 }
 
 impl Scenario {
     /// All, in order.
-    pub const ALL: [Scenario; 6] =
-        [Scenario::Wasm, Scenario::Idle, Scenario::Page, Scenario::Logins, Scenario::Fanout, Scenario::Latency];
+    pub const ALL: [Scenario; 7] = [
+        Scenario::Wasm,
+        Scenario::Idle,
+        Scenario::Page,
+        Scenario::Logins,
+        Scenario::Fanout,
+        Scenario::Latency,
+        Scenario::Storm,
+    ];
 
     /// Its name in reports.
     pub fn name(self) -> &'static str {
@@ -61,6 +73,7 @@ impl Scenario {
             Scenario::Logins => "logins",
             Scenario::Fanout => "fan-out",
             Scenario::Latency => "cross-instance latency",
+            Scenario::Storm => "reconnect storm",
         }
     }
 
@@ -73,6 +86,7 @@ impl Scenario {
             Scenario::Logins => logins::run(ctx, stack, accounts).await,
             Scenario::Fanout => fanout::run(ctx, stack, accounts).await,
             Scenario::Latency => latency::run(ctx, stack, accounts).await,
+            Scenario::Storm => storm::run(ctx, stack, accounts).await,
         }
     }
 }
