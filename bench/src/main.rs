@@ -67,7 +67,14 @@ async fn main() -> Result<()> {
     let date = time::OffsetDateTime::now_utc().date().to_string();
     let run = format!("{:x}", rand::random::<u32>());
     let ctx = Ctx { plan: plan.clone(), root: root.clone(), run, only: args.only.clone() };
-    let mut report = Report { date: date.clone(), machine: machine(), plan, rows: Vec::new(), failures: Vec::new() };
+    let mut report = Report {
+        date: date.clone(),
+        machine: machine(),
+        load: vec![load()],
+        plan,
+        rows: Vec::new(),
+        failures: Vec::new(),
+    };
 
     eprintln!("starting both stacks ({} instances each)", args.instances);
     let ours = Stack::start(Proto::Ours, &root, &args.profile, args.instances).await?;
@@ -80,6 +87,7 @@ async fn main() -> Result<()> {
     };
     let result = run_all(&ctx, [&ours, &peer], &mut report).await;
     let stopped = (ours.stop().await, peer.stop().await);
+    report.load.push(load());
     if let Err(e) = result {
         report.failures.push(format!("setup: {e:#}"));
     }
@@ -159,4 +167,10 @@ fn machine() -> String {
         .and_then(|o| o.lines().find(|l| l.starts_with("PRETTY_NAME=")).map(|l| l[12..].trim_matches('"').to_owned()))
         .unwrap_or_default();
     format!("{cores} cores {model}, {} GiB, {os}", mem_kib / 1024 / 1024)
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }

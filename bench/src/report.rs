@@ -91,6 +91,9 @@ pub struct Report {
     pub date: String,
     /// The machine it ran on.
     pub machine: String,
+    /// `/proc/loadavg` when the run started and when it ended (other work on the machine
+    /// shows here: the run shares its cores with whatever else runs).
+    pub load: Vec<String>,
     /// The plan's counts.
     pub plan: crate::plan::Plan,
     /// Every figure.
@@ -123,7 +126,13 @@ impl Report {
 
     /// The markdown table: one line per figure, ratio ours/peer.
     pub fn markdown(&self) -> String {
-        let mut out = format!("Measured {} on {} ({} mode).\n\n", self.date, self.machine, self.plan.mode);
+        let mut out = format!(
+            "Measured {} on {} ({} mode; load average at start and end: {}).\n\n",
+            self.date,
+            self.machine,
+            self.plan.mode,
+            self.load.join(" / ")
+        );
         out.push_str("| scenario | figure | Switchboard | Socket.IO peer | ours / peer |\n|---|---|---|---|---|\n");
         for row in &self.rows {
             let ratio = match (value(&row.ours), value(&row.peer)) {
