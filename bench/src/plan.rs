@@ -47,6 +47,9 @@ pub struct Plan {
     pub step: Duration,
     /// Wait after a step before counting what was lost.
     pub grace: Duration,
+    /// Wait after the sockets of a fan-out or latency scenario are open, so the joins' own
+    /// traffic (history, presence) is over before anything is timed.
+    pub settle: Duration,
     /// Cross-instance latency: shape and messages/s.
     pub latency_shape: Shape,
     /// Messages per second sent in the latency scenario.
@@ -90,6 +93,7 @@ impl Plan {
             fanout_steps: 12,
             step: Duration::from_secs(4),
             grace: Duration::from_secs(2),
+            settle: Duration::from_secs(5),
             latency_shape: Shape { rooms: 10, members: 10 },
             latency_rate: 200.0,
             latency_duration: Duration::from_secs(10),
@@ -119,6 +123,7 @@ impl Plan {
             fanout_steps: 2,
             step: Duration::from_millis(1500),
             grace: Duration::from_secs(1),
+            settle: Duration::from_millis(300),
             latency_shape: Shape { rooms: 2, members: 6 },
             latency_rate: 20.0,
             latency_duration: Duration::from_secs(2),

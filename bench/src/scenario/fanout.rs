@@ -35,6 +35,7 @@ async fn run_shape(ctx: &Ctx, stack: &Stack, accounts: &[Account], shape: Shape,
     let prefix = format!("fan{}-{index}", ctx.run);
     let targets = shape_targets(stack, accounts, shape, &prefix);
     let pool = pool::open(stack.proto, &targets, plan.per_task, 64).await?;
+    tokio::time::sleep(plan.settle).await;
     let rooms: Vec<String> = (0..shape.rooms).map(|r| format!("{prefix}-{r}")).collect();
     let mut deliveries = plan.fanout_start;
     let mut steps = Vec::new();

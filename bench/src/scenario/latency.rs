@@ -18,6 +18,7 @@ pub async fn run(ctx: &Ctx, stack: &Stack, accounts: &[Account]) -> Result<Vec<M
     let shape = plan.latency_shape;
     let prefix = format!("lat{}", ctx.run);
     let pool = pool::open(stack.proto, &shape_targets(stack, accounts, shape, &prefix), plan.per_task, 64).await?;
+    tokio::time::sleep(plan.settle).await;
     let rooms: Vec<String> = (0..shape.rooms).map(|r| format!("{prefix}-{r}")).collect();
     let pids = stack.all_pids();
     let result = sender::step(
