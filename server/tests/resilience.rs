@@ -120,12 +120,13 @@ async fn a_dropped_subscription_is_refilled_from_the_stream() {
     let (_bob, mut bob_ws) = chatter(&b, "bob").await;
 
     // Cut every pub/sub connection (the command connections stay): what is published before
-    // the instances resubscribe never reaches them through pub/sub.
+    // the instances resubscribe never reaches them through pub/sub. Each instance has two: the
+    // rooms' (the broker's) and the instance-wide orders' (signals).
     let client = redis::Client::open(redis.url()).expect("url");
     let mut admin = client.get_multiplexed_async_connection().await.expect("redis up");
     let killed: i64 =
         redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.expect("kill");
-    assert_eq!(killed, 2, "one pub/sub connection per instance");
+    assert_eq!(killed, 4, "two pub/sub connections per instance");
     let mut sent = Vec::new();
     for i in 0..20 {
         sent.push(alice_ws.say("general", &format!("h{i}"), &format!("during the hole {i}")).await);
