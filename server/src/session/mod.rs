@@ -1,8 +1,10 @@
 //! Session storage for tower-sessions.
 //!
-//! The session record holds the logged-in user's name and nothing else: it is
-//! written at login (under a fresh id) and deleted at logout, so the HTTP side
-//! and the websocket side never race to write one blob. [`SessionBackend`] picks
+//! The session record holds who is logged in and nothing that changes while
+//! they chat: the user name, the login id (which logout closes everywhere) and
+//! the account's session generation ("log out everywhere" voids older ones). It
+//! is written at login (under a fresh id), renewed by requests and deleted at
+//! logout, so the HTTP side and the websocket side never race to write one blob. [`SessionBackend`] picks
 //! tower-sessions' memory store (single instance) or [`redis::RedisSessionStore`]
 //! (a cluster) at start-up; both pass `tests/session_contract.rs`.
 
