@@ -57,6 +57,15 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Prints N distinct free TCP ports on 127.0.0.1, one a line (one python3 start for all of them).
+free_ports() {
+  python3 -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+for s in socks: print(s.getsockname()[1])
+for s in socks: s.close()' "$1"
+}
+
 # Waits until a URL answers (any HTTP status below 500, or the given one).
 wait_http() {
   local url=$1 tries=${2:-150}

@@ -2,9 +2,7 @@
 //! is set, process memory otherwise. Every other module sees only the traits.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tracing::info;
 
 use crate::accounts::SharedAccounts;
@@ -20,6 +18,7 @@ use crate::presence::redis::RedisPresence;
 use crate::ratelimit::SharedLimiter;
 use crate::ratelimit::memory::MemoryLimiter;
 use crate::ratelimit::redis::RedisLimiter;
+use crate::redis_conn::RedisTarget;
 use crate::session::{RedisSessionStore, SessionBackend};
 use crate::signals::SharedSignals;
 use crate::signals::memory::MemorySignals;
@@ -78,23 +77,15 @@ impl Backend {
         }
     }
 
-    /// A backend on the Redis at `url`.
+    /// A backend on the Redis (a server, or a cluster) at `url`.
     pub async fn redis(config: &Config, url: &str) -> Result<Self, BackendError> {
-        let client = redis::Client::open(url).map_err(|source| BackendError::BadUrl { url: redacted(url), source })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
-        let conn: ConnectionManager = client
-            .get_connection_manager_with_config(manager_config)
-            .await
-            .map_err(|source| BackendError::Unreachable { url: redacted(url), source })?;
-        info!(prefix = %config.redis_prefix, "connected to redis");
+        let target = RedisTarget::parse(url).map_err(|source| BackendError::BadUrl { url: redacted(url), source })?;
+        let conn = target.connect().await.map_err(|source| BackendError::Unreachable { url: redacted(url), source })?;
+        info!(prefix = %config.redis_prefix, cluster = target.is_cluster(), "connected to redis");
         let prefix = &config.redis_prefix;
         Ok(Self {
-            signals: Arc::new(RedisSignals::new(client.clone(), conn.clone(), prefix)),
-            broker: Arc::new(RedisBroker::new(client, conn.clone(), prefix, config.history_cap)),
+            signals: Arc::new(RedisSignals::new(&target, conn.clone(), prefix)),
+            broker: Arc::new(RedisBroker::new(&target, conn.clone(), prefix, config.history_cap, config.durability())),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
             presence: Arc::new(RedisPresence::new(conn.clone(), prefix)),

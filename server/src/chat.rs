@@ -44,7 +44,7 @@ pub enum ChatError {
 impl From<BrokerError> for ChatError {
     fn from(err: BrokerError) -> Self {
         match err {
-            BrokerError::Unconfirmed(_) => Self::Unconfirmed(err),
+            BrokerError::Unconfirmed(_) | BrokerError::NotReplicated { .. } => Self::Unconfirmed(err),
             _ => Self::Unavailable(err),
         }
     }

@@ -22,9 +22,20 @@ pub struct Config {
     #[arg(long, env = "LISTEN_ADDR")]
     pub listen: Option<SocketAddr>,
 
-    /// Redis URL, e.g. redis://127.0.0.1:6379/0. Without it the instance runs alone on an in-memory backend.
+    /// Redis URL, e.g. redis://127.0.0.1:6379/0, or a Redis Cluster by seed nodes,
+    /// redis+cluster://host:port,host:port/. Without it the instance runs alone on an in-memory backend.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Acknowledge a message only once this many replicas of its Redis node confirmed it (`WAIT`),
+    /// so a failover loses nothing acknowledged. 0 acknowledges once the primary stored it.
+    #[arg(long, env = "REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// How long a send waits for those replicas; a send not confirmed in time is not acknowledged
+    /// (the client's outbox sends it again, and the retry is deduplicated).
+    #[arg(long, env = "REDIS_WAIT_TIMEOUT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_wait_timeout_ms: u64,
 
     /// This instance's id, shown in the page footer and in the `welcome` frame. Defaults to the host name and port.
     #[arg(long, env = "INSTANCE_ID")]
@@ -174,6 +185,14 @@ impl Config {
             grace: Duration::from_millis(self.drain_grace_ms),
             spread: Duration::from_millis(self.drain_spread_ms),
             deadline: Duration::from_secs(self.drain_deadline_secs),
+        }
+    }
+
+    /// What a send waits for before it is acknowledged.
+    pub fn durability(&self) -> crate::broker::Durability {
+        crate::broker::Durability {
+            replicas: self.redis_wait_replicas,
+            timeout: Duration::from_millis(self.redis_wait_timeout_ms),
         }
     }
 

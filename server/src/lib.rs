@@ -21,6 +21,7 @@ pub mod config;
 pub mod drain;
 pub mod presence;
 pub mod ratelimit;
+pub mod redis_conn;
 pub mod routes;
 pub mod serve;
 pub mod services;

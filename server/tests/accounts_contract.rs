@@ -24,8 +24,13 @@ async fn memory() -> Stores {
 
 async fn redis() -> Stores {
     let server = RedisServer::start().await;
-    let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let conn = support::connect(&server.url()).await;
     Stores { accounts: Arc::new(RedisAccounts::new(conn, "test:")), _redis: Some(server) }
+}
+
+async fn cluster() -> Stores {
+    let conn = support::connect(&support::shared_cluster().url()).await;
+    Stores { accounts: Arc::new(RedisAccounts::new(conn, &support::unique_prefix())), _redis: None }
 }
 
 fn key(user: &str) -> AccountKey {
@@ -164,7 +169,7 @@ async fn devices_are_independent(stores: Stores) {
     assert_eq!(accounts.device(two).await.expect("device"), Some((key("bob"), 5)));
 }
 
-contract_tests!([memory, redis]:
+contract_tests!([memory, redis, cluster]:
     accounts_are_created_once,
     names_are_claimed_case_insensitively,
     a_rename_releases_the_old_display_name,

@@ -12,7 +12,8 @@ use protocol::RoomName;
 use support::RedisServer;
 use switchboard::broker::memory::MemoryBroker;
 use switchboard::broker::redis::RedisBroker;
-use switchboard::broker::{Appended, Broker, Draft, RoomEvent};
+use switchboard::broker::{Appended, Broker, Draft, Durability, RoomEvent};
+use switchboard::redis_conn::RedisTarget;
 
 /// Makes brokers that share one backend (two "instances" of it).
 #[async_trait::async_trait]
@@ -29,14 +30,19 @@ impl Backend for Memory {
     }
 }
 
-struct Redis(RedisServer);
+/// Brokers on a Redis server or cluster at `url`, under `prefix`.
+struct Redis {
+    url: String,
+    prefix: String,
+    _server: Option<RedisServer>,
+}
 
 #[async_trait::async_trait]
 impl Backend for Redis {
     async fn broker(&self, cap: usize) -> Arc<dyn Broker> {
-        let client = ::redis::Client::open(self.0.url()).expect("url");
-        let conn = client.get_connection_manager().await.expect("redis up");
-        Arc::new(RedisBroker::new(client, conn, "test:", cap))
+        let target = RedisTarget::parse(&self.url).expect("url");
+        let conn = target.connect().await.expect("redis up");
+        Arc::new(RedisBroker::new(&target, conn, &self.prefix, cap, Durability::default()))
     }
 }
 
@@ -45,7 +51,12 @@ async fn memory() -> Box<dyn Backend> {
 }
 
 async fn redis() -> Box<dyn Backend> {
-    Box::new(Redis(RedisServer::start().await))
+    let server = RedisServer::start().await;
+    Box::new(Redis { url: server.url(), prefix: "test:".into(), _server: Some(server) })
+}
+
+async fn cluster() -> Box<dyn Backend> {
+    Box::new(Redis { url: support::shared_cluster().url(), prefix: support::unique_prefix(), _server: None })
 }
 
 fn room(name: &str) -> RoomName {
@@ -162,7 +173,7 @@ async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn
     assert_eq!(empty_room, switchboard::broker::Replay::default());
 }
 
-contract_tests!([memory, redis]:
+contract_tests!([memory, redis, cluster]:
     appended_messages_are_delivered_and_kept_in_order,
     a_client_id_is_stored_once_per_user,
     rooms_are_separate_and_announcements_are_not_stored,

@@ -54,7 +54,7 @@ async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_
         let mut admin = admin.clone();
         async move {
             let on_b: Option<i64> = redis::cmd("HGET")
-                .arg("sb:presence:general")
+                .arg("sb:presence:{general}")
                 .arg("bob|app-b")
                 .query_async(&mut admin)
                 .await
@@ -64,7 +64,7 @@ async fn a_join_is_announced_once_with_the_member_list_and_a_quick_reconnect_is_
     })
     .await;
     let on_a: Option<i64> =
-        redis::cmd("HGET").arg("sb:presence:general").arg("bob|app-a").query_async(&mut admin).await.expect("hget");
+        redis::cmd("HGET").arg("sb:presence:{general}").arg("bob|app-a").query_async(&mut admin).await.expect("hget");
     assert_eq!(on_a, Some(1), "the reconnect on app-a is counted");
     bob_again.say("general", "later", "after the grace period").await;
     let mut seen = Vec::new();
@@ -153,11 +153,11 @@ async fn an_instance_whose_entries_were_reaped_during_an_outage_enters_them_agai
     let redis = RedisServer::start().await;
     let a = Instance::start(Some(&redis.url()), "app-a").await;
     let (_alice, _alice_ws) = chatter(&a, "alice").await;
-    let conn = redis::Client::open(redis.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let conn = support::connect(&redis.url()).await;
     let presence = RedisPresence::new(conn.clone(), "sb:");
     // As if Redis had been away longer than the lease: the lease is gone and another instance reaped.
     let mut admin = conn.clone();
-    let _: () = redis::cmd("DEL").arg("sb:instance:app-a").query_async(&mut admin).await.expect("del");
+    let _: () = redis::cmd("DEL").arg("sb:instance:{app-a}").query_async(&mut admin).await.expect("del");
     let gone = presence.reap().await.expect("reap");
     assert_eq!(gone.iter().map(|d| d.user.as_str()).collect::<Vec<_>>(), ["alice"]);
     assert!(presence.members(&general()).await.expect("members").is_empty());
@@ -168,6 +168,6 @@ async fn an_instance_whose_entries_were_reaped_during_an_outage_enters_them_agai
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let sockets: i64 =
-        redis::cmd("HGET").arg("sb:presence:general").arg("alice|app-a").query_async(&mut admin).await.expect("hget");
+        redis::cmd("HGET").arg("sb:presence:{general}").arg("alice|app-a").query_async(&mut admin).await.expect("hget");
     assert_eq!(sockets, 1, "restored, not double-counted");
 }

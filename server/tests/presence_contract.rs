@@ -26,8 +26,13 @@ async fn memory() -> Subject {
 
 async fn redis() -> Subject {
     let server = RedisServer::start().await;
-    let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let conn = support::connect(&server.url()).await;
     Subject { presence: Arc::new(RedisPresence::new(conn, "test:")), _redis: Some(server) }
+}
+
+async fn cluster() -> Subject {
+    let conn = support::connect(&support::shared_cluster().url()).await;
+    Subject { presence: Arc::new(RedisPresence::new(conn, &support::unique_prefix())), _redis: None }
 }
 
 fn room(name: &str) -> RoomName {
@@ -164,7 +169,7 @@ async fn two_reapers_report_each_departure_once(subject: Subject) {
     assert_eq!(all, expected, "every user reported gone exactly once");
 }
 
-contract_tests!([memory, redis]:
+contract_tests!([memory, redis, cluster]:
     sockets_are_counted_per_user_across_instances,
     members_are_sorted_unique_and_per_room,
     a_lease_reports_whether_it_had_lapsed,

@@ -28,8 +28,13 @@ async fn memory() -> Subject {
 
 async fn redis() -> Subject {
     let server = RedisServer::start().await;
-    let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let conn = support::connect(&server.url()).await;
     Subject { limiter: Arc::new(RedisLimiter::new(conn, "test:")), _redis: Some(server) }
+}
+
+async fn cluster() -> Subject {
+    let conn = support::connect(&support::shared_cluster().url()).await;
+    Subject { limiter: Arc::new(RedisLimiter::new(conn, &support::unique_prefix())), _redis: None }
 }
 
 const THREE_PER_HALF_SECOND: Limit = Limit { max: 3, window: Duration::from_millis(500) };
@@ -108,7 +113,7 @@ async fn only_the_server_clears_a_key(subject: Subject) {
     limiter.clear("never-hit").await.expect("clearing an unknown key is harmless");
 }
 
-contract_tests!([memory, redis]:
+contract_tests!([memory, redis, cluster]:
     a_burst_up_to_the_limit_is_allowed_then_refused,
     a_refusal_lasts_until_the_window_ends_however_often_the_client_knocks,
     keys_are_independent,

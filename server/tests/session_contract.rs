@@ -22,8 +22,13 @@ async fn memory() -> Subject {
 
 async fn redis() -> Subject {
     let server = RedisServer::start().await;
-    let conn = ::redis::Client::open(server.url()).expect("url").get_connection_manager().await.expect("redis up");
+    let conn = support::connect(&server.url()).await;
     Subject { store: SessionBackend::Redis(RedisSessionStore::new(conn, "test:")), _redis: Some(server) }
+}
+
+async fn cluster() -> Subject {
+    let conn = support::connect(&support::shared_cluster().url()).await;
+    Subject { store: SessionBackend::Redis(RedisSessionStore::new(conn, &support::unique_prefix())), _redis: None }
 }
 
 fn record(user: &str, ttl: Duration) -> Record {
@@ -83,7 +88,7 @@ async fn page_loads_are_counted_per_session(subject: Subject) {
     assert_eq!(store.count_load("session-b").await.expect("count"), 1, "counted per session");
 }
 
-contract_tests!([memory, redis]:
+contract_tests!([memory, redis, cluster]:
     sessions_round_trip_and_delete,
     sessions_never_collide,
     sessions_expire,

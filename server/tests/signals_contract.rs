@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::RedisServer;
+use switchboard::redis_conn::RedisTarget;
 use switchboard::signals::memory::MemorySignals;
 use switchboard::signals::redis::RedisSignals;
 use switchboard::signals::{Signal, Signals};
@@ -27,16 +28,23 @@ async fn memory() -> Pair {
     Pair { a: shared.clone(), b: shared, redis: None }
 }
 
+/// A `RedisSignals` on `url` under `prefix`, with its own connections, as an instance has.
+async fn signals_on(url: &str, prefix: &str) -> Arc<dyn Signals> {
+    let target = RedisTarget::parse(url).expect("url");
+    let conn = target.connect().await.expect("redis up");
+    Arc::new(RedisSignals::new(&target, conn, prefix))
+}
+
 async fn redis() -> Pair {
     let server = RedisServer::start().await;
-    let signals = async || {
-        let client = ::redis::Client::open(server.url()).expect("url");
-        let conn = client.get_connection_manager().await.expect("redis up");
-        let signals: Arc<dyn Signals> = Arc::new(RedisSignals::new(client, conn, "test:"));
-        signals
-    };
-    let (a, b) = (signals().await, signals().await);
+    let (a, b) = (signals_on(&server.url(), "test:").await, signals_on(&server.url(), "test:").await);
     Pair { a, b, redis: Some(server) }
+}
+
+async fn cluster() -> Pair {
+    let (url, prefix) = (support::shared_cluster().url(), support::unique_prefix());
+    let (a, b) = (signals_on(&url, &prefix).await, signals_on(&url, &prefix).await);
+    Pair { a, b, redis: None }
 }
 
 fn end(login: &str) -> Signal {
@@ -102,7 +110,7 @@ async fn orders_arrive_in_the_order_sent(pair: Pair) {
     drop(pair.redis);
 }
 
-contract_tests!([memory, redis]: an_order_reaches_every_instance_including_the_sender, orders_arrive_in_the_order_sent);
+contract_tests!([memory, redis, cluster]: an_order_reaches_every_instance_including_the_sender, orders_arrive_in_the_order_sent);
 
 /// Redis only: a listener whose connection dropped (Redis restarted) comes back by itself.
 #[tokio::test]

@@ -90,7 +90,7 @@ async fn an_instance_forgets_rooms_it_no_longer_holds() {
     }
     let client = redis::Client::open(redis.url()).expect("url");
     let conn = client.get_multiplexed_async_connection().await.expect("redis");
-    let key = format!("sb:instance:{}:rooms", a.id);
+    let key = format!("sb:instance:{{{}}}:rooms", a.id);
     let held = || {
         let mut conn = conn.clone();
         let key = key.clone();

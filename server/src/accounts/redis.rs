@@ -1,25 +1,46 @@
-//! Accounts in Redis: one hash per user, `{p}user:<name>` with fields `hash`,
-//! `name` (as registered), `display` and `gen`; `{p}names`, the claims on
-//! case-folded names; `{p}user:<name>:rooms`, the user's rooms (capped in the
-//! script that adds one); `{p}device:<token>`, a trusted device (key and
-//! generation, with a TTL). Creation
-//! and renaming are one script each, so two instances claiming the same name at
-//! once cannot both succeed, and a rename never loses a concurrent write to
-//! another field of the user.
+//! Accounts in Redis (braces are Redis Cluster hash tags): one hash per user,
+//! `{p}user:{<key>}` with fields `hash`, `name` (as registered), `display` and
+//! `gen`; `{p}user:{<key>}:rooms`, the user's rooms (capped in the script that
+//! adds one); `{p}name:{<folded name>}`, the claim on a case-folded display name,
+//! holding the owner's key; `{p}device:<token>`, a trusted device (key and
+//! generation, with a TTL).
+//!
+//! Creation is one script over the user's hash and the claim on its own name —
+//! both tagged with the key, so one slot — and two instances registering the same
+//! name at once cannot both succeed. A rename touches the claims of two names, which
+//! a cluster keeps on different nodes, so it runs as three atomic steps: claim the
+//! new name (refused if someone else holds it), set the display name on the user's
+//! hash (never losing a concurrent write to another field), release the old claim
+//! only if it is still ours. Whatever happens between the steps, no two users ever
+//! hold the same name; a crash can at worst leave a name claimed by its own user.
 
 use std::time::Duration;
 
+use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 
 use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename};
 
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local owner = redis.call('HGET', KEYS[2], ARGV[3])
+local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'display', ARGV[2], 'gen', 0, 'name', ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1
+"#;
+
+/// Claims a name for ARGV[1] unless another user holds it.
+const CLAIM: &str = r#"
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"#;
+
+/// Releases a claim if ARGV[1] still holds it.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 "#;
 
@@ -37,52 +58,62 @@ redis.call('SADD', KEYS[1], ARGV[1])
 return 1
 "#;
 
-const RENAME: &str = r#"
+/// Sets the display name of an existing user; returns the old one, or false for no such user.
+const SET_DISPLAY: &str = r#"
 local old = redis.call('HGET', KEYS[1], 'display')
-if not old then return {2, ''} end
-local folded = string.lower(ARGV[1])
-local owner = redis.call('HGET', KEYS[2], folded)
-if owner and owner ~= ARGV[2] then return {1, ''} end
-local old_folded = string.lower(old)
-if old_folded ~= ARGV[2] and old_folded ~= folded then redis.call('HDEL', KEYS[2], old_folded) end
-redis.call('HSET', KEYS[2], folded, ARGV[2])
+if not old then return false end
 redis.call('HSET', KEYS[1], 'display', ARGV[1])
-return {0, old}
+return old
 "#;
 
 /// Accounts stored in Redis.
 pub struct RedisAccounts {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     create: redis::Script,
-    rename: redis::Script,
+    claim: redis::Script,
+    release: redis::Script,
+    set_display: redis::Script,
     add_room: redis::Script,
     bump: redis::Script,
 }
 
 impl RedisAccounts {
     /// Accounts under `prefix` on `conn`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         Self {
             conn,
             prefix: prefix.to_owned(),
             create: redis::Script::new(CREATE),
-            rename: redis::Script::new(RENAME),
+            claim: redis::Script::new(CLAIM),
+            release: redis::Script::new(RELEASE),
+            set_display: redis::Script::new(SET_DISPLAY),
             add_room: redis::Script::new(ADD_ROOM),
             bump: redis::Script::new(BUMP_GENERATION),
         }
     }
 
     fn key(&self, key: &AccountKey) -> String {
-        format!("{}user:{key}", self.prefix)
+        format!("{}user:{{{key}}}", self.prefix)
     }
 
-    fn claims_key(&self) -> String {
-        format!("{}names", self.prefix)
+    /// The claim on a case-folded name.
+    fn claim_key(&self, folded: &str) -> String {
+        format!("{}name:{{{folded}}}", self.prefix)
     }
 
     fn rooms_key(&self, key: &AccountKey) -> String {
-        format!("{}user:{key}:rooms", self.prefix)
+        format!("{}user:{{{key}}}:rooms", self.prefix)
+    }
+
+    /// Releases `key`'s claim on `folded`, unless it is the claim on the user's own key.
+    async fn release_claim(&self, key: &AccountKey, folded: &str) -> Result<(), AccountStoreError> {
+        if folded == key.as_str() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let _: i64 = self.release.key(self.claim_key(folded)).arg(key.as_str()).invoke_async(&mut conn).await?;
+        Ok(())
     }
 
     fn device_key(&self, token: &str) -> String {
@@ -97,7 +128,7 @@ impl AccountStore for RedisAccounts {
         let created: i64 = self
             .create
             .key(self.key(key))
-            .key(self.claims_key())
+            .key(self.claim_key(key.as_str()))
             .arg(&account.password_hash)
             .arg(&account.display)
             .arg(key.as_str())
@@ -134,29 +165,40 @@ impl AccountStore for RedisAccounts {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.cmd("HGET").arg(self.key(key)).arg("display");
-        }
-        let mut conn = self.conn.clone();
-        Ok(pipe.query_async(&mut conn).await?)
+        // One read per user, concurrently: on a cluster the users live on different nodes (a
+        // pipeline must stay in one slot); on one server the connection pipelines them anyway.
+        let reads = keys.iter().map(|key| {
+            let mut conn = self.conn.clone();
+            let hash = self.key(key);
+            async move { redis::cmd("HGET").arg(hash).arg("display").query_async::<Option<String>>(&mut conn).await }
+        });
+        Ok(futures::future::try_join_all(reads).await?)
     }
 
     async fn rename(&self, key: &AccountKey, display: &str) -> Result<Rename, AccountStoreError> {
+        // Names are claimed case-folded (ASCII), as the scripts always have.
+        let folded = display.to_ascii_lowercase();
         let mut conn = self.conn.clone();
-        let (outcome, old): (i64, String) = self
-            .rename
-            .key(self.key(key))
-            .key(self.claims_key())
-            .arg(display)
-            .arg(key.as_str())
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(match outcome {
-            0 => Rename::Done(old),
-            1 => Rename::Taken,
-            _ => Rename::Unknown,
-        })
+        let claimed: i64 = self.claim.key(self.claim_key(&folded)).arg(key.as_str()).invoke_async(&mut conn).await?;
+        if claimed == 0 {
+            return Ok(Rename::Taken);
+        }
+        let old: Option<String> = match self.set_display.key(self.key(key)).arg(display).invoke_async(&mut conn).await {
+            Ok(old) => old,
+            Err(err) => {
+                self.release_claim(key, &folded).await?;
+                return Err(err.into());
+            }
+        };
+        let Some(old) = old else {
+            self.release_claim(key, &folded).await?;
+            return Ok(Rename::Unknown);
+        };
+        let old_folded = old.to_ascii_lowercase();
+        if old_folded != folded {
+            self.release_claim(key, &old_folded).await?;
+        }
+        Ok(Rename::Done(old))
     }
 
     async fn bump_generation(&self, key: &AccountKey) -> Result<u64, AccountStoreError> {

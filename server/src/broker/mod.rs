@@ -70,6 +70,24 @@ impl Appended {
     }
 }
 
+/// What a send waits for before it is acknowledged. Redis replicates asynchronously, so a
+/// primary that dies can take writes its replicas never saw; waiting for `replicas` of them
+/// (`WAIT`) makes an acknowledged message survive a failover, at the price of one more round
+/// trip per send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durability {
+    /// Replicas that must confirm a message before its sender is acked; 0: the primary alone.
+    pub replicas: u32,
+    /// How long to wait for them.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Self { replicas: 0, timeout: std::time::Duration::from_secs(1) }
+    }
+}
+
 /// What a room holds after a given id: for catching up after a reconnect.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Replay {
@@ -130,6 +148,16 @@ pub enum BrokerError {
     /// send retried with the same client id resolves to the same message either way).
     #[error("chat backend did not confirm in time")]
     Unconfirmed(#[source] ::redis::RedisError),
+    /// The message was stored on its primary, but fewer replicas than required confirmed it in
+    /// time: a failover now could lose it, so it is not acknowledged (a retry with the same client
+    /// id finds it stored and waits for the replicas again).
+    #[error("chat backend stored the message but only {confirmed} of {wanted} replicas confirmed it in time")]
+    NotReplicated {
+        /// Replicas required.
+        wanted: u32,
+        /// Replicas that confirmed.
+        confirmed: u32,
+    },
     /// The backend answered with data the broker cannot read.
     #[error("chat backend returned unreadable data: {0}")]
     Corrupt(#[from] serde_json::Error),

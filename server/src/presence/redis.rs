@@ -1,22 +1,27 @@
 //! Presence in Redis, shared by every instance.
 //!
-//! Layout (under the prefix `p`):
-//! - `{p}presence:<room>` — hash, field `<user>|<instance>` → open sockets;
-//! - `{p}instance:<id>` — the instance's lease (a key with a TTL);
+//! Layout (under the prefix `p`; braces are Redis Cluster hash tags):
+//! - `{p}presence:{<room>}` — hash, field `<user>|<instance>` → open sockets (on a cluster it
+//!   shares the room's slot, beside the room's stream);
+//! - `{p}instance:{<id>}` — the instance's lease (a key with a TTL);
 //! - `{p}instances` — set of instances holding presence entries;
-//! - `{p}instance:<id>:rooms` — set of rooms where the instance holds entries (a room leaves
+//! - `{p}instance:{<id>}:rooms` — set of rooms where the instance holds entries (a room leaves
 //!   it with the instance's last entry there, so it never outgrows what the reaper must visit).
 //!
-//! Each change is one Lua script that declares every key it touches, so "was the
-//! user present before / is the user still present" is decided atomically even
-//! when instances race, and each departure of a dead instance's user is reported
-//! by exactly one reaper (room by room: a room's presence is one key).
+//! "Was the user present before / is the user still present" is decided by one Lua
+//! script on the room's hash, the one key it touches, so it holds even when
+//! instances race, and each departure of a dead instance's user is reported by
+//! exactly one reaper (room by room). The instance's own bookkeeping (the two sets)
+//! lives on other slots, so it is written by separate commands: added before the
+//! room's entry, removed after the instance's last entry there, under a lock per
+//! room stripe so one instance's enter and exit of a room cannot interleave and
+//! leave an entry the reaper would never visit.
 
 use std::time::Duration;
 
+use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
 use protocol::RoomName;
-use redis::aio::ConnectionManager;
 
 use super::{Departed, Presence, PresenceError};
 
@@ -34,33 +39,34 @@ end
 const ENTER: &str = r#"
 local before = present(KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
 if before then return 0 else return 1 end
 "#;
 
 const RESTORE: &str = r#"
 local before = present(KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
 if before then return 0 else return 1 end
 "#;
 
+/// Returns {left, held}: whether the user is gone from the room, and whether the instance still
+/// holds any entry there.
 const EXIT: &str = r#"
 local field = ARGV[1] .. '|' .. ARGV[2]
-if redis.call('HEXISTS', KEYS[1], field) == 0 then return 0 end
+local held = 1
+if redis.call('HEXISTS', KEYS[1], field) == 0 then return {0, held} end
 if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then
   redis.call('HDEL', KEYS[1], field)
   local suffix = '|' .. ARGV[2]
-  local held = false
+  held = 0
   for _, other in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if #other > #suffix and string.sub(other, -#suffix) == suffix then held = true; break end
+    if #other > #suffix and string.sub(other, -#suffix) == suffix then held = 1; break end
   end
-  if not held then redis.call('SREM', KEYS[2], ARGV[3]) end
 end
-if present(KEYS[1], ARGV[1]) then return 0 else return 1 end
+if present(KEYS[1], ARGV[1]) then return {0, held} else return {1, held} end
 "#;
+
+/// Lock stripes serialising one instance's bookkeeping per room.
+const STRIPES: usize = 64;
 
 const REAP_ROOM: &str = r#"
 local gone = {}
@@ -77,17 +83,18 @@ return gone
 
 /// Presence under a key prefix.
 pub struct RedisPresence {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     enter: redis::Script,
     restore: redis::Script,
     exit: redis::Script,
     reap: redis::Script,
+    stripes: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl RedisPresence {
     /// Presence under `prefix` on `conn`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         let script = |body: &str| redis::Script::new(&format!("{PRESENT}{body}"));
         Self {
             conn,
@@ -96,7 +103,14 @@ impl RedisPresence {
             restore: script(RESTORE),
             exit: script(EXIT),
             reap: script(REAP_ROOM),
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// The lock of `room`'s stripe.
+    fn stripe(&self, room: &RoomName) -> &tokio::sync::Mutex<()> {
+        let hash = room.as_str().bytes().fold(0usize, |hash, byte| hash.wrapping_mul(31).wrapping_add(byte.into()));
+        &self.stripes[hash % STRIPES]
     }
 
     /// Runs the enter or restore script; `true` if the user was absent before.
@@ -109,8 +123,14 @@ impl RedisPresence {
         sockets: Option<usize>,
     ) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
+        let _bookkeeping = self.stripe(room).lock().await;
+        // First the instance's bookkeeping, so a crash right after never leaves an entry the
+        // reaper cannot find.
+        // (Two commands, not a pipeline: on a cluster the two sets live in different slots.)
+        redis::cmd("SADD").arg(self.instances()).arg(instance).exec_async(&mut conn).await?;
+        redis::cmd("SADD").arg(self.instance_rooms(instance)).arg(room.as_str()).exec_async(&mut conn).await?;
         let mut invocation = script.key(self.room(room));
-        invocation.key(self.instances()).key(self.instance_rooms(instance)).arg(user).arg(instance).arg(room.as_str());
+        invocation.arg(user).arg(instance);
         if let Some(sockets) = sockets {
             invocation.arg(sockets);
         }
@@ -119,13 +139,13 @@ impl RedisPresence {
     }
 
     fn room(&self, room: &RoomName) -> String {
-        format!("{}presence:{room}", self.prefix)
+        format!("{}presence:{{{room}}}", self.prefix)
     }
     fn lease(&self, instance: &str) -> String {
-        format!("{}instance:{instance}", self.prefix)
+        format!("{}instance:{{{instance}}}", self.prefix)
     }
     fn instance_rooms(&self, instance: &str) -> String {
-        format!("{}instance:{instance}:rooms", self.prefix)
+        format!("{}instance:{{{instance}}}:rooms", self.prefix)
     }
     fn instances(&self) -> String {
         format!("{}instances", self.prefix)
@@ -150,15 +170,12 @@ impl Presence for RedisPresence {
 
     async fn exit(&self, room: &RoomName, user: &str, instance: &str) -> Result<bool, PresenceError> {
         let mut conn = self.conn.clone();
-        let left: i64 = self
-            .exit
-            .key(self.room(room))
-            .key(self.instance_rooms(instance))
-            .arg(user)
-            .arg(instance)
-            .arg(room.as_str())
-            .invoke_async(&mut conn)
-            .await?;
+        let _bookkeeping = self.stripe(room).lock().await;
+        let (left, held): (i64, i64) =
+            self.exit.key(self.room(room)).arg(user).arg(instance).invoke_async(&mut conn).await?;
+        if held == 0 {
+            redis::cmd("SREM").arg(self.instance_rooms(instance)).arg(room.as_str()).exec_async(&mut conn).await?;
+        }
         Ok(left == 1)
     }
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 
 use super::{Hits, LimitError, RateLimiter};
 
@@ -17,14 +17,14 @@ return {count, ttl}
 
 /// Fixed-window counters under `{p}rl:`.
 pub struct RedisLimiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     hit: redis::Script,
 }
 
 impl RedisLimiter {
     /// Counters under `prefix` on `conn`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         Self { conn, prefix: format!("{prefix}rl:"), hit: redis::Script::new(HIT) }
     }
 }

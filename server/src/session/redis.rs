@@ -6,8 +6,8 @@
 //! `save` uses `SET XX`: a request that was in flight while the user logged out
 //! cannot write the deleted session back (the "logout undone" race).
 
+use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -15,7 +15,7 @@ use tower_sessions::session_store::{self, SessionStore};
 /// Sessions in Redis, shared by every instance.
 #[derive(Clone)]
 pub struct RedisSessionStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
@@ -36,7 +36,7 @@ fn ttl_secs(expiry: OffsetDateTime) -> u64 {
 
 impl RedisSessionStore {
     /// Sessions under `prefix` on `conn`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         Self { conn, prefix: prefix.to_owned() }
     }
 

@@ -3,7 +3,9 @@
 //! The channel has its own pub/sub connection, apart from the broker's room
 //! subscriptions, so it keeps working unchanged when rooms move to sharded
 //! pub/sub on a cluster (a plain `PUBLISH` reaches every node's subscribers).
-//! The connection is re-established with the shared backoff after a drop; what
+//! On a Redis Cluster the listening connection is a RESP3 cluster connection (the
+//! `redis` crate subscribes it again after a node drops), and a `PUBLISH` on any
+//! node reaches it. The connection is re-established with the shared backoff after a drop; what
 //! was published meanwhile is not replayed — see the module docs of
 //! [`crate::signals`] for why that is safe.
 
@@ -13,7 +15,9 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use protocol::Backoff;
 use rand::Rng;
-use redis::aio::ConnectionManager;
+use redis::{PushKind, Value};
+
+use crate::redis_conn::{RedisConn, RedisTarget};
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{debug, info, warn};
@@ -25,19 +29,19 @@ const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::fr
 
 /// Orders through Redis. Dropping it stops its listening task.
 pub struct RedisSignals {
-    conn: ConnectionManager,
+    conn: RedisConn,
     channel: String,
     local: broadcast::Sender<Signal>,
     _listening: DropGuard,
 }
 
 impl RedisSignals {
-    /// Sends with `conn` and listens on a pub/sub connection of `client`, on `{prefix}control`.
-    pub fn new(client: redis::Client, conn: ConnectionManager, prefix: &str) -> Self {
+    /// Sends with `conn` and listens on a pub/sub connection of its own to `target`, on `{prefix}control`.
+    pub fn new(target: &RedisTarget, conn: RedisConn, prefix: &str) -> Self {
         let channel = format!("{prefix}control");
         let local = broadcast::channel(BACKLOG).0;
         let stop = CancellationToken::new();
-        tokio::spawn(listen(client, channel.clone(), local.clone(), stop.clone()));
+        tokio::spawn(listen(target.clone(), channel.clone(), local.clone(), stop.clone()));
         Self { conn, channel, local, _listening: stop.drop_guard() }
     }
 }
@@ -57,12 +61,12 @@ impl Signals for RedisSignals {
 }
 
 /// Listens on `channel` until `stop`, reconnecting after every drop.
-async fn listen(client: redis::Client, channel: String, local: broadcast::Sender<Signal>, stop: CancellationToken) {
+async fn listen(target: RedisTarget, channel: String, local: broadcast::Sender<Signal>, stop: CancellationToken) {
     let mut backoff = RECONNECT;
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
-            outcome = relay(&client, &channel, &local, &mut backoff) => outcome,
+            outcome = relay(&target, &channel, &local, &mut backoff) => outcome,
         };
         match outcome {
             Ok(()) => warn!("signal connection lost; reconnecting"),
@@ -77,22 +81,53 @@ async fn listen(client: redis::Client, channel: String, local: broadcast::Sender
 
 /// One connection: subscribes and relays every order to the local listeners until it drops.
 async fn relay(
-    client: &redis::Client,
+    target: &RedisTarget,
     channel: &str,
     local: &broadcast::Sender<Signal>,
     backoff: &mut Backoff,
 ) -> redis::RedisResult<()> {
+    let client = match target {
+        RedisTarget::Single(client) => client,
+        RedisTarget::Cluster(_) => return relay_cluster(target, channel, local, backoff).await,
+    };
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
     backoff.reset();
     info!("listening to instance-wide orders");
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
-        match serde_json::from_slice::<Signal>(message.get_payload_bytes()) {
-            // No listener is fine: nothing to close.
-            Ok(signal) => drop(local.send(signal)),
-            Err(err) => debug!(%err, "dropping an unreadable order"),
+        relay_one(local, message.get_payload_bytes());
+    }
+    Ok(())
+}
+
+/// [`relay`] on a cluster: one RESP3 cluster connection, its pushes on a channel.
+async fn relay_cluster(
+    target: &RedisTarget,
+    channel: &str,
+    local: &broadcast::Sender<Signal>,
+    backoff: &mut Backoff,
+) -> redis::RedisResult<()> {
+    let (pushes_in, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+    let Some(client) = target.cluster_pubsub(pushes_in) else { return Ok(()) };
+    let mut pubsub = client?.get_async_connection().await?;
+    pubsub.subscribe(channel).await?;
+    backoff.reset();
+    info!("listening to instance-wide orders (cluster)");
+    while let Some(push) = pushes.recv().await {
+        if push.kind == PushKind::Message
+            && let Some(Value::BulkString(payload)) = push.data.get(1)
+        {
+            relay_one(local, payload);
         }
     }
     Ok(())
+}
+
+fn relay_one(local: &broadcast::Sender<Signal>, payload: &[u8]) {
+    match serde_json::from_slice::<Signal>(payload) {
+        // No listener is fine: nothing to close.
+        Ok(signal) => drop(local.send(signal)),
+        Err(err) => debug!(%err, "dropping an unreadable order"),
+    }
 }

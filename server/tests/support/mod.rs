@@ -45,8 +45,11 @@ where
     }
 }
 
+mod cluster;
 mod socket;
 
+#[allow(unused_imports)] // each test crate uses part of the harness
+pub use cluster::{RedisCluster, connect, shared_cluster, unique_prefix};
 #[allow(unused_imports)] // each test crate uses part of the harness
 pub use socket::{Raw, Socket};
 

@@ -3,11 +3,12 @@
 //! A send is one Lua script — dedupe (`SET NX` on the sender's client id), `XADD`
 //! to the room's capped stream, `PUBLISH` of the stored message — so a message is
 //! either stored and published once, or not at all, and the sender is acked only
-//! after Redis stored it. Live delivery uses one pub/sub connection per instance
-//! owned by [`Subscriber`]: it subscribes a room when the room's first local
-//! member joins, and after the connection drops it reconnects with backoff,
-//! subscribes every room again and fills the hole from the streams, so pub/sub's
-//! at-most-once delivery never turns into a silent loss.
+//! after Redis stored it (and, with [`Durability`], after replicas confirmed it).
+//! Live delivery uses one subscription per room with local members: on a single
+//! Redis, [`Subscriber`]'s pub/sub connection; on a Redis Cluster,
+//! [`ShardedSubscriber`]'s sharded pub/sub on the node owning the room. After a
+//! subscription drops and comes back, both fill the hole from the streams, so
+//! pub/sub's at-most-once delivery never turns into a silent loss.
 //!
 //! Key layout (every key under the configured prefix `p`; the room is hash-tagged
 //! so all of a room's keys live in one cluster slot):
@@ -15,20 +16,22 @@
 //! - `{p}room:{<room>}:trimmed` — the newest id trimmed away, so a catch-up can say exactly
 //!   which range is gone (Redis' own `max-deleted-entry-id` ignores trimming);
 //! - `{p}room:{<room>}:seen:<user>:<client id>` — dedupe marker holding the stored id;
-//! - `{p}room:<room>` — the pub/sub channel;
+//! - `{p}room:{<room>}` — the pub/sub channel (sharded on a cluster, so it shares the slot).
 
+mod relay;
+mod sharded;
 mod subscriber;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fanout::{Fanout, Subscription};
+use super::{Appended, Broker, BrokerError, Draft, Durability, Replay, RoomEvent};
+use crate::redis_conn::{RedisConn, RedisTarget};
 use async_trait::async_trait;
 use protocol::{ChatMessage, Gap, MessageId, RoomName};
-use redis::aio::ConnectionManager;
-
-use super::fanout::{Fanout, Subscription};
-use super::{Appended, Broker, BrokerError, Draft, Replay, RoomEvent};
+pub use sharded::ShardedSubscriber;
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
@@ -46,7 +49,7 @@ if len > cap + math.max(1, math.floor(cap / 10)) then
   redis.call('SET', KEYS[3], old[#old - 1][1])
   redis.call('XTRIM', KEYS[2], 'MINID', old[#old][1])
 end
-redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], name = ARGV[8], text = ARGV[3], client_id = ARGV[4]}))
+redis.call(ARGV[9], ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], name = ARGV[8], text = ARGV[3], client_id = ARGV[4]}))
 return {1, id}
 "#;
 
@@ -77,13 +80,14 @@ impl Keys {
     fn seen(&self, room: &RoomName, user: &str, client_id: &str) -> String {
         format!("{}room:{{{room}}}:seen:{user}:{client_id}", self.prefix)
     }
-    /// The pub/sub channel of a room.
+    /// The pub/sub channel of a room (hash-tagged like its keys: a sharded channel has a slot).
     pub fn channel(&self, room: &RoomName) -> String {
-        format!("{}room:{room}", self.prefix)
+        format!("{}room:{{{room}}}", self.prefix)
     }
     /// The room a channel belongs to, if it is one of ours.
     pub fn room_of(&self, channel: &str) -> Option<RoomName> {
-        channel.strip_prefix(&self.prefix)?.strip_prefix("room:").and_then(|r| RoomName::parse(r).ok())
+        let tagged = channel.strip_prefix(&self.prefix)?.strip_prefix("room:{")?.strip_suffix('}')?;
+        RoomName::parse(tagged).ok()
     }
 }
 
@@ -124,7 +128,7 @@ fn message(room: &RoomName, (id, mut fields): StreamEntry) -> Option<ChatMessage
 
 /// Every retained message of `room` after `after` and the trimmed range, in one atomic script.
 pub async fn replay(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     script: &redis::Script,
     keys: &Keys,
     room: &RoomName,
@@ -148,32 +152,69 @@ pub fn since_script() -> redis::Script {
     redis::Script::new(SINCE)
 }
 
+/// What the broker needs of the task that listens to room channels.
+pub trait Listener: Send + Sync {
+    /// Whether room subscriptions can be made now.
+    fn is_connected(&self) -> bool;
+    /// Stops the task and closes its connection.
+    fn stop(&self);
+}
+
 /// A broker on Redis. Cheap to share: clone the `Arc`.
 pub struct RedisBroker {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     fanout: Fanout,
-    subscriber: Arc<Subscriber>,
+    listener: Arc<dyn Listener>,
     cap: usize,
+    durability: Durability,
     append: redis::Script,
     since: redis::Script,
 }
 
 impl RedisBroker {
-    /// A broker over `conn` (commands) and `client` (its own pub/sub connection).
-    pub fn new(client: redis::Client, conn: ConnectionManager, prefix: &str, cap: usize) -> Self {
+    /// A broker over `conn` (commands) that listens to rooms on its own connection to `target`.
+    pub fn new(target: &RedisTarget, conn: RedisConn, prefix: &str, cap: usize, durability: Durability) -> Self {
         let keys = Keys::new(prefix);
-        let (subscriber, fanout) =
-            Subscriber::start(client, conn.clone(), keys.clone(), cap, |remote| Fanout::with_remote(remote));
+        let (listener, fanout): (Arc<dyn Listener>, Fanout) = match target {
+            RedisTarget::Single(client) => {
+                let (listener, fanout) = Subscriber::start(client.clone(), conn.clone(), keys.clone(), cap, |remote| {
+                    Fanout::with_remote(remote)
+                });
+                (listener, fanout)
+            }
+            RedisTarget::Cluster(_) => {
+                let (listener, fanout) =
+                    ShardedSubscriber::start(target.clone(), conn.clone(), keys.clone(), cap, |remote| {
+                        Fanout::with_remote(remote)
+                    });
+                (listener, fanout)
+            }
+        };
         Self {
             conn,
             keys,
             fanout,
-            subscriber,
+            listener,
             cap: cap.max(1),
+            durability,
             append: redis::Script::new(APPEND),
             since: since_script(),
         }
+    }
+
+    /// Waits for the replicas [`Durability`] asks for, if any, to hold what was written to `room`.
+    async fn replicated(&self, room: &RoomName) -> Result<(), BrokerError> {
+        let wanted = self.durability.replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let confirmed = conn.wait_for_replicas(&self.keys.log(room), wanted, self.durability.timeout).await?;
+        if confirmed < wanted {
+            return Err(BrokerError::NotReplicated { wanted, confirmed });
+        }
+        Ok(())
     }
 }
 
@@ -194,9 +235,11 @@ impl Broker for RedisBroker {
             .arg(self.keys.channel(room))
             .arg(room.as_str())
             .arg(&draft.name)
+            .arg(conn.room_publish())
             .invoke_async(&mut conn)
             .await?;
         let id = MessageId::parse(&id)?;
+        self.replicated(room).await?;
         if stored == 0 {
             return Ok(Appended::Duplicate(id));
         }
@@ -206,7 +249,7 @@ impl Broker for RedisBroker {
     async fn announce(&self, room: &RoomName, event: RoomEvent) -> Result<(), BrokerError> {
         let payload = serde_json::to_string(&event)?;
         let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH").arg(self.keys.channel(room)).arg(payload).exec_async(&mut conn).await?;
+        redis::cmd(conn.room_publish()).arg(self.keys.channel(room)).arg(payload).exec_async(&mut conn).await?;
         Ok(())
     }
 
@@ -235,14 +278,13 @@ impl Broker for RedisBroker {
 
     async fn is_healthy(&self) -> bool {
         let mut conn = self.conn.clone();
-        let ping = redis::cmd("PING");
-        let answered = tokio::time::timeout(Duration::from_secs(2), ping.exec_async(&mut conn)).await;
-        matches!(answered, Ok(Ok(()))) && self.subscriber.is_connected()
+        let answered = tokio::time::timeout(Duration::from_secs(2), conn.ping()).await;
+        matches!(answered, Ok(Ok(()))) && self.listener.is_connected()
     }
 }
 
 impl Drop for RedisBroker {
     fn drop(&mut self) {
-        self.subscriber.stop();
+        self.listener.stop();
     }
 }

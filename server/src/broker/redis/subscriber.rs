@@ -8,18 +8,14 @@
 //! is false (the instance reports not-ready) and new subscriptions fail with a
 //! clear error instead of waiting forever.
 //!
-//! Pub/sub loses whatever was published while the connection was down. So the
-//! task remembers the last message id it delivered per room, and after a
-//! reconnect it reads every room's stream after that id and delivers what was
-//! missed, before the live messages; ids at or below the last delivered one are
-//! dropped, so the overlap is never delivered twice. (Within a room, ids and
-//! publications have the same order: both happen in one Lua script.) A room that
-//! had no message delivered yet is read from the moment the lost connection was
+//! Pub/sub loses whatever was published while the connection was down; the
+//! [`Relay`] fills that hole from the streams after a reconnect. A room that had
+//! no message delivered yet is read from the moment the lost connection was
 //! known to be subscribed, taken from Redis' own clock (`TIME`, asked right after
 //! subscribing): stream ids come from that clock, so an instance whose clock is
 //! off by minutes neither misses messages nor replays old ones.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -29,13 +25,13 @@ use protocol::{Backoff, MessageId, RoomName};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use redis::aio::ConnectionManager;
-
-use super::{Keys, decode_event, replay, since_script};
+use super::relay::Relay;
+use super::{Keys, Listener};
+use crate::broker::BrokerError;
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
-use crate::broker::{BrokerError, RoomEvent};
+use crate::redis_conn::RedisConn;
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -53,7 +49,7 @@ impl Subscriber {
     /// Starts the pub/sub task for `client`, delivering into the fanout built by `fanout_for`.
     pub fn start(
         client: redis::Client,
-        conn: ConnectionManager,
+        conn: RedisConn,
         keys: Keys,
         cap: usize,
         fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout,
@@ -64,29 +60,24 @@ impl Subscriber {
         let fanout = fanout_for(subscriber.clone());
         let task = Task {
             client,
-            keys,
-            fanout: fanout.clone(),
             commands: receiver,
             connected: subscriber.connected.clone(),
             wanted: HashSet::new(),
-            conn,
-            cap,
-            since: since_script(),
-            last: HashMap::new(),
+            relay: Relay::new(keys, fanout.clone(), conn, cap),
             live_since: None,
             hole_after: None,
         };
         tokio::spawn(task.run(subscriber.stop.clone()));
         (subscriber, fanout)
     }
+}
 
-    /// Whether the pub/sub connection is up.
-    pub fn is_connected(&self) -> bool {
+impl Listener for Subscriber {
+    fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }
 
-    /// Stops the task and closes the connection.
-    pub fn stop(&self) {
+    fn stop(&self) {
         self.stop.cancel();
     }
 }
@@ -106,16 +97,10 @@ impl RemoteSubscriptions for Subscriber {
 
 struct Task {
     client: redis::Client,
-    keys: Keys,
-    fanout: Fanout,
     commands: mpsc::UnboundedReceiver<Command>,
     connected: Arc<AtomicBool>,
     wanted: HashSet<RoomName>,
-    conn: ConnectionManager,
-    cap: usize,
-    since: redis::Script,
-    /// The last message id delivered per room.
-    last: HashMap<RoomName, MessageId>,
+    relay: Relay,
     /// Redis' time when the current connection had subscribed every wanted room.
     live_since: Option<MessageId>,
     /// While reconnecting: the time (Redis' clock) after which messages may have been missed.
@@ -172,11 +157,11 @@ impl Task {
 
     async fn connect(&mut self) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
         let (mut sink, stream) = self.client.get_async_pubsub().await?.split();
-        let channels: Vec<String> = self.wanted.iter().map(|room| self.keys.channel(room)).collect();
+        let channels: Vec<String> = self.wanted.iter().map(|room| self.relay.keys().channel(room)).collect();
         if !channels.is_empty() {
             sink.subscribe(&channels).await?;
         }
-        let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut self.conn).await?;
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(self.relay.conn()).await?;
         self.live_since = Some(MessageId::new(secs.saturating_mul(1000).saturating_add(micros / 1000), 0));
         Ok((sink, stream))
     }
@@ -187,7 +172,7 @@ impl Task {
                 let _ = reply.send(Err(BrokerError::NotListening));
             }
             Command::Unlisten(room) => {
-                self.last.remove(&room);
+                self.relay.forget(&room);
                 self.wanted.remove(&room);
             }
         }
@@ -197,19 +182,7 @@ impl Task {
     async fn fill_hole(&mut self, hole_after: MessageId) {
         let rooms: Vec<RoomName> = self.wanted.iter().cloned().collect();
         for room in rooms {
-            let after = self.last.get(&room).copied().unwrap_or(hole_after);
-            match replay(&mut self.conn, &self.since, &self.keys, &room, after, self.cap).await {
-                Ok(missed) => {
-                    if let Some(gap) = &missed.gap {
-                        warn!(%room, after = %gap.after, until = %gap.until, "history trimmed during the outage");
-                    }
-                    info!(%room, missed = missed.messages.len(), "filled the pub/sub hole from the stream");
-                    for message in missed.messages {
-                        self.deliver_event(&room, RoomEvent::Message(message));
-                    }
-                }
-                Err(err) => warn!(%room, %err, "could not fill the pub/sub hole"),
-            }
+            self.relay.refill(&room, hole_after).await;
         }
     }
 
@@ -220,7 +193,7 @@ impl Task {
                 command = self.commands.recv() => match command {
                     None => return true,
                     Some(Command::Listen(room, reply)) => {
-                        let outcome = sink.subscribe(self.keys.channel(&room)).await;
+                        let outcome = sink.subscribe(self.relay.keys().channel(&room)).await;
                         let failed = outcome.is_err();
                         if !failed {
                             self.wanted.insert(room);
@@ -231,39 +204,18 @@ impl Task {
                         }
                     }
                     Some(Command::Unlisten(room)) => {
-                        self.last.remove(&room);
+                        self.relay.forget(&room);
                         self.wanted.remove(&room);
-                        if sink.unsubscribe(self.keys.channel(&room)).await.is_err() {
+                        if sink.unsubscribe(self.relay.keys().channel(&room)).await.is_err() {
                             return false;
                         }
                     }
                 },
                 message = stream.next() => match message {
                     None => return false,
-                    Some(message) => self.deliver(&message),
+                    Some(message) => self.relay.deliver_published(message.get_channel_name(), message.get_payload_bytes()),
                 },
             }
         }
-    }
-
-    fn deliver(&mut self, message: &redis::Msg) {
-        let Some(room) = self.keys.room_of(message.get_channel_name()) else {
-            return;
-        };
-        match decode_event(message.get_payload_bytes()) {
-            Ok(event) => self.deliver_event(&room, event),
-            Err(err) => debug!(%err, %room, "dropping unreadable room event"),
-        }
-    }
-
-    /// Delivers an event locally, dropping messages at or below the last delivered id.
-    fn deliver_event(&mut self, room: &RoomName, event: RoomEvent) {
-        if let RoomEvent::Message(message) = &event {
-            if self.last.get(room).is_some_and(|&last| message.id <= last) {
-                return;
-            }
-            self.last.insert(room.clone(), message.id);
-        }
-        self.fanout.deliver(room, event);
     }
 }

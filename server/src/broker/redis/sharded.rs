@@ -1,0 +1,233 @@
+//! Room delivery on a Redis Cluster: sharded pub/sub.
+//!
+//! Classic pub/sub on a cluster sends every message to every node; sharded
+//! pub/sub (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) keeps a room's channel on the node
+//! owning the room's slot — the node that also holds its stream, so a send stays
+//! one script on one node and delivery scales with the number of masters.
+//!
+//! One task owns a cluster connection speaking RESP3 whose pushes (messages and
+//! subscription confirmations, from every node) arrive on one channel. The
+//! `redis` crate keeps the subscriptions: after a node's connection drops or a
+//! failover changes the slot map, it subscribes again on the node that now owns
+//! each channel, and that confirmation arrives here as an `ssubscribe` push.
+//! Every such push for a room already listened to is a possible hole: the task
+//! refills the room from its stream through the [`Relay`], after the last id it
+//! delivered or, for a room with none yet, after the newest entry the stream held
+//! when the room was first subscribed. When a node gives a channel up by itself
+//! (its slot migrated: the server sends `sunsubscribe`), the task subscribes again,
+//! which reaches the new owner.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::time::Duration;
+
+use protocol::{Backoff, MessageId, RoomName};
+use rand::Rng;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::relay::Relay;
+use super::{Keys, Listener};
+use crate::broker::BrokerError;
+use crate::broker::fanout::{Fanout, RemoteSubscriptions};
+use crate::redis_conn::{RedisConn, RedisTarget};
+
+enum Command {
+    Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
+    Unlisten(RoomName),
+}
+
+/// Handle to the sharded pub/sub task: what the [`Fanout`] talks to.
+pub struct ShardedSubscriber {
+    commands: mpsc::UnboundedSender<Command>,
+    connected: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+impl ShardedSubscriber {
+    /// Starts listening on the cluster `target`, delivering into the fanout built by `fanout_for`.
+    pub fn start(
+        target: RedisTarget,
+        conn: RedisConn,
+        keys: Keys,
+        cap: usize,
+        fanout_for: impl FnOnce(Arc<ShardedSubscriber>) -> Fanout,
+    ) -> (Arc<Self>, Fanout) {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let subscriber =
+            Arc::new(Self { commands, connected: Arc::new(AtomicBool::new(false)), stop: CancellationToken::new() });
+        let fanout = fanout_for(subscriber.clone());
+        let task = Task {
+            commands: receiver,
+            connected: subscriber.connected.clone(),
+            wanted: HashSet::new(),
+            floor: HashMap::new(),
+            relay: Relay::new(keys, fanout.clone(), conn, cap),
+        };
+        tokio::spawn(task.run(target, subscriber.stop.clone()));
+        (subscriber, fanout)
+    }
+}
+
+impl Listener for ShardedSubscriber {
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl RemoteSubscriptions for ShardedSubscriber {
+    fn listen(&self, room: &RoomName) -> oneshot::Receiver<Result<(), BrokerError>> {
+        let (reply, confirmed) = oneshot::channel();
+        // If the task is gone the reply sender is dropped and the caller sees an error.
+        let _ = self.commands.send(Command::Listen(room.clone(), reply));
+        confirmed
+    }
+
+    fn unlisten(&self, room: &RoomName) {
+        let _ = self.commands.send(Command::Unlisten(room.clone()));
+    }
+}
+
+/// The schedule of connection attempts until the cluster first answers.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+
+struct Task {
+    commands: mpsc::UnboundedReceiver<Command>,
+    connected: Arc<AtomicBool>,
+    wanted: HashSet<RoomName>,
+    /// Per room: the newest stream id when it was first subscribed, where a refill starts when
+    /// nothing was delivered in the room yet.
+    floor: HashMap<RoomName, MessageId>,
+    relay: Relay,
+}
+
+impl Task {
+    async fn run(mut self, target: RedisTarget, stop: CancellationToken) {
+        let (pushes_in, mut pushes) = mpsc::unbounded_channel();
+        let Some((mut pubsub, _client)) = self.connect(&target, pushes_in, &stop).await else { return };
+        self.connected.store(true, Ordering::Relaxed);
+        info!("redis cluster sharded pub/sub connected");
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                command = self.commands.recv() => match command {
+                    None => return,
+                    Some(Command::Listen(room, reply)) => {
+                        let _ = reply.send(self.listen(&mut pubsub, room).await);
+                    }
+                    Some(Command::Unlisten(room)) => self.unlisten(&mut pubsub, &room).await,
+                },
+                push = pushes.recv() => match push {
+                    None => return,
+                    Some(push) => self.on_push(&mut pubsub, push).await,
+                },
+            }
+        }
+    }
+
+    /// Connects, retrying with backoff until a seed answers (the cluster client then follows
+    /// every node by itself); meanwhile room subscriptions are refused with a clear error.
+    async fn connect(
+        &mut self,
+        target: &RedisTarget,
+        pushes: mpsc::UnboundedSender<PushInfo>,
+        stop: &CancellationToken,
+    ) -> Option<(ClusterConnection, ClusterClient)> {
+        let mut backoff = RECONNECT;
+        loop {
+            let client = match target.cluster_pubsub(pushes.clone())? {
+                Ok(client) => client,
+                Err(err) => {
+                    warn!(%err, "redis cluster pub/sub cannot be configured");
+                    return None;
+                }
+            };
+            match client.get_async_connection().await {
+                Ok(pubsub) => return Some((pubsub, client)),
+                Err(err) => warn!(%err, attempt = backoff.attempt(), "redis cluster pub/sub connect failed"),
+            }
+            let pause = tokio::time::sleep(backoff.next_delay(rand::rng().random::<f64>()));
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    () = &mut pause => break,
+                    command = self.commands.recv() => match command? {
+                        Command::Listen(_, reply) => drop(reply.send(Err(BrokerError::NotListening))),
+                        Command::Unlisten(room) => drop(self.wanted.remove(&room)),
+                    },
+                }
+            }
+        }
+    }
+
+    async fn listen(&mut self, pubsub: &mut ClusterConnection, room: RoomName) -> Result<(), BrokerError> {
+        pubsub.ssubscribe(self.relay.keys().channel(&room)).await?;
+        // Subscribed first, then read the top: everything after it reaches us live or by refill.
+        let top: Vec<(String, Value)> = redis::cmd("XREVRANGE")
+            .arg(self.relay.keys().log(&room))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(self.relay.conn())
+            .await?;
+        let floor = match top.first() {
+            Some((id, _)) => MessageId::parse(id)?,
+            None => MessageId::new(0, 0),
+        };
+        self.floor.insert(room.clone(), floor);
+        self.wanted.insert(room);
+        Ok(())
+    }
+
+    async fn unlisten(&mut self, pubsub: &mut ClusterConnection, room: &RoomName) {
+        self.relay.forget(room);
+        self.floor.remove(room);
+        self.wanted.remove(room);
+        if let Err(err) = pubsub.sunsubscribe(self.relay.keys().channel(room)).await {
+            warn!(%err, %room, "could not unsubscribe a room channel");
+        }
+    }
+
+    async fn on_push(&mut self, pubsub: &mut ClusterConnection, push: PushInfo) {
+        let mut data = push.data.into_iter();
+        let Some(Value::BulkString(channel)) = data.next() else { return };
+        let channel = String::from_utf8_lossy(&channel);
+        match push.kind {
+            PushKind::SMessage => {
+                if let Some(Value::BulkString(payload)) = data.next() {
+                    self.relay.deliver_published(&channel, &payload);
+                }
+            }
+            PushKind::SSubscribe => {
+                let Some(room) = self.wanted_room(&channel) else { return };
+                if let Some(&floor) = self.floor.get(&room) {
+                    self.relay.refill(&room, floor).await;
+                }
+            }
+            PushKind::SUnsubscribe => {
+                let Some(room) = self.wanted_room(&channel) else { return };
+                warn!(%room, "a node gave up a room channel (slot moved); subscribing again");
+                if let Err(err) = pubsub.ssubscribe(self.relay.keys().channel(&room)).await {
+                    warn!(%err, %room, "could not subscribe the room again");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn wanted_room(&self, channel: &str) -> Option<RoomName> {
+        self.relay.keys().room_of(channel).filter(|room| self.wanted.contains(room))
+    }
+}
