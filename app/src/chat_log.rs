@@ -44,6 +44,10 @@ pub struct Line {
 pub struct ChatLog {
     lines: Vec<Line>,
     seen: HashSet<MessageId>,
+    /// (author, client id) of every send shown: a send stored twice under two ids (its first
+    /// copy was published, then lost in a Redis failover before it was acknowledged, and the
+    /// outbox sent it again) is still shown once.
+    sends: HashSet<(String, String)>,
     notices: u64,
     last_id: Option<MessageId>,
 }
@@ -109,7 +113,7 @@ impl ChatLog {
                 }
             }
             ServerFrame::Message(message) => self.add_message(message, me),
-            ServerFrame::Ack { client_id, id } => self.confirm(client_id, *id),
+            ServerFrame::Ack { client_id, id } => self.confirm(client_id, *id, me),
             ServerFrame::Joined { user, ts, .. } => self.push_notice(format!("{user} joined"), *ts),
             ServerFrame::Left { user, ts, .. } => self.push_notice(format!("{user} left"), *ts),
             _ => {}
@@ -121,6 +125,11 @@ impl ChatLog {
             return;
         }
         self.note_id(message.id);
+        if let Some(client_id) = &message.client_id
+            && !self.sends.insert((message.user.clone(), client_id.clone()))
+        {
+            return;
+        }
         let mine = message.user == me;
         // Our own message coming back live or in history replaces its pending line.
         if mine
@@ -136,7 +145,8 @@ impl ChatLog {
         self.lines.push(message_line(author, message.id.to_string(), &message.text, message.ts, mine, false));
     }
 
-    fn confirm(&mut self, client_id: &str, id: MessageId) {
+    fn confirm(&mut self, client_id: &str, id: MessageId, me: &str) {
+        self.sends.insert((me.to_owned(), client_id.to_owned()));
         if self.seen.contains(&id) {
             // The live copy arrived first and already took the pending line's place.
             self.lines.retain(|l| !(l.pending && l.key == client_id));
@@ -216,6 +226,24 @@ mod tests {
         log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: mid("8-0") }, "alice");
         assert_eq!(log.lines().len(), 2);
         assert_eq!(log.last_id(), Some(mid("8-0")));
+    }
+
+    #[test]
+    fn a_send_stored_again_under_another_id_is_shown_once() {
+        let mut log = ChatLog::default();
+        log.apply(&ServerFrame::Message(msg("1-0", "bob", "hi", Some("b1"))), "alice");
+        // The failover lost 1-0 before bob was acked; his outbox sent b1 again, stored as 2-0.
+        log.apply(&ServerFrame::Message(msg("2-0", "bob", "hi", Some("b1"))), "alice");
+        assert_eq!(log.lines().len(), 1);
+        assert_eq!(log.last_id(), Some(mid("2-0")), "catch-up goes on from the newest id");
+        // Another user's client id may be the same string: a different send.
+        log.apply(&ServerFrame::Message(msg("3-0", "carol", "yo", Some("b1"))), "alice");
+        assert_eq!(log.lines().len(), 2);
+        // Our own: acked under one id, then seen live under another.
+        log.push_pending("alice", "a1", "mine");
+        log.apply(&ServerFrame::Ack { client_id: "a1".into(), id: mid("4-0") }, "alice");
+        log.apply(&ServerFrame::Message(msg("5-0", "alice", "mine", Some("a1"))), "alice");
+        assert_eq!(log.lines().len(), 3);
     }
 
     #[test]
