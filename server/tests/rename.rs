@@ -80,10 +80,10 @@ async fn names_of_others_and_bad_names_are_refused() {
     // Changing only the case of one's own name is fine; the old name is released.
     pause().await;
     alice_ws.send(&ClientFrame::Rename { name: "QUEEN".into() }).await;
-    alice_ws.expect(renamed).await;
+    alice_ws.expect(|f| renamed(f).filter(|(_, name)| name == "QUEEN")).await;
     pause().await;
     alice_ws.send(&ClientFrame::Rename { name: "Alice".into() }).await;
-    alice_ws.expect(renamed).await;
+    alice_ws.expect(|f| renamed(f).filter(|(_, name)| name == "Alice")).await;
     bob_ws.send(&ClientFrame::Rename { name: "Queen".into() }).await;
     let bobs = bob_ws.expect(|f| renamed(f).filter(|(user, _)| user == "bob")).await;
     assert_eq!(bobs, ("bob".into(), "Queen".into()), "a released name can be taken");

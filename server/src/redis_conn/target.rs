@@ -1,7 +1,7 @@
-//! What `REDIS_URL` names: one server (`redis://…`, `rediss://…`, `unix://…`) or a Redis Cluster
-//! given by seed nodes, `redis+cluster://[user:password@]host:port[,host:port…][/]` (or
-//! `rediss+cluster://` for TLS). A cluster needs only some of its nodes as seeds: the client
-//! asks them for the slot map and finds the rest.
+//! What `REDIS_URL` names: one server (`redis://…`, `unix://…`) or a Redis Cluster given by seed
+//! nodes, `redis+cluster://[user:password@]host:port[,host:port…][/]`. A cluster needs only some
+//! of its nodes as seeds: the client asks them for the slot map and finds the rest. (TLS,
+//! `rediss://`, parses but is not compiled in: connecting says so.)
 
 use std::time::Duration;
 
@@ -117,7 +117,7 @@ mod tests {
             seeds("redis+cluster://10.0.0.1:7000,10.0.0.2:7001/"),
             ["redis://10.0.0.1:7000/", "redis://10.0.0.2:7001/"]
         );
-        assert_eq!(seeds("rediss+cluster://app:pw@a:1,b:2"), ["rediss://app:pw@a:1/", "rediss://app:pw@b:2/"]);
+        assert_eq!(seeds("redis+cluster://app:pw@a:1,b:2"), ["redis://app:pw@a:1/", "redis://app:pw@b:2/"]);
     }
 
     #[test]

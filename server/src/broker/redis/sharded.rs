@@ -174,21 +174,34 @@ impl Task {
     async fn listen(&mut self, pubsub: &mut ClusterConnection, room: RoomName) -> Result<(), BrokerError> {
         pubsub.ssubscribe(self.relay.keys().channel(&room)).await?;
         // Subscribed first, then read the top: everything after it reaches us live or by refill.
+        match self.stream_top(&room).await {
+            Ok(floor) => {
+                self.floor.insert(room.clone(), floor);
+                self.wanted.insert(room);
+                Ok(())
+            }
+            Err(err) => {
+                // Not listened to after all: give the subscription back rather than leak it.
+                let _ = pubsub.sunsubscribe(self.relay.keys().channel(&room)).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// The id of the newest entry of `room`'s stream (`0-0` when it is empty).
+    async fn stream_top(&mut self, room: &RoomName) -> Result<MessageId, BrokerError> {
         let top: Vec<(String, Value)> = redis::cmd("XREVRANGE")
-            .arg(self.relay.keys().log(&room))
+            .arg(self.relay.keys().log(room))
             .arg("+")
             .arg("-")
             .arg("COUNT")
             .arg(1)
             .query_async(self.relay.conn())
             .await?;
-        let floor = match top.first() {
+        Ok(match top.first() {
             Some((id, _)) => MessageId::parse(id)?,
             None => MessageId::new(0, 0),
-        };
-        self.floor.insert(room.clone(), floor);
-        self.wanted.insert(room);
-        Ok(())
+        })
     }
 
     async fn unlisten(&mut self, pubsub: &mut ClusterConnection, room: &RoomName) {
