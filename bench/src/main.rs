@@ -2,9 +2,14 @@
 //!
 //! It starts both stacks (each with its own Redis, three instances), registers accounts on
 //! each, then runs every scenario on one stack and then the other, alternating which goes
-//! first, and writes `<out>/<date>.json`, `<date>.md` and `<date>.svg`. A scenario that fails
+//! first, and writes `<out>/<date>.json`, `<date>.md` and `<date>.svg` (`<date>-<names>.*` with
+//! `--only`, so a partial run never overwrites a full one's files). A scenario that fails
 //! makes the run exit non-zero (after the report is written): the smoke in `scripts/test`
 //! is `loadgen --smoke`. See the README's Benchmarks section for what each figure means.
+//!
+//! One scenario is Switchboard's alone: `redis-scale` (the fan-out step-up on one Redis, then
+//! on a Redis Cluster of 3 masters that it starts itself). `--only redis-scale` runs just that
+//! comparison, and then the peer's stack is not started at all.
 
 mod accounts;
 mod chart;
@@ -51,8 +56,9 @@ struct Args {
     /// Instances per stack.
     #[arg(long, default_value_t = 3)]
     instances: usize,
-    /// Run only these scenarios (comma-separated names as in the report, e.g. `fan-out`);
-    /// for working on one scenario, not for the published figures.
+    /// Run only these scenarios (comma-separated names as in the report, e.g. `fan-out`, or
+    /// `redis-scale` for one Redis against a Redis Cluster); for working on one scenario or
+    /// that comparison, not for the published side-by-side figures.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -66,7 +72,15 @@ async fn main() -> Result<()> {
         args.out.clone().unwrap_or_else(|| root.join(if args.smoke { "target/bench-smoke" } else { "bench/results" }));
     let date = time::OffsetDateTime::now_utc().date().to_string();
     let run = format!("{:x}", rand::random::<u32>());
-    let ctx = Ctx { plan: plan.clone(), root: root.clone(), run, only: args.only.clone() };
+    let unknown: Vec<&String> = args.only.iter().filter(|o| Scenario::ALL.iter().all(|s| s.name() != *o)).collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        bail!("--only: no scenario named {unknown:?} (scenarios: {})", names.join(", "));
+    }
+    let chosen: Vec<Scenario> =
+        Scenario::ALL.into_iter().filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s.name())).collect();
+    let ctx =
+        Ctx { plan: plan.clone(), root: root.clone(), run, profile: args.profile.clone(), instances: args.instances };
     let mut report = Report {
         date: date.clone(),
         machine: machine(),
@@ -76,22 +90,40 @@ async fn main() -> Result<()> {
         failures: Vec::new(),
     };
 
-    eprintln!("starting both stacks ({} instances each)", args.instances);
+    // Switchboard-only scenarios (redis-scale) have no use for the peer's stack.
+    let need_peer = chosen.iter().any(|s| !s.switchboard_only());
+    if need_peer {
+        eprintln!("starting both stacks ({} instances each)", args.instances);
+    } else {
+        eprintln!("starting Switchboard's stack ({} instances; the peer's is not needed)", args.instances);
+    }
     let ours = Stack::start(Proto::Ours, &root, &args.profile, args.instances).await?;
-    let peer = match Stack::start(Proto::Peer, &root, &args.profile, args.instances).await {
-        Ok(peer) => peer,
-        Err(e) => {
-            let _ = ours.stop().await;
-            return Err(e);
+    let peer = if need_peer {
+        match Stack::start(Proto::Peer, &root, &args.profile, args.instances).await {
+            Ok(peer) => Some(peer),
+            Err(e) => {
+                let _ = ours.stop().await;
+                return Err(e);
+            }
         }
+    } else {
+        None
     };
-    let result = run_all(&ctx, [&ours, &peer], &mut report).await;
-    let stopped = (ours.stop().await, peer.stop().await);
+    let stacks: Vec<&Stack> = [Some(&ours), peer.as_ref()].into_iter().flatten().collect();
+    let result = run_all(&ctx, &chosen, &stacks, &mut report).await;
+    let stopped = (ours.stop().await, if let Some(peer) = peer { peer.stop().await } else { Ok(()) });
     report.load.push(load());
     if let Err(e) = result {
         report.failures.push(format!("setup: {e:#}"));
     }
-    write(&report, &out, &date)?;
+    // A partial run is filed under its scenarios' names, next to (not over) the full run's.
+    let stem = if args.only.is_empty() {
+        date.clone()
+    } else {
+        let names = args.only.join("+").replace(|c: char| !c.is_ascii_alphanumeric() && c != '+', "-");
+        format!("{date}-{names}")
+    };
+    write(&report, &out, &stem)?;
     stopped.0?;
     stopped.1?;
     if !report.failures.is_empty() {
@@ -100,21 +132,32 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Registers accounts on both stacks, then runs every scenario on both, alternating.
-async fn run_all(ctx: &Ctx, stacks: [&Stack; 2], report: &mut Report) -> Result<()> {
+/// Registers accounts on the stacks, then runs every chosen scenario on each (alternating which
+/// goes first), a Switchboard-only one on Switchboard's alone.
+async fn run_all(ctx: &Ctx, chosen: &[Scenario], stacks: &[&Stack], report: &mut Report) -> Result<()> {
     let mut accounts: Vec<Vec<Account>> = Vec::new();
-    for stack in stacks {
+    for &stack in stacks {
         let started = std::time::Instant::now();
         let list = accounts::register_many(&stack.urls(), &format!("b{}", ctx.run), ctx.plan.accounts, 6).await?;
         eprintln!("{}: {} accounts registered in {:.1?}", stack.proto.label(), list.len(), started.elapsed());
         accounts.push(list);
     }
-    let chosen = Scenario::ALL.iter().filter(|s| ctx.only.is_empty() || ctx.only.iter().any(|o| o == s.name()));
-    for (n, scenario) in chosen.enumerate() {
+    // Scenarios run on both stacks so far (a Switchboard-only one does not shift the alternation).
+    let mut n = 0;
+    for scenario in chosen {
         // Alternate which stack goes first, so neither always meets a warmer machine.
-        let order = if n % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut order: Vec<usize> = (0..stacks.len()).collect();
+        if n % 2 == 1 {
+            order.reverse();
+        }
+        if !scenario.switchboard_only() {
+            n += 1;
+        }
         for i in order {
             let stack = stacks[i];
+            if scenario.switchboard_only() && stack.proto != Proto::Ours {
+                continue;
+            }
             eprintln!("{} on {}", scenario.name(), stack.proto.label());
             match scenario.run(ctx, stack, &accounts[i]).await {
                 Ok(measures) => measures.into_iter().for_each(|m| report.add(scenario.name(), stack.proto, m)),
@@ -132,6 +175,7 @@ async fn run_all(ctx: &Ctx, stacks: [&Stack; 2], report: &mut Report) -> Result<
                         unit: "",
                         better: report::Better::Higher,
                         figure: failed,
+                        switchboard_only: scenario.switchboard_only(),
                     };
                     report.add(scenario.name(), stack.proto, measure);
                 }
@@ -141,12 +185,12 @@ async fn run_all(ctx: &Ctx, stacks: [&Stack; 2], report: &mut Report) -> Result<
     Ok(())
 }
 
-fn write(report: &Report, out: &Path, date: &str) -> Result<()> {
+fn write(report: &Report, out: &Path, stem: &str) -> Result<()> {
     std::fs::create_dir_all(out)?;
-    let json = out.join(format!("{date}.json"));
+    let json = out.join(format!("{stem}.json"));
     std::fs::write(&json, serde_json::to_string_pretty(report)?)?;
-    std::fs::write(out.join(format!("{date}.md")), report.markdown())?;
-    chart::write(report, &out.join(format!("{date}.svg")))?;
+    std::fs::write(out.join(format!("{stem}.md")), report.markdown())?;
+    chart::write(report, &out.join(format!("{stem}.svg")))?;
     println!("{}", report.markdown());
     eprintln!("wrote {}", json.display());
     Ok(())

@@ -37,6 +37,9 @@ pub struct Plan {
     pub login_duration: Duration,
     /// Fan-out shapes.
     pub fanout: Vec<Shape>,
+    /// The Redis scale test's shape: the fan-out step-up run on Switchboard over one Redis,
+    /// then over a Redis Cluster (3 masters).
+    pub redis_scale: Shape,
     /// First fan-out rate, deliveries/s.
     pub fanout_start: f64,
     /// Each step multiplies the rate by this.
@@ -88,6 +91,7 @@ impl Plan {
                 Shape { rooms: 20, members: 100 },
                 Shape { rooms: 100, members: 10 },
             ],
+            redis_scale: Shape { rooms: 100, members: 10 },
             fanout_start: 5000.0,
             fanout_factor: 1.5,
             fanout_steps: 12,
@@ -118,6 +122,8 @@ impl Plan {
             login_concurrency: 2,
             login_duration: Duration::from_secs(2),
             fanout: vec![Shape { rooms: 1, members: 30 }, Shape { rooms: 3, members: 10 }],
+            // Ten rooms, so they spread over the masters' slots; three members, one per instance.
+            redis_scale: Shape { rooms: 10, members: 3 },
             fanout_start: 300.0,
             fanout_factor: 2.0,
             fanout_steps: 2,

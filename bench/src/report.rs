@@ -45,13 +45,21 @@ pub struct Measure {
     pub better: Better,
     /// The value.
     pub figure: Figure,
+    /// Measured on Switchboard alone (the peer has no counterpart: its cell says so).
+    pub switchboard_only: bool,
 }
 
 impl Measure {
     /// A measured value.
     pub fn value(metric: impl Into<String>, unit: &'static str, better: Better, value: f64, details: Value) -> Self {
         let figure = Figure { value: Some(value), note: String::new(), generator_limited: false, details };
-        Measure { metric: metric.into(), unit, better, figure }
+        Measure { metric: metric.into(), unit, better, figure, switchboard_only: false }
+    }
+
+    /// Marks the figure as one the peer has no counterpart for.
+    pub fn switchboard_only(mut self, only: bool) -> Self {
+        self.switchboard_only = only;
+        self
     }
 
     /// Marks the figure as possibly capped by the generator.
@@ -82,6 +90,9 @@ pub struct Row {
     pub ours: Option<Figure>,
     /// The peer's figure.
     pub peer: Option<Figure>,
+    /// Measured on Switchboard alone (e.g. one Redis against a Redis Cluster): no peer figure.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub switchboard_only: bool,
 }
 
 /// A whole run.
@@ -114,6 +125,7 @@ impl Report {
                 better: measure.better,
                 ours: None,
                 peer: None,
+                switchboard_only: measure.switchboard_only,
             });
             self.rows.len() - 1
         });
@@ -140,14 +152,18 @@ impl Report {
                 _ => "–".to_owned(),
             };
             let better = if row.better == Better::Lower { "lower is better" } else { "higher is better" };
+            let peer = if row.switchboard_only && row.peer.is_none() {
+                "– (Switchboard only)".to_owned()
+            } else {
+                cell(&row.peer)
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} ({}, {better}) | {} | {} | {ratio} |",
+                "| {} | {} ({}, {better}) | {} | {peer} | {ratio} |",
                 row.scenario,
                 row.metric,
                 row.unit,
                 cell(&row.ours),
-                cell(&row.peer)
             );
         }
         if !self.failures.is_empty() {

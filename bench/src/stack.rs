@@ -5,6 +5,13 @@
 //! not policy, is measured. The peer is started here: a `redis-server` on a free port and
 //! three `node server.js` processes. The generator talks to the instances directly on both
 //! stacks, so no load balancer sits in either path.
+//!
+//! For the Redis scale test, Switchboard also comes up on a Redis Cluster instead of its one
+//! Redis: `scripts/cluster up --name bench-redis-cluster --redis-cluster`, which runs
+//! `scripts/redis-cluster up .run/bench-redis-cluster/redis-cluster` (6 nodes: 3 masters,
+//! 3 replicas) and gives every instance that directory's `url` as `REDIS_URL`; `down` stops
+//! it with `scripts/redis-cluster down`. Same script, same settings, same instances as the
+//! one-Redis stack: only the Redis differs.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -30,11 +37,36 @@ pub struct Stack {
     pub proto: Proto,
     /// Its instances.
     pub instances: Vec<Instance>,
-    /// Its Redis's process id.
-    pub redis_pid: u32,
+    /// What its instances store in and publish through.
+    pub redis: Redis,
+    /// Its Redis's process ids: one `redis-server`, or every node of a Redis Cluster (replicas
+    /// included: they do work too).
+    pub redis_pids: Vec<u32>,
     root: PathBuf,
     children: Vec<Child>,
     redis_dir: Option<PathBuf>,
+    /// The `scripts/cluster --name` a Switchboard stack was started with (`None`: the peer).
+    cluster_name: Option<&'static str>,
+}
+
+/// The Redis behind a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Redis {
+    /// One `redis-server`.
+    One,
+    /// A Redis Cluster from `scripts/redis-cluster`: 3 masters, one replica each.
+    Cluster,
+}
+
+impl Redis {
+    /// How reports name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Redis::One => "one Redis",
+            Redis::Cluster => "Redis Cluster 3 masters",
+        }
+    }
 }
 
 /// Settings that lift Switchboard's abuse limits for the bench (see `server/src/config.rs`).
@@ -49,15 +81,33 @@ const OUR_SETTINGS: [(&str, &str); 8] = [
     ("RUST_LOG", "warn"),
 ];
 
+/// `scripts/cluster --name` of Switchboard's stack on one Redis (the one every scenario uses).
 const CLUSTER_NAME: &str = "bench";
+/// `scripts/cluster --name` of Switchboard's stack on a Redis Cluster (the Redis scale test);
+/// a name of its own, so it can run while the other is up.
+const REDIS_CLUSTER_NAME: &str = "bench-redis-cluster";
 
 impl Stack {
     /// Starts `proto`'s stack with `instances` instances; `profile` is the server build
     /// (`debug` or `release`) for Switchboard.
     pub async fn start(proto: Proto, root: &Path, profile: &str, instances: usize) -> Result<Stack> {
         match proto {
-            Proto::Ours => start_ours(root, profile, instances).await,
+            Proto::Ours => start_ours(root, profile, instances, Redis::One).await,
             Proto::Peer => start_peer(root, instances).await,
+        }
+    }
+
+    /// Starts Switchboard's stack with `instances` instances on a Redis Cluster (6 nodes,
+    /// 3 masters) instead of one Redis; `stop` stops the cluster too.
+    pub async fn start_ours_on_redis_cluster(root: &Path, profile: &str, instances: usize) -> Result<Stack> {
+        start_ours(root, profile, instances, Redis::Cluster).await
+    }
+
+    /// Its name in the log: the proto's, and the Redis when it is a cluster.
+    pub fn label(&self) -> String {
+        match self.redis {
+            Redis::One => self.proto.label().to_owned(),
+            Redis::Cluster => format!("{} on {}", self.proto.label(), self.redis.label()),
         }
     }
 
@@ -66,9 +116,9 @@ impl Stack {
         self.instances.iter().map(|i| i.url.clone()).collect()
     }
 
-    /// Process ids of every server process and its Redis.
+    /// Process ids of every server process and its Redis (every node of a Redis Cluster).
     pub fn all_pids(&self) -> Vec<u32> {
-        self.instances.iter().map(|i| i.pid).chain([self.redis_pid]).collect()
+        self.instances.iter().map(|i| i.pid).chain(self.redis_pids.iter().copied()).collect()
     }
 
     /// SIGKILLs instance `index` (the reconnect storm); `stop` still cleans up after it.
@@ -90,33 +140,53 @@ impl Stack {
         if let Some(dir) = &self.redis_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
-        if self.proto == Proto::Ours {
-            let status = Command::new(self.root.join("scripts/cluster"))
-                .args(["down", "--name", CLUSTER_NAME])
-                .current_dir(&self.root)
-                .status()
-                .await?;
-            if !status.success() {
-                bail!("scripts/cluster down failed: {status}");
-            }
+        if let Some(name) = self.cluster_name {
+            cluster_down(&self.root, name).await?;
         }
         Ok(())
     }
 }
 
-async fn start_ours(root: &Path, profile: &str, instances: usize) -> Result<Stack> {
-    let status = Command::new(root.join("scripts/cluster"))
-        .args(["up", "--name", CLUSTER_NAME, "--instances", &instances.to_string()])
-        .envs(OUR_SETTINGS)
-        .env("PROFILE", profile)
-        .current_dir(root)
-        .stdout(Stdio::null())
-        .status()
-        .await?;
+/// `scripts/cluster down --name NAME` (which also runs `scripts/redis-cluster down` on the
+/// Redis Cluster it started, if any).
+async fn cluster_down(root: &Path, name: &str) -> Result<()> {
+    let status =
+        Command::new(root.join("scripts/cluster")).args(["down", "--name", name]).current_dir(root).status().await?;
     if !status.success() {
-        bail!("scripts/cluster up failed: {status}");
+        bail!("scripts/cluster down --name {name} failed: {status}");
     }
-    let run = root.join(".run").join(CLUSTER_NAME);
+    Ok(())
+}
+
+async fn start_ours(root: &Path, profile: &str, instances: usize, redis: Redis) -> Result<Stack> {
+    let name = match redis {
+        Redis::One => CLUSTER_NAME,
+        Redis::Cluster => REDIS_CLUSTER_NAME,
+    };
+    let mut up = Command::new(root.join("scripts/cluster"));
+    up.args(["up", "--name", name, "--instances", &instances.to_string()]);
+    if redis == Redis::Cluster {
+        up.arg("--redis-cluster");
+    }
+    let status = up.envs(OUR_SETTINGS).env("PROFILE", profile).current_dir(root).stdout(Stdio::null()).status().await?;
+    let stack = if status.success() {
+        read_ours(root, name, instances, redis)
+    } else {
+        Err(anyhow::anyhow!("scripts/cluster up --name {name} failed: {status}"))
+    };
+    match stack {
+        Ok(stack) => Ok(stack),
+        Err(e) => {
+            // Whatever `up` got to start (instances, Redis nodes) is stopped before giving up.
+            let _ = cluster_down(root, name).await;
+            Err(e)
+        }
+    }
+}
+
+/// What `scripts/cluster up --name NAME` recorded in `.run/NAME`.
+fn read_ours(root: &Path, name: &'static str, instances: usize, redis: Redis) -> Result<Stack> {
+    let run = root.join(".run").join(name);
     let read = |file: &str| -> Result<String> {
         Ok(std::fs::read_to_string(run.join(file)).with_context(|| format!("reading {file}"))?.trim().to_owned())
     };
@@ -126,14 +196,40 @@ async fn start_ours(root: &Path, profile: &str, instances: usize) -> Result<Stac
         let pid = read(&format!("app-{i}.pid"))?.parse()?;
         list.push(Instance { url: format!("http://127.0.0.1:{port}"), pid });
     }
-    let redis_pid = read("redis.pid")?.parse()?;
+    // The REDIS_URL every instance was given.
+    let url = read("redis.url")?;
+    let redis_pids = match redis {
+        Redis::One => vec![read("redis.pid")?.parse()?],
+        Redis::Cluster => {
+            if !url.starts_with("redis+cluster://") {
+                bail!("{name}: the instances got REDIS_URL={url}, not a Redis Cluster");
+            }
+            // scripts/redis-cluster records each node as redis-PORT.pid in its directory.
+            let dir = run.join("redis-cluster");
+            let mut pids = Vec::new();
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                let file = entry?.file_name();
+                let file = file.to_string_lossy();
+                if file.starts_with("redis-") && file.ends_with(".pid") {
+                    pids.push(read(&format!("redis-cluster/{file}"))?.parse()?);
+                }
+            }
+            if pids.is_empty() {
+                bail!("no redis-*.pid in {}", dir.display());
+            }
+            pids.sort_unstable();
+            pids
+        }
+    };
     Ok(Stack {
         proto: Proto::Ours,
         instances: list,
-        redis_pid,
+        redis,
+        redis_pids,
         root: root.to_owned(),
         children: Vec::new(),
         redis_dir: None,
+        cluster_name: Some(name),
     })
 }
 
@@ -178,10 +274,12 @@ async fn start_peer(root: &Path, instances: usize) -> Result<Stack> {
     Ok(Stack {
         proto: Proto::Peer,
         instances: list,
-        redis_pid,
+        redis: Redis::One,
+        redis_pids: vec![redis_pid],
         root: root.to_owned(),
         children,
         redis_dir: Some(redis_dir),
+        cluster_name: None,
     })
 }
 

@@ -21,7 +21,9 @@ pub const P99_BOUND_MS: f64 = 50.0;
 pub async fn run(ctx: &Ctx, stack: &Stack, accounts: &[Account]) -> Result<Vec<Measure>> {
     let mut measures = Vec::new();
     for (i, &shape) in ctx.plan.fanout.iter().enumerate() {
-        measures.push(run_shape(ctx, stack, accounts, shape, i as u32).await?);
+        let prefix = format!("fan{}-{i}", ctx.run);
+        let metric = format!("deliveries/s, {} room × {} (p99 < 50 ms, 0 lost)", shape.rooms, shape.members);
+        measures.push(run_shape(ctx, stack, accounts, shape, i as u32, &prefix, metric).await?);
     }
     Ok(measures)
 }
@@ -30,10 +32,19 @@ fn passed(step: &StepResult) -> bool {
     step.p99_ms < P99_BOUND_MS && step.lost == 0 && step.errors == 0 && step.extra == 0
 }
 
-async fn run_shape(ctx: &Ctx, stack: &Stack, accounts: &[Account], shape: Shape, index: u32) -> Result<Measure> {
+/// The step-up on one shape: rooms named `<prefix>-<r>` (not used by any other run on the same
+/// stack), step ids from `index * 1000`, the figure named `metric`.
+pub async fn run_shape(
+    ctx: &Ctx,
+    stack: &Stack,
+    accounts: &[Account],
+    shape: Shape,
+    index: u32,
+    prefix: &str,
+    metric: String,
+) -> Result<Measure> {
     let plan = &ctx.plan;
-    let prefix = format!("fan{}-{index}", ctx.run);
-    let targets = shape_targets(stack, accounts, shape, &prefix);
+    let targets = shape_targets(stack, accounts, shape, prefix);
     let pool = pool::open(stack.proto, &targets, plan.per_task, 64).await?;
     tokio::time::sleep(plan.settle).await;
     let rooms: Vec<String> = (0..shape.rooms).map(|r| format!("{prefix}-{r}")).collect();
@@ -47,7 +58,7 @@ async fn run_shape(ctx: &Ctx, stack: &Stack, accounts: &[Account], shape: Shape,
             sender::step(&pool, stack.proto, shape, &rooms, rate, plan.step, plan.grace, id, &stack.all_pids()).await;
         eprintln!(
             "  {} {}x{}: {:.0} deliveries/s asked, {:.0} got, p99 {:.1} ms, lost {}, generator {:.2} cores",
-            stack.proto.label(),
+            stack.label(),
             shape.rooms,
             shape.members,
             deliveries,
@@ -67,7 +78,6 @@ async fn run_shape(ctx: &Ctx, stack: &Stack, accounts: &[Account], shape: Shape,
     if steps.iter().all(|s| s.delivered == 0) {
         bail!("{}x{}: no delivery at all", shape.rooms, shape.members);
     }
-    let metric = format!("deliveries/s, {} room × {} (p99 < 50 ms, 0 lost)", shape.rooms, shape.members);
     let best = steps.iter().filter(|s| passed(s)).max_by(|a, b| a.deliveries_per_s.total_cmp(&b.deliveries_per_s));
     let details = json!({"shape": shape, "steps": steps});
     Ok(match best {

@@ -1,4 +1,5 @@
-//! The scenarios, each run on one stack at a time; `main` alternates the stacks.
+//! The scenarios, each run on one stack at a time; `main` alternates the stacks (a
+//! Switchboard-only scenario, the Redis scale test, runs on Switchboard's alone).
 //!
 //! A scenario returns its figures as [`Measure`]s or an error; an error fails the run (the
 //! smoke in `scripts/test` relies on that), and the report says "not run" with the reason.
@@ -8,6 +9,7 @@ pub mod idle;
 pub mod latency;
 pub mod logins;
 pub mod page;
+pub mod redis_scale;
 pub mod storm;
 pub mod wasm;
 
@@ -29,8 +31,10 @@ pub struct Ctx {
     pub root: PathBuf,
     /// A tag unique to this run (room names).
     pub run: String,
-    /// Scenario names to run (empty: all).
-    pub only: Vec<String>,
+    /// Switchboard's server build (`debug` or `release`), for stacks a scenario starts itself.
+    pub profile: String,
+    /// Instances per stack, likewise.
+    pub instances: usize,
 }
 
 /// The scenarios, in the order they run.
@@ -48,19 +52,22 @@ pub enum Scenario {
     Fanout,
     /// Cross-instance latency at a fixed rate.
     Latency,
+    /// Switchboard alone: the fan-out step-up on one Redis, then on a Redis Cluster.
+    RedisScale,
     /// One instance SIGKILLed under its clients (last: it leaves the stack short).
     Storm,
 }
 
 impl Scenario {
     /// All, in order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Wasm,
         Scenario::Idle,
         Scenario::Page,
         Scenario::Logins,
         Scenario::Fanout,
         Scenario::Latency,
+        Scenario::RedisScale,
         Scenario::Storm,
     ];
 
@@ -73,8 +80,14 @@ impl Scenario {
             Scenario::Logins => "logins",
             Scenario::Fanout => "fan-out",
             Scenario::Latency => "cross-instance latency",
+            Scenario::RedisScale => "redis-scale",
             Scenario::Storm => "reconnect storm",
         }
+    }
+
+    /// Whether it runs on Switchboard's stack only (the peer's is not started for it).
+    pub fn switchboard_only(self) -> bool {
+        matches!(self, Scenario::RedisScale)
     }
 
     /// Runs it on `stack` with `accounts`.
@@ -86,6 +99,7 @@ impl Scenario {
             Scenario::Logins => logins::run(ctx, stack, accounts).await,
             Scenario::Fanout => fanout::run(ctx, stack, accounts).await,
             Scenario::Latency => latency::run(ctx, stack, accounts).await,
+            Scenario::RedisScale => redis_scale::run(ctx, stack, accounts).await,
             Scenario::Storm => storm::run(ctx, stack, accounts).await,
         }
     }
