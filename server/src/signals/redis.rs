@@ -101,7 +101,10 @@ async fn relay(
     Ok(())
 }
 
-/// [`relay`] on a cluster: one RESP3 cluster connection, its pushes on a channel.
+/// [`relay`] on a cluster: one RESP3 cluster connection, its pushes on a channel. When a node's
+/// connection drops, the channel is subscribed again every half second until that succeeds:
+/// if the node held the subscription and stays dead, only a new subscribe (which fails, makes
+/// the crate refresh its slot map, and then reaches a live node) brings the orders back.
 async fn relay_cluster(
     target: &RedisTarget,
     channel: &str,
@@ -114,14 +117,24 @@ async fn relay_cluster(
     pubsub.subscribe(channel).await?;
     backoff.reset();
     info!("listening to instance-wide orders (cluster)");
-    while let Some(push) = pushes.recv().await {
-        if push.kind == PushKind::Message
-            && let Some(Value::BulkString(payload)) = push.data.get(1)
-        {
-            relay_one(local, payload);
+    let mut retry = tokio::time::interval(Duration::from_millis(500));
+    let mut resubscribing = false;
+    loop {
+        tokio::select! {
+            _ = retry.tick(), if resubscribing => resubscribing = pubsub.subscribe(channel).await.is_err(),
+            push = pushes.recv() => match push {
+                None => return Ok(()),
+                Some(push) if push.kind == PushKind::Disconnection => resubscribing = true,
+                Some(push) => {
+                    if push.kind == PushKind::Message
+                        && let Some(Value::BulkString(payload)) = push.data.get(1)
+                    {
+                        relay_one(local, payload);
+                    }
+                }
+            },
         }
     }
-    Ok(())
 }
 
 fn relay_one(local: &broadcast::Sender<Signal>, payload: &[u8]) {

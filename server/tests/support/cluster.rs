@@ -3,8 +3,9 @@
 //!
 //! Most tests share one cluster per test binary ([`shared_cluster`]) and keep apart by key
 //! prefix ([`unique_prefix`]); a test that kills a node starts its own ([`RedisCluster::start`]).
-//! Every server is started with `PR_SET_PDEATHSIG`, from a thread that lives as long as the
-//! test process, so no server outlives the tests, however they end.
+//! A cluster owned by a test is killed when it is dropped (panics included); the shared one is
+//! never dropped, so its servers are started with `PR_SET_PDEATHSIG` from a thread that lives
+//! as long as the test process: none outlives the tests, however they end.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -38,7 +39,7 @@ pub fn shared_cluster() -> &'static RedisCluster {
         let (tx, rx) = std::sync::mpsc::channel();
         // The servers die with the thread that started them: this one never ends.
         std::thread::spawn(move || {
-            let _ = tx.send(RedisCluster::start_blocking());
+            let _ = tx.send(RedisCluster::start_blocking(true));
             loop {
                 std::thread::park();
             }
@@ -61,15 +62,18 @@ pub async fn connect(url: &str) -> RedisConn {
 impl RedisCluster {
     /// Starts a cluster owned by the caller (killed on drop).
     pub async fn start() -> Self {
-        tokio::task::spawn_blocking(Self::start_blocking).await.expect("cluster start")
+        // Not tied to the (short-lived) blocking thread: dropping the cluster kills its servers.
+        tokio::task::spawn_blocking(|| Self::start_blocking(false)).await.expect("cluster start")
     }
 
-    fn start_blocking() -> Self {
+    /// Starts the six servers; with `die_with_thread`, each dies with the calling thread.
+    fn start_blocking(die_with_thread: bool) -> Self {
         let ports: Vec<u16> = (0..6).map(|_| super::free_port()).collect();
         // The cluster bus port defaults to port + 10000, which a free port above 55535 cannot have.
         let buses: Vec<u16> = (0..6).map(|_| super::free_port()).collect();
         let dir = std::env::temp_dir().join(format!("switchboard-test-cluster-{}-{}", std::process::id(), ports[0]));
-        let children = ports.iter().zip(&buses).map(|(&port, &bus)| Some(spawn_node(&dir, port, bus))).collect();
+        let children =
+            ports.iter().zip(&buses).map(|(&port, &bus)| Some(spawn_node(&dir, port, bus, die_with_thread))).collect();
         let cluster = Self { ports, buses, children, dir };
         for &port in &cluster.ports {
             wait_for(Duration::from_secs(10), || cli(port, &["PING"]).is_some_and(|out| out.trim() == "PONG"));
@@ -110,9 +114,17 @@ impl RedisCluster {
         format!("redis+cluster://{}/", seeds.join(","))
     }
 
-    /// The port of the master that owns `key`'s slot now.
+    /// The port of the master that owns `key`'s slot now (asking again for up to ten seconds
+    /// while the nodes' views settle, e.g. a node briefly flagged `fail?` on a loaded machine).
     pub fn master_of(&self, key: &str) -> u16 {
-        self.try_master_of(key).expect("the slot has a live master")
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(port) = self.try_master_of(key) {
+                return port;
+            }
+            assert!(Instant::now() < deadline, "no live master serves {key}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn try_master_of(&self, key: &str) -> Option<u16> {
@@ -151,7 +163,7 @@ impl RedisCluster {
     pub async fn restart(&mut self, port: u16) {
         let index = self.ports.iter().position(|&p| p == port).expect("a node of ours");
         if self.children[index].is_none() {
-            self.children[index] = Some(spawn_node(&self.dir, port, self.buses[index]));
+            self.children[index] = Some(spawn_node(&self.dir, port, self.buses[index], false));
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while !cli(port, &["INFO", "replication"]).is_some_and(|info| info.contains("master_link_status:up")) {
@@ -186,26 +198,28 @@ fn master_line_port(line: &str, slot: u16) -> Option<u16> {
     if serves { port.parse().ok() } else { None }
 }
 
-fn spawn_node(dir: &std::path::Path, port: u16, bus: u16) -> Child {
+fn spawn_node(dir: &std::path::Path, port: u16, bus: u16, die_with_thread: bool) -> Child {
     use std::os::unix::process::CommandExt;
     let data = dir.join(port.to_string());
     std::fs::create_dir_all(&data).expect("node data dir");
     let mut command = Command::new("redis-server");
     command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
-        .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000", "--cluster-port", &bus.to_string()])
+        .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--cluster-port", &bus.to_string()])
         .args(["--repl-diskless-sync-delay", "0"])
         .arg("--cluster-config-file")
         .arg(data.join("nodes.conf"))
         .arg("--dir")
         .arg(&data)
         .stdout(Stdio::null());
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+    if die_with_thread {
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
     }
     command.spawn().expect("redis-server must be installed (scripts/test installs it)")
 }

@@ -16,6 +16,14 @@
 //! when the room was first subscribed. When a node gives a channel up by itself
 //! (its slot migrated: the server sends `sunsubscribe`), the task subscribes again,
 //! which reaches the new owner.
+//!
+//! A node that dies and stays dead is the hard case: the crate only retries its
+//! address, and a connection that sends no command never learns the new slot map,
+//! so the rooms it held would stay silent forever. So when a node's connection
+//! drops (a `disconnection` push), the task subscribes every room again, every
+//! [`RESUBSCRIBE_EVERY`], until all succeed: a subscribe routed to the dead node
+//! fails, which makes the crate refresh its slot map, and the next one reaches the
+//! promoted replica (then the refill above closes the hole).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -30,7 +38,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::relay::Relay;
 use super::{Keys, Listener};
@@ -69,6 +77,7 @@ impl ShardedSubscriber {
             wanted: HashSet::new(),
             floor: HashMap::new(),
             relay: Relay::new(keys, fanout.clone(), conn, cap),
+            resubscribing: false,
         };
         tokio::spawn(task.run(target, subscriber.stop.clone()));
         (subscriber, fanout)
@@ -109,7 +118,12 @@ struct Task {
     /// nothing was delivered in the room yet.
     floor: HashMap<RoomName, MessageId>,
     relay: Relay,
+    /// A node connection dropped: every room is subscribed again until that succeeds.
+    resubscribing: bool,
 }
+
+/// How often rooms are subscribed again while a node is lost.
+pub const RESUBSCRIBE_EVERY: Duration = Duration::from_millis(500);
 
 impl Task {
     async fn run(mut self, target: RedisTarget, stop: CancellationToken) {
@@ -117,9 +131,11 @@ impl Task {
         let Some((mut pubsub, _client)) = self.connect(&target, pushes_in, &stop).await else { return };
         self.connected.store(true, Ordering::Relaxed);
         info!("redis cluster sharded pub/sub connected");
+        let mut retry = tokio::time::interval(RESUBSCRIBE_EVERY);
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
+                _ = retry.tick(), if self.resubscribing => self.resubscribe(&pubsub).await,
                 command = self.commands.recv() => match command {
                     None => return,
                     Some(Command::Listen(room, reply)) => {
@@ -214,6 +230,11 @@ impl Task {
     }
 
     async fn on_push(&mut self, pubsub: &mut ClusterConnection, push: PushInfo) {
+        if push.kind == PushKind::Disconnection {
+            warn!("a redis node's connection dropped; subscribing every room again until it holds");
+            self.resubscribing = true;
+            return;
+        }
         let mut data = push.data.into_iter();
         let Some(Value::BulkString(channel)) = data.next() else { return };
         let channel = String::from_utf8_lossy(&channel);
@@ -237,6 +258,22 @@ impl Task {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Subscribes every wanted room again, all at once; stops once every one succeeded.
+    async fn resubscribe(&mut self, pubsub: &ClusterConnection) {
+        let channels: Vec<String> = self.wanted.iter().map(|room| self.relay.keys().channel(room)).collect();
+        let attempts = channels.into_iter().map(|channel| {
+            let mut pubsub = pubsub.clone();
+            async move { pubsub.ssubscribe(channel).await }
+        });
+        let failed = futures::future::join_all(attempts).await.into_iter().filter(Result::is_err).count();
+        if failed == 0 {
+            info!(rooms = self.wanted.len(), "every room subscribed again after a node was lost");
+            self.resubscribing = false;
+        } else {
+            debug!(failed, "rooms not subscribed again yet");
         }
     }
 
