@@ -20,7 +20,8 @@ COPY --from=build /src/target/site /app/site
 ENV LEPTOS_SITE_ROOT=/app/site LEPTOS_OUTPUT_NAME=switchboard LEPTOS_SITE_PKG_DIR=pkg \
     LISTEN_ADDR=0.0.0.0:3000 RUST_LOG=info
 USER switchboard
-EXPOSE 3000
+# 3000: the site and websockets; 9100: /metrics when METRICS_ADDR=0.0.0.0:9100 (keep it private).
+EXPOSE 3000 9100
 HEALTHCHECK --interval=5s --timeout=2s CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
 STOPSIGNAL SIGTERM
 CMD ["/app/switchboard-server"]

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { newPage, register, uniqueUser } from "./helpers";
+import { instanceUrl, newPage, register, uniqueUser } from "./helpers";
 
 // The site's files are served precompressed, and never through the session store: a logged-in
 // browser fetching a script gets no session cookie back (no session read or write happened).
@@ -20,4 +20,17 @@ test("the client is served precompressed and without touching the session", asyn
   const chat = await context.request.get("/");
   expect(chat.headers()["set-cookie"]).toContain("jsessionid=");
   await context.close();
+});
+
+// Metrics are for the operator: an instance serves them (scripts/cluster sets no METRICS_ADDR), the
+// shipped HAProxy config refuses them to the public, and every answer carries a request id.
+test("/metrics is served by the instances but not through HAProxy", async ({ request }) => {
+  const outside = await request.get("/metrics");
+  expect(outside.status()).toBe(404);
+  expect(await outside.text()).not.toContain("switchboard_");
+  const inside = await request.get(`${instanceUrl(1)}/metrics`);
+  expect(inside.status()).toBe(200);
+  expect(await inside.text()).toContain("switchboard_sockets_open");
+  const page = await request.get("/login");
+  expect(page.headers()["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
 });

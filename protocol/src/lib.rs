@@ -185,6 +185,22 @@ pub enum ErrorCode {
     TooManyRooms,
 }
 
+impl ErrorCode {
+    /// The code as it appears on the wire (`bad_frame`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadFrame => "bad_frame",
+            Self::BadRoom => "bad_room",
+            Self::BadMessage => "bad_message",
+            Self::BadName => "bad_name",
+            Self::NotJoined => "not_joined",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::TooManyRooms => "too_many_rooms",
+        }
+    }
+}
+
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -13,6 +13,7 @@ use tracing::{instrument, warn};
 use crate::broker::{Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, now_ms};
 use crate::presence::{LocalMemberships, Presence, SharedPresence};
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
+use crate::telemetry::metrics::metrics;
 
 /// The longest client message id accepted.
 const MAX_CLIENT_ID: usize = 64;
@@ -164,6 +165,12 @@ impl ChatService {
         let (history, gap) = match since {
             Some(after) => {
                 let replay = self.broker.since(room, after, self.replay_limit).await?;
+                let metrics = metrics();
+                metrics.rejoins.increment(1);
+                metrics.replayed.increment(replay.messages.len() as u64);
+                if replay.gap.is_some() {
+                    metrics.gaps.increment(1);
+                }
                 (replay.messages, replay.gap)
             }
             None => (self.broker.recent(room, self.history_on_join).await?, None),
@@ -249,6 +256,10 @@ impl ChatService {
             text: text.to_owned(),
             client_id: client_id.to_owned(),
         };
-        Ok(self.broker.append(room, draft).await?)
+        let appended = self.broker.append(room, draft).await?;
+        if let Appended::Stored(_) = appended {
+            metrics().messages_stored.increment(1);
+        }
+        Ok(appended)
     }
 }

@@ -88,6 +88,7 @@ impl Drain {
     /// Runs the drain once triggered; spawn it next to the server.
     pub async fn run(self) {
         self.requested.cancelled().await;
+        crate::telemetry::metrics::metrics().drains.increment(1);
         info!(sockets = self.open_sockets(), grace_ms = self.timings.grace.as_millis() as u64, "draining: not ready");
         tokio::time::sleep(self.timings.grace).await;
         info!(sockets = self.open_sockets(), "draining: moving sockets");

@@ -106,6 +106,8 @@ fn services(config: &Config, backend: &Backend, instance: &str) -> services::Ser
 /// A bound, ready-to-run instance.
 pub struct Server {
     listener: TcpListener,
+    /// The listener of `/metrics` alone, when `METRICS_ADDR` is set.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -120,6 +122,10 @@ impl Server {
     pub async fn with_backend(config: Config, leptos: LeptosOptions, backend: Backend) -> Result<Self, StartError> {
         let addr = config.listen.unwrap_or(leptos.site_addr);
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?),
+            None => None,
+        };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
         let instance = config.instance_id.clone().unwrap_or_else(|| format!("switchboard-{port}"));
         let services = Arc::new(services(&config, &backend, &instance));
@@ -139,7 +145,12 @@ impl Server {
             services,
             drain: Drain::new(config_drain),
         };
-        Ok(Self { listener, state })
+        Ok(Self { listener, metrics_listener, state })
+    }
+
+    /// The address `/metrics` is served on when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     /// The address the instance listens on.
@@ -175,6 +186,16 @@ impl Server {
         };
         tokio::spawn(heartbeat.run(self.state.drain.trigger()));
         tokio::spawn(ws::logout::run(self.state.clone()));
+        if let Some(listener) = self.metrics_listener {
+            let finished = drain.clone();
+            tokio::spawn(async move {
+                let serving = axum::serve(listener, routes::metrics_router())
+                    .with_graceful_shutdown(async move { finished.finished().await });
+                if let Err(err) = serving.await {
+                    tracing::warn!(%err, "the metrics listener stopped");
+                }
+            });
+        }
         info!(%addr, instance = %self.state.instance, "listening");
         let config = &self.state.config;
         let send_buffer = (config.socket_send_buffer_bytes > 0).then_some(config.socket_send_buffer_bytes);

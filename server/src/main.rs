@@ -2,7 +2,6 @@
 //! is the library.
 
 use anyhow::Context;
-use clap::Parser;
 use leptos::config::get_configuration;
 use switchboard::config::Config;
 use switchboard::{Server, telemetry};
@@ -11,8 +10,9 @@ use tracing::info;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     return_large_blocks_to_the_os();
-    let config = Config::parse();
-    telemetry::init();
+    let config = Config::load();
+    telemetry::init(config.log_format);
+    telemetry::metrics::install(config.instance_id.as_deref());
     let mut leptos = get_configuration(None).context("reading Leptos settings")?.leptos_options;
     if leptos.output_name.is_empty() {
         leptos.output_name = "switchboard".into();

@@ -30,6 +30,7 @@ use crate::accounts::{Account, AccountKey, SharedAccounts};
 use crate::ratelimit::{Limit, Limits, SharedLimiter, Verdict};
 use crate::session::SessionBackend;
 use crate::signals::{SharedSignals, Signal};
+use crate::telemetry::metrics::{Limited, metrics};
 
 /// How long a browser stays trusted for its user after its last successful login.
 pub const DEVICE_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
@@ -118,6 +119,8 @@ impl AuthService {
         match limit.check(&*self.limiter, key).await {
             Verdict::Allowed => Ok(()),
             Verdict::Limited(wait) => {
+                let kind = if key.starts_with("auth:client:") { Limited::AuthClient } else { Limited::LoginName };
+                metrics().rate_limited(kind);
                 warn!(key, "rate limited");
                 Err(ApiError::RateLimited(wait.as_secs().max(1)))
             }
@@ -142,10 +145,24 @@ impl AuthService {
     }
 }
 
-#[async_trait]
-impl AuthBackend for AuthService {
-    #[instrument(skip(self, secret, device))]
-    async fn register(&self, name: &str, secret: &str, client: &str, device: Option<&str>) -> Result<Login, ApiError> {
+/// Counts a login or registration by its outcome.
+fn counted(outcome: Result<Login, ApiError>) -> Result<Login, ApiError> {
+    let metrics = metrics();
+    match &outcome {
+        Ok(_) => metrics.logins_ok.increment(1),
+        Err(_) => metrics.logins_failed.increment(1),
+    }
+    outcome
+}
+
+impl AuthService {
+    async fn register_counted(
+        &self,
+        name: &str,
+        secret: &str,
+        client: &str,
+        device: Option<&str>,
+    ) -> Result<Login, ApiError> {
         self.limit(self.limits.auth_per_client, &format!("auth:client:{client}")).await?;
         let name = UserName::parse(name).map_err(|err| ApiError::Invalid(err.to_string()))?;
         password::check_rules(secret).map_err(|err| ApiError::Invalid(err.to_string()))?;
@@ -166,8 +183,7 @@ impl AuthBackend for AuthService {
         }
     }
 
-    #[instrument(skip(self, secret, device))]
-    async fn authenticate(
+    async fn authenticate_counted(
         &self,
         name: &str,
         secret: &str,
@@ -196,6 +212,25 @@ impl AuthBackend for AuthService {
             }
             None => Err(ApiError::BadCredentials),
         }
+    }
+}
+
+#[async_trait]
+impl AuthBackend for AuthService {
+    #[instrument(skip(self, secret, device))]
+    async fn register(&self, name: &str, secret: &str, client: &str, device: Option<&str>) -> Result<Login, ApiError> {
+        counted(self.register_counted(name, secret, client, device).await)
+    }
+
+    #[instrument(skip(self, secret, device))]
+    async fn authenticate(
+        &self,
+        name: &str,
+        secret: &str,
+        client: &str,
+        device: Option<&str>,
+    ) -> Result<Login, ApiError> {
+        counted(self.authenticate_counted(name, secret, client, device).await)
     }
 
     async fn session_display(&self, user: &str, generation: u64) -> Result<Option<String>, ApiError> {

@@ -20,6 +20,7 @@ use protocol::RoomName;
 use tokio::sync::{broadcast, watch};
 
 use super::{BrokerError, RoomEvent};
+use crate::telemetry::metrics::metrics;
 
 /// How many events a slow local receiver may fall behind before it lags.
 const ROOM_BUFFER: usize = 1024;
@@ -107,6 +108,7 @@ impl Fanout {
                     let initial = if self.remote.is_some() { Some(false) } else { Some(true) };
                     let (ready_tx, ready) = watch::channel(initial);
                     rooms.insert(room.clone(), Room { sender, members: 1, ready: ready.clone() });
+                    metrics().rooms_local.set(rooms.len() as f64);
                     let confirm = self.remote.as_ref().map(|remote| (remote.listen(room), ready_tx));
                     (receiver, ready, confirm)
                 }
@@ -138,6 +140,7 @@ impl Fanout {
         };
         if last {
             rooms.remove(room);
+            metrics().rooms_local.set(rooms.len() as f64);
             if let Some(remote) = &self.remote {
                 remote.unlisten(room);
             }

@@ -12,12 +12,14 @@
 mod slot;
 mod target;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, RedisFuture, RedisResult, Value};
+
+use crate::telemetry::metrics::{metrics, observe};
 
 pub use slot::key_slot;
 pub use target::RedisTarget;
@@ -73,12 +75,22 @@ impl RedisConn {
     }
 }
 
+/// Times a round trip into `switchboard_redis_seconds`.
+fn timed<'a, T: Send + 'a>(request: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
+    let started = Instant::now();
+    Box::pin(async move {
+        let answer = request.await;
+        observe(&metrics().redis_seconds, started.elapsed());
+        answer
+    })
+}
+
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
+        timed(match self {
             Self::Single(conn) => conn.req_packed_command(cmd),
             Self::Cluster(conn) => conn.req_packed_command(cmd),
-        }
+        })
     }
 
     fn req_packed_commands<'a>(
@@ -87,10 +99,10 @@ impl ConnectionLike for RedisConn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
+        timed(match self {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
-        }
+        })
     }
 
     fn get_db(&self) -> i64 {

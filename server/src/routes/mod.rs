@@ -5,7 +5,9 @@
 //! `scripts/build-site`) to browsers that accept it. The [`guard`] middleware
 //! and the server functions' [`body`] limit wrap the sessions (so a refused
 //! request never touches the store); the security [`headers`] wrap it all, so
-//! every answer carries them, refusals included.
+//! every answer carries them, refusals included. Outermost, every request gets an
+//! `x-request-id` and a span ([`crate::telemetry::http`]); `/metrics` is served here
+//! unless `METRICS_ADDR` puts it on a listener of its own.
 
 pub mod body;
 pub mod guard;
@@ -16,15 +18,19 @@ use std::time::Duration;
 
 use app::{App, shell};
 use axum::Router;
+use axum::http::HeaderName;
 use axum::middleware;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::state::AppState;
+use crate::telemetry::http::{REQUEST_ID, RequestIds, page_metrics, request_span, scrape};
 use crate::ws;
 
 /// The instance's router, ready to serve.
@@ -57,13 +63,26 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(sessions)
-        .layer(middleware::from_fn(guard::unavailable_page));
-    Router::new()
-        .nest_service(&format!("/{}", leptos.site_pkg_dir), site)
+        .layer(middleware::from_fn(guard::unavailable_page))
+        .layer(middleware::from_fn(page_metrics));
+    let mut router = Router::new().nest_service(&format!("/{}", leptos.site_pkg_dir), site);
+    if state.config.metrics_addr.is_none() {
+        router = router.route("/metrics", get(scrape));
+    }
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    router
         .merge(pages)
         .layer(middleware::from_fn(body::limit_api_body))
         .layer(middleware::from_fn_with_state(state.clone(), guard::same_origin_api))
         .layer(middleware::from_fn_with_state(state.clone(), guard::client_addr))
         .layer(middleware::from_fn_with_state(headers::Policy::for_site(&state.leptos), headers::security_headers))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, RequestIds))
         .with_state(state)
+}
+
+/// The router of the metrics listener (`METRICS_ADDR`): `/metrics` and nothing else.
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(scrape))
 }

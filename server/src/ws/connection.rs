@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::StreamExt;
@@ -29,6 +29,7 @@ use crate::chat::{ChatError, ChatService};
 use crate::ratelimit::bucket::TokenBucket;
 use crate::services::{Admission, RenameError, Services, SocketLogin};
 use crate::state::AppState;
+use crate::telemetry::metrics::{Limited, metrics, observe};
 use crate::ws::forward::{Route, forward};
 use crate::ws::outgoing::{self, Closer, Outgoing};
 use crate::ws::registry::Registration;
@@ -80,6 +81,7 @@ async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration
     session_check.tick().await;
     let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
     let _tracked = state.drain.track_socket();
+    let _open = OpenSocket::count();
     let moving = state.drain.sockets();
     Box::pin(connection.welcome(&state.instance)).await;
     loop {
@@ -93,8 +95,11 @@ async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration
                 }
             }
             () = moving.cancelled(), if !closer.is_closing() => Box::pin(connection.move_away(state.drain.spread())).await,
-            frame = stream.next() => match frame {
-                Some(Ok(_)) if !flood.take() => closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down"),
+            frame = stream.next() => match counted(frame) {
+                Some(Ok(_)) if !flood.take() => {
+                    metrics().rate_limited(Limited::Frames);
+                    closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down");
+                }
                 Some(Ok(Message::Text(text))) => Box::pin(connection.on_text(text.as_str())).await,
                 Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
                 Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
@@ -113,6 +118,30 @@ async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration
     }
     // Dropping the reader's half here (and the writer's with its task) ends the TCP connection.
     debug!("socket closed");
+}
+
+/// Counts a frame read from the client.
+fn counted<T>(frame: Option<T>) -> Option<T> {
+    if frame.is_some() {
+        metrics().frames_in.increment(1);
+    }
+    frame
+}
+
+/// Counts an open socket for as long as it lives.
+struct OpenSocket;
+
+impl OpenSocket {
+    fn count() -> Self {
+        metrics().sockets_open.increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics().sockets_open.decrement(1.0);
+    }
 }
 
 /// Closes the socket with the code that matches a read error, by the error's type (what
@@ -162,6 +191,7 @@ impl Connection {
     async fn move_away(&self, spread: Duration) {
         let spread_ms = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
         let after_ms = rand::random_range(0..=spread_ms);
+        metrics().moves.increment(1);
         self.queue(ServerFrame::Move { after_ms }).await;
         self.closer.close(CLOSE_SERVICE_RESTART, "server restarting");
     }
@@ -190,6 +220,10 @@ impl Connection {
     }
 
     async fn error(&self, code: ErrorCode, message: String, client_id: Option<String>) {
+        metrics().error(code.as_str());
+        if code == ErrorCode::RateLimited {
+            metrics().rate_limited(if client_id.is_some() { Limited::Send } else { Limited::Socket });
+        }
         self.queue(ServerFrame::Error { code, message, client_id }).await;
     }
 
@@ -320,11 +354,15 @@ impl Connection {
             return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
         }
         let name = self.name();
+        let started = Instant::now();
         match self.services.chat.send((&self.user, &name), &room, &client_id, text).await {
             Ok(appended) => {
                 if let Appended::Duplicate(_) = appended {
                     debug!(%client_id, "duplicate send acked again");
                 }
+                let metrics = metrics();
+                metrics.acks.increment(1);
+                observe(&metrics.send_seconds, started.elapsed());
                 let id = appended.id().to_owned();
                 self.queue(ServerFrame::Ack { client_id, id }).await;
             }

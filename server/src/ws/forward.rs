@@ -38,7 +38,7 @@ pub async fn forward(mut joined: Joined, route: Route) {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 debug!(missed, "room receiver lagged");
-                return out.closer().close(protocol::CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+                return out.closer().cut_slow();
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };

@@ -20,7 +20,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
-use tracing::debug;
+use tracing::{Instrument, debug};
 
 use protocol::CLOSE_POLICY_VIOLATION;
 
@@ -57,17 +57,23 @@ pub async fn upgrade(
     };
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
+    // The socket's span is a child of its upgrade request's, so its logs carry the request id.
+    let request = tracing::Span::current();
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            match registration {
-                Some(registration) => connection::run(socket, login, registration, state).await,
-                None => {
-                    connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user").await
+        .on_upgrade(move |socket| {
+            async move {
+                match registration {
+                    Some(registration) => connection::run(socket, login, registration, state).await,
+                    None => {
+                        connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
+                            .await
+                    }
                 }
             }
+            .instrument(request)
         })
 }

@@ -27,6 +27,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::telemetry::metrics::metrics;
+
 /// How long the last frames and the close frame may take once a connection is closing.
 const CLOSING_WRITES: Duration = Duration::from_secs(1);
 
@@ -49,6 +51,14 @@ impl Closer {
             *frame = Some(CloseFrame { code, reason: reason.into() });
         }
         self.token.cancel();
+    }
+
+    /// Closes a client that fell too far behind with 4008 (it reconnects and catches up).
+    pub fn cut_slow(&self) {
+        if !self.is_closing() {
+            metrics().slow_consumers.increment(1);
+        }
+        self.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
     }
 
     /// Whether the connection is closing.
@@ -137,14 +147,17 @@ impl Outgoing {
         };
         let len = text.len();
         if self.backlog.bytes.load(Ordering::Acquire) + len > self.budget {
-            self.closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+            self.closer.cut_slow();
             return false;
         }
         self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
         match self.queue.try_send(text) {
-            Ok(()) => true,
+            Ok(()) => {
+                metrics().deliveries.increment(1);
+                true
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.closer.close(CLOSE_TOO_SLOW, "too slow: reconnect to catch up");
+                self.closer.cut_slow();
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -172,13 +185,14 @@ pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
         };
         // The frame and whatever else has queued up meanwhile (up to BATCH_BYTES), one flush.
         let write = async {
-            let mut len = text.len();
+            let (mut len, mut frames) = (text.len(), 1);
             sink.feed(Message::Text(text)).await?;
             while len < BATCH_BYTES {
                 let Ok(next) = queue.try_recv() else { break };
-                len += next.len();
+                (len, frames) = (len + next.len(), frames + 1);
                 sink.feed(Message::Text(next)).await?;
             }
+            metrics().frames_out.increment(frames);
             sink.flush().await.map(|()| len)
         };
         let len = match tokio::time::timeout(deadline, write).await {
@@ -192,6 +206,7 @@ pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
                 // The peer stopped reading and the kernel buffer is full: no close frame can
                 // get through either. Dropping the sink (and the reader its half) ends the TCP connection.
                 debug!(deadline_ms = deadline.as_millis() as u64, "socket write timed out: dropping the connection");
+                metrics().slow_consumers.increment(1);
                 closer.close(CLOSE_TOO_SLOW, "write timed out");
                 return;
             }

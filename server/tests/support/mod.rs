@@ -156,6 +156,8 @@ pub fn leptos_options() -> LeptosOptions {
 pub struct Instance {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when it has a listener of its own (`METRICS_ADDR`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Its id.
     pub id: String,
     shutdown: CancellationToken,
@@ -182,13 +184,14 @@ impl Instance {
         }
         .expect("instance starts");
         let addr = server.local_addr();
+        let metrics_addr = server.metrics_addr();
         let id = server.instance().to_owned();
         let shutdown = server.shutdown_token();
         let drain = Some(server.drain());
         let task = tokio::spawn(async move {
             let _ = server.run().await;
         });
-        Self { addr, id, shutdown, drain, task: Some(task) }
+        Self { addr, metrics_addr, id, shutdown, drain, task: Some(task) }
     }
 
     /// The base URL.
@@ -296,7 +299,14 @@ impl ProcessInstance {
 
     /// A view of this process usable wherever an [`Instance`] is (its address; stopping it is `kill`).
     pub fn as_instance(&self) -> Instance {
-        Instance { addr: self.addr, id: String::new(), shutdown: CancellationToken::new(), drain: None, task: None }
+        Instance {
+            addr: self.addr,
+            metrics_addr: None,
+            id: String::new(),
+            shutdown: CancellationToken::new(),
+            drain: None,
+            task: None,
+        }
     }
 
     /// SIGKILL: the process dies without a word, as in a crash.

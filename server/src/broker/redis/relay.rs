@@ -19,6 +19,7 @@ use super::{Keys, decode_event, replay, since_script};
 use crate::broker::RoomEvent;
 use crate::broker::fanout::Fanout;
 use crate::redis_conn::RedisConn;
+use crate::telemetry::metrics::metrics;
 
 /// Delivers one instance's room events, once each, and refills holes.
 pub struct Relay {
@@ -84,6 +85,7 @@ impl Relay {
         let after = self.last(room).map_or(after, |last| last.max(after));
         match replay(&mut self.conn, &self.since, &self.keys, room, after, self.cap).await {
             Ok(missed) => {
+                metrics().pubsub_refills.increment(1);
                 if let Some(gap) = &missed.gap {
                     warn!(%room, after = %gap.after, until = %gap.until, "history trimmed during the outage");
                 }

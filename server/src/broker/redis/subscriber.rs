@@ -32,6 +32,7 @@ use super::{Keys, Listener};
 use crate::broker::BrokerError;
 use crate::broker::fanout::{Fanout, RemoteSubscriptions};
 use crate::redis_conn::RedisConn;
+use crate::telemetry::metrics::metrics;
 
 enum Command {
     Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
@@ -123,6 +124,7 @@ impl Task {
                 Ok((sink, stream)) => {
                     backoff.reset();
                     if let Some(hole_after) = self.hole_after.take() {
+                        metrics().pubsub_reconnects.increment(1);
                         self.fill_hole(hole_after).await;
                     }
                     self.connected.store(true, Ordering::Relaxed);
