@@ -18,8 +18,14 @@ pub fn redis_url(raw: &str) -> Result<String, String> {
     RedisTarget::parse(raw).map(|_| raw.to_owned()).map_err(|err| format!("not a Redis URL ({err})"))
 }
 
-/// An origin as browsers send it: `http://host` or `https://host:port`, nothing after.
+/// An origin as browsers send it: `http://host` or `https://host:port`, nothing after (empty:
+/// none).
 pub fn origin(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        // `ALLOWED_ORIGINS=` (or a trailing comma): nothing more allowed.
+        return Ok(String::new());
+    }
     let refuse = || format!("'{raw}' is not an origin (scheme://host[:port], e.g. https://chat.example.com)");
     let (scheme, rest) = raw.split_once("://").ok_or_else(refuse)?;
     if scheme != "http" && scheme != "https" {
