@@ -77,11 +77,8 @@ fn help_and_version_are_not_errors() {
 fn help_settings() -> Vec<String> {
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard-server")).arg("--help").output().expect("runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    let mut names: Vec<String> = help
-        .split("[env: ")
-        .skip(1)
-        .filter_map(|rest| rest.split(['=', ']']).next().map(str::to_owned))
-        .collect();
+    let mut names: Vec<String> =
+        help.split("[env: ").skip(1).filter_map(|rest| rest.split(['=', ']']).next().map(str::to_owned)).collect();
     names.sort();
     names.dedup();
     names

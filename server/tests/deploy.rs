@@ -63,7 +63,11 @@ fn the_compose_file_gives_the_instances_only_settings_the_server_knows() {
         assert!(unknown.is_empty(), "{name:?} is given settings the server does not know: {unknown:?}");
     }
     assert_eq!(instances, 3, "three instances");
-    for file in ["prometheus.yml", "grafana/provisioning/datasources/prometheus.yml", "grafana/provisioning/dashboards/switchboard.yml"] {
+    for file in [
+        "prometheus.yml",
+        "grafana/provisioning/datasources/prometheus.yml",
+        "grafana/provisioning/dashboards/switchboard.yml",
+    ] {
         assert!(!yaml(file).is_badvalue(), "{file}");
     }
 }
@@ -72,14 +76,17 @@ fn the_compose_file_gives_the_instances_only_settings_the_server_knows() {
 fn the_haproxy_config_with_the_compose_servers_passes_haproxy_check() {
     let dir = std::env::temp_dir().join(format!("switchboard-deploy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for (name, tail) in [("local", "    server app-1 127.0.0.1:3000 check cookie app-1\n".to_owned()), ("compose", deploy("compose-servers.cfg"))] {
+    for (name, tail) in [
+        ("local", "    server app-1 127.0.0.1:3000 check cookie app-1\n".to_owned()),
+        ("compose", deploy("compose-servers.cfg")),
+    ] {
         let config = dir.join(format!("{name}.cfg"));
         std::fs::write(&config, format!("{}{tail}", deploy("haproxy.cfg"))).expect("write");
         let output = Command::new("haproxy")
             .arg("-c")
             .arg("-f")
             .arg(&config)
-            .env("SB_BIND", "127.0.0.1:0")
+            .env("SB_BIND", "127.0.0.1:8080")
             .env("SB_MAXCONN", "1000")
             .output()
             .expect("haproxy must be installed (scripts/test installs it)");
@@ -90,7 +97,8 @@ fn the_haproxy_config_with_the_compose_servers_passes_haproxy_check() {
 
 #[test]
 fn the_dashboard_charts_only_metrics_the_server_exports() {
-    let dashboard: serde_json::Value = serde_json::from_str(&deploy("grafana/switchboard.json")).expect("dashboard JSON");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&deploy("grafana/switchboard.json")).expect("dashboard JSON");
     let mut charted = BTreeSet::new();
     for panel in dashboard["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().expect("targets") {

@@ -70,7 +70,9 @@ async fn counters_move_as_clients_chat_reconnect_and_get_cut() {
     slow.join("general").await;
     let text = "x".repeat(2000);
     for i in 0..200 {
-        alice_ws.send(&ClientFrame::Send { room: "general".into(), client_id: format!("s{i}"), text: text.clone() }).await;
+        alice_ws
+            .send(&ClientFrame::Send { room: "general".into(), client_id: format!("s{i}"), text: text.clone() })
+            .await;
     }
     let url = a.url();
     wait_until(Duration::from_secs(20), "the slow consumer is cut and counted", || {
@@ -90,7 +92,10 @@ async fn with_metrics_addr_metrics_leave_the_public_listener() {
     let text = scrape(&format!("http://{metrics}")).await;
     assert!(text.contains("switchboard_sockets_open"), "{text}");
     let public = reqwest::get(format!("{}/metrics", a.url())).await.expect("get");
-    assert!(!public.text().await.unwrap_or_default().contains("switchboard_sockets_open"), "not on the public listener");
+    assert!(
+        !public.text().await.unwrap_or_default().contains("switchboard_sockets_open"),
+        "not on the public listener"
+    );
 }
 
 #[tokio::test]

@@ -35,8 +35,8 @@ pub fn origin(raw: &str) -> Result<String, String> {
         Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
         _ => (rest, None),
     };
-    let host_ok = !host.is_empty()
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    let host_ok =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
     let port_ok = port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0));
     if host_ok && port_ok { Ok(raw.to_owned()) } else { Err(refuse()) }
 }
@@ -72,10 +72,13 @@ mod tests {
 
     #[test]
     fn origins() {
-        for good in ["https://chat.example.com", "http://127.0.0.1:8080", "http://localhost:3000", "https://[::1]:443"] {
+        for good in ["https://chat.example.com", "http://127.0.0.1:8080", "http://localhost:3000", "https://[::1]:443"]
+        {
             assert_eq!(origin(good).as_deref(), Ok(good), "{good}");
         }
-        for bad in ["chat.example.com", "https://chat.example.com/", "ftp://x", "https://", "http://x:0", "http://x:99999"] {
+        for bad in
+            ["chat.example.com", "https://chat.example.com/", "ftp://x", "https://", "http://x:0", "http://x:99999"]
+        {
             assert!(origin(bad).is_err(), "{bad}");
         }
     }

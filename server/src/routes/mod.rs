@@ -23,14 +23,14 @@ use axum::middleware;
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::state::AppState;
-use crate::telemetry::http::{REQUEST_ID, RequestIds, page_metrics, request_span, scrape};
+use crate::telemetry::http::{REQUEST_ID, drop_implausible_request_id, page_metrics, request_span, scrape};
 use crate::ws;
 
 /// The instance's router, ready to serve.
@@ -78,7 +78,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(headers::Policy::for_site(&state.leptos), headers::security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, RequestIds))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_implausible_request_id))
         .with_state(state)
 }
 

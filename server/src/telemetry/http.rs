@@ -14,7 +14,6 @@ use axum::extract::Request;
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower_http::request_id::{MakeRequestId, MakeRequestUuid, RequestId};
 use tracing::Span;
 
 use super::metrics::{metrics, observe, render};
@@ -22,17 +21,14 @@ use super::metrics::{metrics, observe, render};
 /// The header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Makes request ids: a client's own when it is a plausible one, else a fresh UUID.
-#[derive(Clone, Copy, Default)]
-pub struct RequestIds;
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, request: &axum::http::Request<B>) -> Option<RequestId> {
-        match request.headers().get(REQUEST_ID).filter(|value| plausible(value.as_bytes())) {
-            Some(given) => Some(RequestId::new(given.clone())),
-            None => MakeRequestUuid.make_request_id(request),
-        }
+/// Drops a client's `x-request-id` unless it is a plausible one, so the request-id layer makes a
+/// fresh UUID instead (that layer keeps any id already present).
+pub async fn drop_implausible_request_id(mut request: Request, next: Next) -> Response {
+    let keep = request.headers().get(REQUEST_ID).is_none_or(|value| plausible(value.as_bytes()));
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
     }
+    next.run(request).await
 }
 
 /// A request id worth keeping: 1 to 64 characters of `[A-Za-z0-9._-]`.

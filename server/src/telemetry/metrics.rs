@@ -15,7 +15,8 @@ use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets, in seconds: 100 µs to 10 s.
-const BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// The name of every metric the instance exports.
 const NAMES: &[&str] = &[
@@ -135,7 +136,13 @@ impl Metrics {
             logins_failed: counter!("switchboard_logins_total", "outcome" => "refused"),
             page_renders: counter!("switchboard_page_renders_total"),
             page_seconds: histogram!("switchboard_page_seconds"),
-            limited: [limited("send"), limited("frames"), limited("login_name"), limited("auth_client"), limited("socket")],
+            limited: [
+                limited("send"),
+                limited("frames"),
+                limited("login_name"),
+                limited("auth_client"),
+                limited("socket"),
+            ],
         }
     }
 
