@@ -156,7 +156,7 @@ fn counted(outcome: Result<Login, ApiError>) -> Result<Login, ApiError> {
 }
 
 impl AuthService {
-    async fn register_counted(
+    async fn try_register(
         &self,
         name: &str,
         secret: &str,
@@ -183,7 +183,7 @@ impl AuthService {
         }
     }
 
-    async fn authenticate_counted(
+    async fn try_authenticate(
         &self,
         name: &str,
         secret: &str,
@@ -219,7 +219,7 @@ impl AuthService {
 impl AuthBackend for AuthService {
     #[instrument(skip(self, secret, device))]
     async fn register(&self, name: &str, secret: &str, client: &str, device: Option<&str>) -> Result<Login, ApiError> {
-        counted(self.register_counted(name, secret, client, device).await)
+        counted(self.try_register(name, secret, client, device).await)
     }
 
     #[instrument(skip(self, secret, device))]
@@ -230,7 +230,7 @@ impl AuthBackend for AuthService {
         client: &str,
         device: Option<&str>,
     ) -> Result<Login, ApiError> {
-        counted(self.authenticate_counted(name, secret, client, device).await)
+        counted(self.try_authenticate(name, secret, client, device).await)
     }
 
     async fn session_display(&self, user: &str, generation: u64) -> Result<Option<String>, ApiError> {

@@ -18,6 +18,7 @@
 //! - `{p}room:{<room>}:seen:<user>:<client id>` — dedupe marker holding the stored id;
 //! - `{p}room:{<room>}` — the pub/sub channel (sharded on a cluster, so it shares the slot).
 
+mod handle;
 mod relay;
 mod sharded;
 mod subscriber;

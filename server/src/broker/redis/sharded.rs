@@ -36,27 +36,19 @@ use rand::Rng;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::Keys;
+use super::handle::{Command, ListenerHandle};
 use super::relay::Relay;
-use super::{Keys, Listener};
 use crate::broker::BrokerError;
-use crate::broker::fanout::{Fanout, RemoteSubscriptions};
+use crate::broker::fanout::Fanout;
 use crate::redis_conn::{RedisConn, RedisTarget};
 
-enum Command {
-    Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
-    Unlisten(RoomName),
-}
-
-/// Handle to the sharded pub/sub task: what the [`Fanout`] talks to.
-pub struct ShardedSubscriber {
-    commands: mpsc::UnboundedSender<Command>,
-    connected: Arc<AtomicBool>,
-    stop: CancellationToken,
-}
+/// The instance's sharded pub/sub listener on a Redis Cluster.
+pub struct ShardedSubscriber;
 
 impl ShardedSubscriber {
     /// Starts listening on the cluster `target`, delivering into the fanout built by `fanout_for`.
@@ -65,45 +57,20 @@ impl ShardedSubscriber {
         conn: RedisConn,
         keys: Keys,
         cap: usize,
-        fanout_for: impl FnOnce(Arc<ShardedSubscriber>) -> Fanout,
-    ) -> (Arc<Self>, Fanout) {
-        let (commands, receiver) = mpsc::unbounded_channel();
-        let subscriber =
-            Arc::new(Self { commands, connected: Arc::new(AtomicBool::new(false)), stop: CancellationToken::new() });
-        let fanout = fanout_for(subscriber.clone());
+        fanout_for: impl FnOnce(Arc<ListenerHandle>) -> Fanout,
+    ) -> (Arc<ListenerHandle>, Fanout) {
+        let (handle, side) = ListenerHandle::new();
+        let fanout = fanout_for(handle.clone());
         let task = Task {
-            commands: receiver,
-            connected: subscriber.connected.clone(),
+            commands: side.commands,
+            connected: side.connected,
             wanted: HashSet::new(),
             floor: HashMap::new(),
             relay: Relay::new(keys, fanout.clone(), conn, cap),
             resubscribing: false,
         };
-        tokio::spawn(task.run(target, subscriber.stop.clone()));
-        (subscriber, fanout)
-    }
-}
-
-impl Listener for ShardedSubscriber {
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
-    }
-
-    fn stop(&self) {
-        self.stop.cancel();
-    }
-}
-
-impl RemoteSubscriptions for ShardedSubscriber {
-    fn listen(&self, room: &RoomName) -> oneshot::Receiver<Result<(), BrokerError>> {
-        let (reply, confirmed) = oneshot::channel();
-        // If the task is gone the reply sender is dropped and the caller sees an error.
-        let _ = self.commands.send(Command::Listen(room.clone(), reply));
-        confirmed
-    }
-
-    fn unlisten(&self, room: &RoomName) {
-        let _ = self.commands.send(Command::Unlisten(room.clone()));
+        tokio::spawn(task.run(target, side.stop));
+        (handle, fanout)
     }
 }
 

@@ -23,28 +23,20 @@ use std::time::Duration;
 use futures::StreamExt;
 use protocol::{Backoff, MessageId, RoomName};
 use rand::Rng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::Keys;
+use super::handle::{Command, ListenerHandle};
 use super::relay::Relay;
-use super::{Keys, Listener};
 use crate::broker::BrokerError;
-use crate::broker::fanout::{Fanout, RemoteSubscriptions};
+use crate::broker::fanout::Fanout;
 use crate::redis_conn::RedisConn;
 use crate::telemetry::metrics::metrics;
 
-enum Command {
-    Listen(RoomName, oneshot::Sender<Result<(), BrokerError>>),
-    Unlisten(RoomName),
-}
-
-/// Handle to the pub/sub task: what the [`Fanout`] talks to.
-pub struct Subscriber {
-    commands: mpsc::UnboundedSender<Command>,
-    connected: Arc<AtomicBool>,
-    stop: CancellationToken,
-}
+/// The instance's pub/sub listener on one Redis server.
+pub struct Subscriber;
 
 impl Subscriber {
     /// Starts the pub/sub task for `client`, delivering into the fanout built by `fanout_for`.
@@ -53,46 +45,21 @@ impl Subscriber {
         conn: RedisConn,
         keys: Keys,
         cap: usize,
-        fanout_for: impl FnOnce(Arc<Subscriber>) -> Fanout,
-    ) -> (Arc<Self>, Fanout) {
-        let (commands, receiver) = mpsc::unbounded_channel();
-        let subscriber =
-            Arc::new(Self { commands, connected: Arc::new(AtomicBool::new(false)), stop: CancellationToken::new() });
-        let fanout = fanout_for(subscriber.clone());
+        fanout_for: impl FnOnce(Arc<ListenerHandle>) -> Fanout,
+    ) -> (Arc<ListenerHandle>, Fanout) {
+        let (handle, side) = ListenerHandle::new();
+        let fanout = fanout_for(handle.clone());
         let task = Task {
             client,
-            commands: receiver,
-            connected: subscriber.connected.clone(),
+            commands: side.commands,
+            connected: side.connected,
             wanted: HashSet::new(),
             relay: Relay::new(keys, fanout.clone(), conn, cap),
             live_since: None,
             hole_after: None,
         };
-        tokio::spawn(task.run(subscriber.stop.clone()));
-        (subscriber, fanout)
-    }
-}
-
-impl Listener for Subscriber {
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
-    }
-
-    fn stop(&self) {
-        self.stop.cancel();
-    }
-}
-
-impl RemoteSubscriptions for Subscriber {
-    fn listen(&self, room: &RoomName) -> oneshot::Receiver<Result<(), BrokerError>> {
-        let (reply, confirmed) = oneshot::channel();
-        // If the task is gone the reply sender is dropped and the caller sees an error.
-        let _ = self.commands.send(Command::Listen(room.clone(), reply));
-        confirmed
-    }
-
-    fn unlisten(&self, room: &RoomName) {
-        let _ = self.commands.send(Command::Unlisten(room.clone()));
+        tokio::spawn(task.run(side.stop));
+        (handle, fanout)
     }
 }
 
