@@ -149,6 +149,24 @@ async fn heard(socket: &mut Socket, acked: &Acked) -> Vec<(String, MessageId)> {
     heard
 }
 
+/// Logs `name` in on `b` until the session's keys fall on the shard that owns `room`, then
+/// loads the chat page there: it must render (the page-load counter is written on that shard).
+async fn page_on_failed_shard(cluster: &RedisCluster, b: &Instance, name: &str, room: &str) {
+    let shard = cluster.master_of(&format!("{{{room}}}"));
+    for _ in 0..40 {
+        let browser = Browser::new();
+        assert!(browser.login(b, name, PASSWORD).await.is_success(), "login {name}");
+        let cookie = browser.cookie(b).unwrap_or_default();
+        let id = cookie.split_once('=').map(|(_, id)| id.split(';').next().unwrap_or_default()).unwrap_or_default();
+        if cluster.master_of(&format!("sb:session:{id}:loads")) == shard {
+            let (status, body) = browser.get(b, "/").await;
+            assert!(status.is_success() && body.contains(name), "the chat page after the failover: {status}");
+            return;
+        }
+    }
+    panic!("no session of {name} landed on the failed-over shard in 40 logins");
+}
+
 /// What a failover cost: messages acknowledged, acknowledged but missing from the history,
 /// in the history but never delivered live to the listener, delivered twice.
 struct Cost {
@@ -185,7 +203,15 @@ async fn failover(replicas: u32) -> Cost {
     let delivered = heard(&mut bob, &acked).await;
     let mut seen = HashSet::new();
     let twice = delivered.iter().filter(|(client_id, _)| !seen.insert(client_id.clone())).count();
-    let mut reader = user(&b, "carol").await;
+    // A user whose keys live on the shard that failed over registers on the instance that only
+    // listened so far (its command connection never touched that shard since the kill).
+    let on_failed_shard = (0..)
+        .map(|n| format!("carol{n}"))
+        .find(|name| cluster.master_of(&format!("{{{name}}}")) == cluster.master_of(&format!("{{{room}}}")))
+        .unwrap_or_default();
+    let mut reader = user(&b, &on_failed_shard).await;
+    // And a page load on that instance whose session's keys live on the failed-over shard.
+    page_on_failed_shard(&cluster, &b, &on_failed_shard, room).await;
     let history: HashSet<MessageId> = join(&mut reader, room).await.into_iter().map(|m| m.id).collect();
     let lost = acked.values().filter(|id| !history.contains(id)).count();
     let missed_live = acked.iter().filter(|(c, id)| history.contains(id) && !seen.contains(*c)).count();
