@@ -38,6 +38,9 @@ use crate::ws::registry::Registration;
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
 const HISTORY_PAGE_BYTES: usize = 64 * 1024;
 
+/// How long a closing socket keeps reading for the client's answer to its close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
 /// Serves one admitted socket until it ends.
 pub async fn run(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
     let span = info_span!("socket", user = %login.user, instance = %state.instance);
@@ -116,6 +119,10 @@ async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration
         debug!("writer did not finish in time: aborted");
         writer.abort();
     }
+    // Read (and drop) what the client still sends until it answers the close, for a second at
+    // most: a TCP socket closed with unread data is reset, and the client would lose our close
+    // frame (a flood cut with 1008 then looked like a dropped connection).
+    let _ = tokio::time::timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = stream.next().await {} }).await;
     // Dropping the reader's half here (and the writer's with its task) ends the TCP connection.
     debug!("socket closed");
 }
