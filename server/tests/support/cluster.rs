@@ -66,8 +66,21 @@ impl RedisCluster {
         tokio::task::spawn_blocking(|| Self::start_blocking(false)).await.expect("cluster start")
     }
 
-    /// Starts the six servers; with `die_with_thread`, each dies with the calling thread.
+    /// Starts the six servers; with `die_with_thread`, each dies with the calling thread. A start
+    /// that does not come up (a port taken between choosing and binding it, by another test's
+    /// server) is thrown away and tried again on other ports.
     fn start_blocking(die_with_thread: bool) -> Self {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_start(die_with_thread) {
+                Ok(cluster) => return cluster,
+                Err(why) => last = why,
+            }
+        }
+        panic!("redis cluster did not start in three tries: {last}");
+    }
+
+    fn try_start(die_with_thread: bool) -> Result<Self, String> {
         let ports: Vec<u16> = (0..6).map(|_| super::free_port()).collect();
         // The cluster bus port defaults to port + 10000, which a free port above 55535 cannot have.
         let buses: Vec<u16> = (0..6).map(|_| super::free_port()).collect();
@@ -76,7 +89,9 @@ impl RedisCluster {
             ports.iter().zip(&buses).map(|(&port, &bus)| Some(spawn_node(&dir, port, bus, die_with_thread))).collect();
         let cluster = Self { ports, buses, children, dir };
         for &port in &cluster.ports {
-            wait_for(Duration::from_secs(10), || cli(port, &["PING"]).is_some_and(|out| out.trim() == "PONG"));
+            if !wait_for(Duration::from_secs(10), || cli(port, &["PING"]).is_some_and(|out| out.trim() == "PONG")) {
+                return Err(format!("node {port} never answered"));
+            }
         }
         let nodes: Vec<String> = cluster.ports.iter().map(|port| format!("127.0.0.1:{port}")).collect();
         let status = Command::new("redis-cli")
@@ -87,11 +102,13 @@ impl RedisCluster {
             .stdout(Stdio::null())
             .status()
             .expect("redis-cli must be installed (scripts/test installs redis-server)");
-        assert!(status.success(), "redis-cli --cluster create failed");
+        if !status.success() {
+            return Err("redis-cli --cluster create failed".into());
+        }
         // Healthy means: every node sees three masters and three replicas, and every replica has
         // synced (one that never did refuses to take over in a failover).
         for &port in &cluster.ports {
-            wait_for(Duration::from_secs(30), || {
+            let healthy = wait_for(Duration::from_secs(30), || {
                 let ok = cli(port, &["CLUSTER", "INFO"]).is_some_and(|info| info.contains("cluster_state:ok"));
                 let nodes = cli(port, &["CLUSTER", "NODES"]).unwrap_or_default();
                 let count = |role: &str| {
@@ -104,8 +121,11 @@ impl RedisCluster {
                 let synced = !replication.contains("role:slave") || replication.contains("master_link_status:up");
                 ok && count("master") == 3 && count("slave") == 3 && synced
             });
+            if !healthy {
+                return Err(format!("node {port} never saw a healthy cluster"));
+            }
         }
-        cluster
+        Ok(cluster)
     }
 
     /// The `REDIS_URL` of the cluster: its first three nodes as seeds.
@@ -230,10 +250,13 @@ fn cli(port: u16, args: &[&str]) -> Option<String> {
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn wait_for(within: Duration, mut ready: impl FnMut() -> bool) {
+fn wait_for(within: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     while !ready() {
-        assert!(Instant::now() < deadline, "redis cluster not ready within {within:?}");
+        if Instant::now() > deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
 }
