@@ -25,6 +25,8 @@ pub fn send(room: &str, client_id: &str, text: &str) -> String {
 pub fn classify(frame: &str) -> Inbound<'_> {
     if frame.starts_with(r#"{"type":"message""#) {
         client_id(frame).map_or(Inbound::Other, Inbound::Message)
+    } else if frame.starts_with(r#"{"type":"ack""#) {
+        client_id(frame).map_or(Inbound::Other, Inbound::Ack)
     } else if frame.starts_with(r#"{"type":"error""#) {
         Inbound::Error
     } else {

@@ -56,11 +56,14 @@ pub struct StepStats {
     pub latency: Histogram<u64>,
     /// Latency of deliveries to a socket on another instance than the sender's.
     pub cross: Histogram<u64>,
+    /// Time from the intended send to the sender's `ack` (Switchboard only: the peer's
+    /// messages are not acknowledged).
+    pub acked: Histogram<u64>,
 }
 
 impl StepStats {
     fn new() -> Self {
-        Self { delivered: 0, latency: metrics::histogram(), cross: metrics::histogram() }
+        Self { delivered: 0, latency: metrics::histogram(), cross: metrics::histogram(), acked: metrics::histogram() }
     }
 
     /// Adds another task's counts.
@@ -68,6 +71,7 @@ impl StepStats {
         self.delivered += other.delivered;
         let _ = self.latency.add(&other.latency);
         let _ = self.cross.add(&other.cross);
+        let _ = self.acked.add(&other.acked);
     }
 }
 
@@ -222,6 +226,13 @@ async fn run_task(
                             if from != instances[slot] {
                                 metrics::record(&mut stats.cross, now.saturating_sub(intended));
                             }
+                        }
+                    }
+                    Inbound::Ack(id) => {
+                        if let Some((step, _, intended)) = parse_tag(id) {
+                            let now = epoch.elapsed().as_micros() as u64;
+                            let stats = steps.entry(step).or_insert_with(StepStats::new);
+                            metrics::record(&mut stats.acked, now.saturating_sub(intended));
                         }
                     }
                     Inbound::Ping => {

@@ -43,6 +43,10 @@ pub struct StepResult {
     pub cross_ms: [f64; 3],
     /// How many deliveries crossed instances.
     pub cross_count: u64,
+    /// Send → ack, p50, p99, p99.9 (ms; Switchboard only), and how many acks came.
+    pub ack_ms: [f64; 3],
+    /// Acks received.
+    pub acked: u64,
     /// Error frames / refused sends, and sockets closed.
     pub errors: u64,
     /// Sockets that closed during the step.
@@ -107,6 +111,8 @@ pub async fn step(
         p999_ms: metrics::ms(&stats.latency, 99.9),
         cross_ms: [50.0, 99.0, 99.9].map(|p| metrics::ms(&stats.cross, p)),
         cross_count: stats.cross.len(),
+        ack_ms: [50.0, 99.0, 99.9].map(|p| metrics::ms(&stats.acked, p)),
+        acked: stats.acked.len(),
         errors: health.errors,
         closed: health.closed,
         generator_cores,

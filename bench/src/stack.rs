@@ -42,6 +42,8 @@ pub struct Stack {
     /// Its Redis's process ids: one `redis-server`, or every node of a Redis Cluster (replicas
     /// included: they do work too).
     pub redis_pids: Vec<u32>,
+    /// `REDIS_WAIT_REPLICAS` of a Switchboard stack: replicas that confirm a send before its ack.
+    pub wait_replicas: u32,
     root: PathBuf,
     children: Vec<Child>,
     redis_dir: Option<PathBuf>,
@@ -92,22 +94,31 @@ impl Stack {
     /// (`debug` or `release`) for Switchboard.
     pub async fn start(proto: Proto, root: &Path, profile: &str, instances: usize) -> Result<Stack> {
         match proto {
-            Proto::Ours => start_ours(root, profile, instances, Redis::One).await,
+            Proto::Ours => start_ours(root, profile, instances, Redis::One, 0).await,
             Proto::Peer => start_peer(root, instances).await,
         }
     }
 
     /// Starts Switchboard's stack with `instances` instances on a Redis Cluster (6 nodes,
-    /// 3 masters) instead of one Redis; `stop` stops the cluster too.
-    pub async fn start_ours_on_redis_cluster(root: &Path, profile: &str, instances: usize) -> Result<Stack> {
-        start_ours(root, profile, instances, Redis::Cluster).await
+    /// 3 masters) instead of one Redis, acknowledging a send only once `wait_replicas`
+    /// replicas have it (`REDIS_WAIT_REPLICAS`); `stop` stops the cluster too.
+    pub async fn start_ours_on_redis_cluster(
+        root: &Path,
+        profile: &str,
+        instances: usize,
+        wait_replicas: u32,
+    ) -> Result<Stack> {
+        let mut stack = start_ours(root, profile, instances, Redis::Cluster, wait_replicas).await?;
+        stack.wait_replicas = wait_replicas;
+        Ok(stack)
     }
 
-    /// Its name in the log: the proto's, and the Redis when it is a cluster.
+    /// Its name in the log: the proto's, and the Redis when it is a cluster (with its `WAIT`).
     pub fn label(&self) -> String {
-        match self.redis {
-            Redis::One => self.proto.label().to_owned(),
-            Redis::Cluster => format!("{} on {}", self.proto.label(), self.redis.label()),
+        match (self.redis, self.wait_replicas) {
+            (Redis::One, _) => self.proto.label().to_owned(),
+            (Redis::Cluster, 0) => format!("{} on {}", self.proto.label(), self.redis.label()),
+            (Redis::Cluster, n) => format!("{} on {}, WAIT {n}", self.proto.label(), self.redis.label()),
         }
     }
 
@@ -158,7 +169,7 @@ async fn cluster_down(root: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-async fn start_ours(root: &Path, profile: &str, instances: usize, redis: Redis) -> Result<Stack> {
+async fn start_ours(root: &Path, profile: &str, instances: usize, redis: Redis, wait_replicas: u32) -> Result<Stack> {
     let name = match redis {
         Redis::One => CLUSTER_NAME,
         Redis::Cluster => REDIS_CLUSTER_NAME,
@@ -168,6 +179,7 @@ async fn start_ours(root: &Path, profile: &str, instances: usize, redis: Redis) 
     if redis == Redis::Cluster {
         up.arg("--redis-cluster");
     }
+    up.env("REDIS_WAIT_REPLICAS", wait_replicas.to_string());
     let status = up.envs(OUR_SETTINGS).env("PROFILE", profile).current_dir(root).stdout(Stdio::null()).status().await?;
     let stack = if status.success() {
         read_ours(root, name, instances, redis)
@@ -226,6 +238,7 @@ fn read_ours(root: &Path, name: &'static str, instances: usize, redis: Redis) ->
         instances: list,
         redis,
         redis_pids,
+        wait_replicas: 0,
         root: root.to_owned(),
         children: Vec::new(),
         redis_dir: None,
@@ -276,6 +289,7 @@ async fn start_peer(root: &Path, instances: usize) -> Result<Stack> {
         instances: list,
         redis: Redis::One,
         redis_pids: vec![redis_pid],
+        wait_replicas: 0,
         root: root.to_owned(),
         children,
         redis_dir: Some(redis_dir),

@@ -23,11 +23,13 @@ pub enum Proto {
 pub enum Inbound<'a> {
     /// A chat message delivery carrying the sender's `client_id`.
     Message(&'a str),
+    /// The server stored a message this socket sent (Switchboard's `ack`, with its `client_id`).
+    Ack(&'a str),
     /// The server refused something (rate limit, bad frame, ...).
     Error,
     /// An engine.io ping, to be answered with [`Proto::pong`].
     Ping,
-    /// Anything else (acks, presence, history, ...).
+    /// Anything else (presence, history, ...).
     Other,
 }
 
@@ -107,6 +109,7 @@ mod tests {
         let peer = r#"42["message",{"room":"r","id":"x","user":"u","text":"t","ts":1,"client_id":"1.0.5.7"}]"#;
         assert_eq!(Proto::Peer.classify(peer), Inbound::Message("1.0.5.7"));
         assert_eq!(Proto::Peer.classify("2"), Inbound::Ping);
-        assert_eq!(Proto::Ours.classify(r#"{"type":"ack","client_id":"a","id":"1-0"}"#), Inbound::Other);
+        assert_eq!(Proto::Ours.classify(r#"{"type":"ack","client_id":"a","id":"1-0"}"#), Inbound::Ack("a"));
+        assert_eq!(Proto::Ours.classify(r#"{"type":"presence","room":"r","users":[]}"#), Inbound::Other);
     }
 }

@@ -60,8 +60,8 @@ test("the Redis master holding the room dies: chat goes on, every message arrive
     await expect(bob.locator(".line", { hasText: text })).toHaveCount(1, { timeout: 30_000 });
     await expect(alice.locator(".line", { hasText: text })).toHaveCount(1);
   }
-  // A refresh shows them all, once each, from the promoted replica's history. (Not necessarily in
-  // the order typed: a send refused during the failover is retried after later ones were stored.)
+  // A refresh shows them all, once each and in the order typed, from the promoted replica's
+  // history (a send refused during the failover holds the ones behind it until it is stored).
   // The first page load an instance serves after a shard failed over was once answered with the
   // "briefly unavailable" page (not reproduced since); a person would press "Try again", so does this.
   await expect(async () => {
@@ -71,6 +71,8 @@ test("the Redis master holding the room dies: chat goes on, every message arrive
   for (const text of texts) {
     await expect(bob.locator(".line", { hasText: text })).toHaveCount(1);
   }
+  const shown = await bob.locator(".line", { hasText: "during failover" }).filter({ hasText: aliceName }).allTextContents();
+  expect(shown.map((line) => texts.findIndex((text) => line.includes(text)))).toEqual([0, 1, 2, 3, 4]);
   await aliceContext.close();
   await bobContext.close();
 });

@@ -199,6 +199,12 @@ impl ErrorCode {
             Self::TooManyRooms => "too_many_rooms",
         }
     }
+
+    /// Whether a send refused with this code is kept and sent again by the client (with the
+    /// same client id): the refusal is about now (the store, the rate), not the message.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Unavailable | Self::RateLimited)
+    }
 }
 
 /// A frame sent by the server.

@@ -42,7 +42,13 @@ async fn instances_ride_out_a_redis_restart() {
     redis.stop().await;
     a.wait_ready(false).await;
     // During the outage a send is refused with a clear error, not lost in silence.
-    alice_ws.send(&ClientFrame::Send { room: "general".into(), client_id: "during".into(), text: "x".into() }).await;
+    alice_ws
+        .send(&ClientFrame::Send {
+            room: "general".into(),
+            client_id: "during".into(),
+            text: "during the outage".into(),
+        })
+        .await;
     let code = alice_ws
         .expect(|f| match f {
             ServerFrame::Error { code, client_id: Some(c), .. } if c == "during" => Some(code),
@@ -54,8 +60,22 @@ async fn instances_ride_out_a_redis_restart() {
     redis.resume().await;
     a.wait_ready(true).await;
     b.wait_ready(true).await;
+    // A message written after the refused one waits for it (refused the same way), so the
+    // room gets them in the order alice wrote them once her client retries both, in order.
+    alice_ws.send(&ClientFrame::Send { room: "general".into(), client_id: "after".into(), text: "y".into() }).await;
+    let held = alice_ws
+        .expect(|f| match f {
+            ServerFrame::Error { code, client_id: Some(c), .. } if c == "after" => Some(code),
+            ServerFrame::Ack { client_id, .. } if client_id == "after" => panic!("stored before the earlier message"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(held, ErrorCode::Unavailable);
     // The sockets stayed open; the instances resubscribed; chat flows again both ways.
-    say_until_stored(&mut alice_ws, "after", "after the outage").await;
+    let during = say_until_stored(&mut alice_ws, "during", "during the outage").await;
+    let after = say_until_stored(&mut alice_ws, "after", "after the outage").await;
+    assert!(during < after, "stored in the order written: {during} then {after}");
+    bob_ws.hear("during the outage").await;
     bob_ws.hear("after the outage").await;
     say_until_stored(&mut bob_ws, "reply", "bob after the outage").await;
     alice_ws.hear("bob after the outage").await;

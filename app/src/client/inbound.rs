@@ -248,7 +248,7 @@ fn on_error<'f>(
     client_id: &'f Option<String>,
 ) -> FollowUp<'f> {
     let client_id = client_id.as_deref();
-    let retryable = matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited);
+    let retryable = code.is_retryable();
     let room = client_id.and_then(|id| page.pending(id)).map_or(page.current, |pending| pending.room.as_str());
     parts.edit_log(room, |log| {
         if let Some(client_id) = client_id.filter(|_| !retryable) {

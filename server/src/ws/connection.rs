@@ -33,6 +33,7 @@ use crate::telemetry::metrics::{Limited, metrics, observe};
 use crate::ws::forward::{Route, forward};
 use crate::ws::outgoing::{self, Closer, Outgoing};
 use crate::ws::registry::Registration;
+use crate::ws::send_order::SendOrder;
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
@@ -66,6 +67,8 @@ struct Connection {
     rooms: HashMap<RoomName, JoinHandle<()>>,
     typing: TokenBucket,
     renames: TokenBucket,
+    /// Rooms whose next send waits for an earlier one the client will retry.
+    order: SendOrder,
 }
 
 /// Runs the reader loop of one socket, then ends its rooms and its writer.
@@ -184,6 +187,7 @@ impl Connection {
             rooms: HashMap::new(),
             typing: TokenBucket::new(1, 2),
             renames: TokenBucket::new(1, 3),
+            order: SendOrder::default(),
         }
     }
 
@@ -360,10 +364,14 @@ impl Connection {
             let message = format!("join #{room} before sending to it");
             return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
         }
+        if let Err(held) = self.order.check(&room, &client_id, Instant::now()) {
+            return self.error(held.code, held.message, Some(client_id)).await;
+        }
         let name = self.name();
         let started = Instant::now();
         match self.services.chat.send((&self.user, &name), &room, &client_id, text).await {
             Ok(appended) => {
+                self.order.settled(&room, &client_id, None, Instant::now());
                 if let Appended::Duplicate(_) = appended {
                     debug!(%client_id, "duplicate send acked again");
                 }
@@ -373,7 +381,11 @@ impl Connection {
                 let id = appended.id().to_owned();
                 self.queue(ServerFrame::Ack { client_id, id }).await;
             }
-            Err(err) => self.fail(err, Some(client_id)).await,
+            Err(err) => {
+                let (code, message) = (err.code(), err.to_string());
+                self.order.settled(&room, &client_id, Some((code, &message)), Instant::now());
+                self.error(code, message, Some(client_id)).await;
+            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod logout;
 pub mod origin;
 pub mod outgoing;
 pub mod registry;
+pub mod send_order;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
