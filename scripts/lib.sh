@@ -16,6 +16,9 @@ ensure_deps() {
   command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   [ "${NEED_BROWSER:-0}" = 1 ] && { command -v chromium >/dev/null || missing+=(chromium); }
   command -v curl >/dev/null || missing+=(curl)
+  # The server's allocator (tikv-jemalloc-sys) builds jemalloc from source with make and a C compiler.
+  command -v make >/dev/null || missing+=(make)
+  command -v cc >/dev/null || missing+=(gcc)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} (apt)"
     as_root apt-get update -qq

@@ -129,10 +129,16 @@ pub async fn logout_all() -> Result<(), ApiError> {
 /// The logged-in user; 401 without one. Counts a page load of this session.
 #[server(prefix = "/api", endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, ApiError> {
-    let (user, name) = ssr::current_account().await?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
     let session = ssr::session().await?;
-    let id = session.id().map(|id| id.to_string()).unwrap_or_default();
-    let loads = ssr::auth()?.count_load(&id).await.map_err(ssr::fail)?;
+    // Only a session Redis knows with a user in it counts loads: a made-up cookie never
+    // creates a counter.
+    let signed_in = session.get::<String>(ssr::USER_KEY).await.map_err(ssr::session_failed)?.is_some();
+    let id = session.id().filter(|_| signed_in).ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?.to_string();
+    // The account check and the count are independent: one round trip's wait for both.
+    let auth = ssr::auth()?;
+    let (account, loads) = futures::join!(ssr::current_account(), auth.count_load(&id));
+    let (user, name) = account?.ok_or_else(|| ssr::fail(ApiError::NotLoggedIn))?;
+    let loads = loads.map_err(ssr::fail)?;
     Ok(Me { user, name, instance: ssr::instance(), loads })
 }
 

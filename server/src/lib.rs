@@ -132,7 +132,7 @@ impl Server {
         let context =
             Services { auth: services.auth.clone(), instance: instance.clone(), secure_cookies: config.cookie_secure };
         let config_drain = config.drain_timings();
-        let state = AppState {
+        let state = AppState::new(state::Shared {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
             sockets: SocketRegistry::new(config.max_sockets_per_user),
             limits: config.limits(),
@@ -144,7 +144,7 @@ impl Server {
             context,
             services,
             drain: Drain::new(config_drain),
-        };
+        });
         Ok(Self { listener, metrics_listener, state })
     }
 

@@ -130,3 +130,35 @@ async fn the_page_load_counter_never_loses_an_increment() {
         body.split("loads").nth(1).unwrap_or_default().get(..40).unwrap_or_default()
     );
 }
+
+#[tokio::test]
+async fn a_page_renews_its_session_once_per_quarter_ttl_not_on_every_load() {
+    let redis = RedisServer::start().await;
+    let a = support::tuned(&redis, "app-a", |c| c.session_ttl_secs = 60).await;
+    let alice = Browser::new();
+    alice.register(&a, "alice", PASSWORD).await;
+    let cookie = alice.cookie(&a).expect("a session cookie");
+    let id = cookie.split(';').find_map(|c| c.trim().strip_prefix("jsessionid=")).expect("the session id").to_owned();
+    let key = format!("sb:session:{id}");
+    let mut conn =
+        redis::Client::open(redis.url()).expect("url").get_multiplexed_async_connection().await.expect("redis");
+    let http = reqwest::Client::new();
+    let load = || async {
+        let response = http.get(format!("{}/", a.url())).header("cookie", &cookie).send().await.expect("page");
+        let renewed = response.headers().contains_key("set-cookie");
+        let status = response.status();
+        assert!(status.is_success() && response.text().await.unwrap_or_default().contains("Log out"), "{status}");
+        renewed
+    };
+    // The first page after signing in stamps the session; the next ones read it and write nothing.
+    assert!(load().await, "the first page renews");
+    for _ in 0..3 {
+        assert!(!load().await, "a page a moment later writes no session");
+    }
+    let () = redis::cmd("EXPIRE").arg(&key).arg(40).query_async(&mut conn).await.expect("expire");
+    // A quarter of the TTL (15 s) later, a page renews it: a fresh cookie and a fresh TTL.
+    tokio::time::sleep(std::time::Duration::from_secs(16)).await;
+    assert!(load().await, "due again: renewed");
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.expect("ttl");
+    assert!(ttl > 50, "the session's lifetime starts again: {ttl} s left");
+}

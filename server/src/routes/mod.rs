@@ -1,6 +1,7 @@
 //! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
 //! and the static site (`/pkg`). Sessions wrap everything but the static site:
-//! a script or a stylesheet never costs a session read and write, and the
+//! a script or a stylesheet never costs a session read and write (and a page
+//! writes its session only to renew it, [`session_renewal`]), and the
 //! site's files are served precompressed (`.gz` beside each file, made by
 //! `scripts/build-site`) to browsers that accept it. The [`guard`] middleware
 //! and the server functions' [`body`] limit wrap the sessions (so a refused
@@ -13,8 +14,7 @@ pub mod body;
 pub mod guard;
 pub mod headers;
 pub mod health;
-
-use std::time::Duration;
+pub mod session_renewal;
 
 use app::{App, shell};
 use axum::Router;
@@ -40,15 +40,15 @@ pub fn router(state: AppState) -> Router {
         provide_context(services.clone());
         headers::provide_request_nonce();
     };
-    let ttl = Duration::from_secs(state.config.session_ttl_secs.max(60));
+    let ttl = state.config.session_ttl();
     let sessions = SessionManagerLayer::new(state.backend.sessions.clone())
         .with_name(state.config.cookie_name.clone())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.cookie_secure)
         .with_path("/")
-        // Sliding expiry: every request renews the session (the store's SET XX never revives a deleted one).
-        .with_always_save(true)
+        // Sliding expiry: `session_renewal` renews a used session once per quarter TTL (the
+        // store's SET XX never revives a deleted one); other requests write nothing.
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(86_400))));
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), session_renewal::renew_session))
         .layer(sessions)
         .layer(middleware::from_fn(guard::unavailable_page))
         .layer(middleware::from_fn(page_metrics));

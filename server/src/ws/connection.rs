@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::StreamExt;
+use futures::stream::{SplitSink, SplitStream};
 use protocol::{
     CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, PROTOCOL_VERSION,
@@ -42,10 +43,21 @@ const HISTORY_PAGE_BYTES: usize = 64 * 1024;
 /// How long a closing socket keeps reading for the client's answer to its close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
-/// Serves one admitted socket until it ends.
-pub async fn run(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
-    let span = info_span!("socket", user = %login.user, instance = %state.instance);
-    serve(socket, login, registration, state).instrument(span).await;
+/// Serves one admitted socket until it ends: the socket's task, a child span of `request`'s.
+///
+/// Not an `async fn`: the future it returns is [`serve`]'s own, so the socket, split here,
+/// and the arguments are held once, not once per layer of `async` (what a task holds is what
+/// an idle user costs).
+pub fn run(
+    socket: WebSocket,
+    login: SocketLogin,
+    registration: Registration,
+    state: AppState,
+    request: tracing::Span,
+) -> impl Future<Output = ()> + Send {
+    let span = request.in_scope(|| info_span!("socket", user = %login.user, instance = %state.instance));
+    let (sink, stream) = socket.split();
+    serve(sink, stream, login, registration, state).instrument(span)
 }
 
 /// Closes a socket at once with a code and a reason.
@@ -72,9 +84,14 @@ struct Connection {
 }
 
 /// Runs the reader loop of one socket, then ends its rooms and its writer.
-async fn serve(socket: WebSocket, login: SocketLogin, registration: Registration, state: AppState) {
+async fn serve(
+    sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    login: SocketLogin,
+    registration: Registration,
+    state: AppState,
+) {
     let config = &state.config;
-    let (sink, mut stream) = socket.split();
     let closer = Arc::new(Closer::default());
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
     let (out, writer) =

@@ -20,6 +20,7 @@ use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::future::Either;
 use tower_sessions::Session;
 use tracing::{Instrument, debug};
 
@@ -65,16 +66,14 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            async move {
-                match registration {
-                    Some(registration) => connection::run(socket, login, registration, state).await,
-                    None => {
-                        connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
-                            .await
-                    }
-                }
-            }
-            .instrument(request)
+        // The callback returns the socket's future itself, not an `async` block awaiting it: each
+        // such layer would keep its own copy of the socket, the login and the state for the
+        // socket's whole life (the task is what an idle user costs).
+        .on_upgrade(move |socket| match registration {
+            Some(registration) => Either::Left(connection::run(socket, login, registration, state, request)),
+            None => Either::Right(
+                connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
+                    .instrument(request),
+            ),
         })
 }
