@@ -46,6 +46,8 @@ pub struct Plan {
     pub fanout_factor: f64,
     /// Most steps per shape.
     pub fanout_steps: usize,
+    /// Steps that bisect the gap between the best passing step and the first failing one.
+    pub fanout_refine: usize,
     /// Length of one step.
     pub step: Duration,
     /// Wait after a step before counting what was lost.
@@ -95,6 +97,7 @@ impl Plan {
             fanout_start: 5000.0,
             fanout_factor: 1.5,
             fanout_steps: 12,
+            fanout_refine: 2,
             step: Duration::from_secs(4),
             grace: Duration::from_secs(2),
             settle: Duration::from_secs(5),
@@ -127,6 +130,7 @@ impl Plan {
             fanout_start: 300.0,
             fanout_factor: 2.0,
             fanout_steps: 2,
+            fanout_refine: 1,
             step: Duration::from_millis(1500),
             grace: Duration::from_secs(1),
             settle: Duration::from_millis(300),
