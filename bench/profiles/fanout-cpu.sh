@@ -3,13 +3,14 @@
 #
 #   LOADGEN=/path/to/loadgen bench/profiles/fanout-cpu.sh [PERF_SECONDS=20]
 #   BIN=... to profile another server build (default target/release/switchboard-server)
+#   TRIGGER='Switchboard 100x10: 37969 deliveries/s asked' ... to profile another step
 #
 # Runs the bench's own `loadgen --only fan-out` (both stacks, every fan-out shape, the
 # published step-up) from a private root in $WORK/fanout-root: the committed scripts/ and
 # deploy/, bench/ and target/site linked from this checkout, and BIN as the server — so its
 # `scripts/cluster up --name bench` lives in $WORK/fanout-root/.run and cannot collide with a
 # `scripts/test` or `scripts/bench` running in the checkout. When loadgen reports the
-# 85,500 deliveries/s step of 1x1000 on Switchboard, `perf record` samples the 3 instances,
+# 85,430 deliveries/s step of 1x1000 on Switchboard (or TRIGGER), `perf record` samples the 3 instances,
 # their Redis and loadgen itself for PERF_SECONDS (the 128K, 192K and 288K steps), with
 # DWARF call graphs. Outputs next to this script: fanout-loadgen.log, fanout-perf-*.txt.
 source "$(dirname "$0")/lib.sh"
@@ -26,7 +27,8 @@ LOG=$PROF_DIR/fanout-loadgen.log
 "$LOADGEN" --root "$ALT" --profile release --only fan-out --out "$WORK/fanout-results" > "$WORK/fanout-report.md" 2> "$LOG" &
 LG=$!
 trap 'kill $LG 2>/dev/null || true' EXIT
-until grep -q 'Switchboard 1x1000: 85500 deliveries/s asked' "$LOG"; do
+TRIGGER=${TRIGGER:-Switchboard 1x1000: 85430 deliveries/s asked}
+until grep -qF "$TRIGGER" "$LOG"; do
   kill -0 $LG 2>/dev/null || { echo "loadgen ended early"; tail "$LOG"; exit 1; }
   sleep 0.2
 done
