@@ -17,13 +17,11 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use super::{Ctx, fanout, shape_targets};
+use super::{Ctx, fanout, latency};
 use crate::accounts::{self, Account};
 use crate::metrics::GENERATOR_LIMIT;
 use crate::plan::Shape;
-use crate::pool;
 use crate::report::{Better, Measure};
-use crate::sender;
 use crate::stack::{Redis, Stack};
 use crate::wire::Proto;
 
@@ -94,14 +92,8 @@ async fn measure(ctx: &Ctx, stack: &Stack, accounts: &[Account], shape: Shape, i
 async fn ack_latency(ctx: &Ctx, stack: &Stack, accounts: &[Account], index: u32) -> Result<Vec<Measure>> {
     let plan = &ctx.plan;
     let shape = plan.latency_shape;
-    let prefix = format!("ack{}-{index}", ctx.run);
-    let pool = pool::open(stack.proto, &shape_targets(stack, accounts, shape, &prefix), plan.per_task, 64).await?;
-    tokio::time::sleep(plan.settle).await;
-    let rooms: Vec<String> = (0..shape.rooms).map(|r| format!("{prefix}-{r}")).collect();
     let rate = plan.latency_rate;
-    let pids = stack.all_pids();
-    let result =
-        sender::step(&pool, stack.proto, shape, &rooms, rate, plan.latency_duration, plan.grace, 1, &pids).await;
+    let result = latency::moderate_step(ctx, stack, accounts, &format!("ack{}-{index}", ctx.run)).await?;
     if result.acked == 0 {
         bail!("{}: no send was acknowledged (errors {})", label(stack), result.errors);
     }
