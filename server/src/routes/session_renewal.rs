@@ -46,9 +46,13 @@ pub async fn renew_session(State(state): State<AppState>, session: Session, requ
     response
 }
 
+/// How far ahead of this instance's clock another instance's may be (a stamp further ahead is
+/// not trusted and the session is renewed).
+const CLOCK_SKEW_SECS: i64 = 60;
+
 /// Whether a session last renewed at `renewed` (Unix seconds; `None`: never) is due at `now`.
 fn is_due(renewed: Option<i64>, now: i64, quarter_ttl: i64) -> bool {
-    renewed.is_none_or(|at| now.saturating_sub(at) >= quarter_ttl || at > now)
+    renewed.is_none_or(|at| now.saturating_sub(at) >= quarter_ttl || at > now.saturating_add(CLOCK_SKEW_SECS))
 }
 
 #[cfg(test)]
@@ -60,6 +64,7 @@ mod tests {
         assert!(is_due(None, 1_000, 100), "never renewed");
         assert!(!is_due(Some(950), 1_000, 100), "renewed 50 s ago");
         assert!(is_due(Some(900), 1_000, 100), "renewed a quarter TTL ago");
-        assert!(is_due(Some(2_000), 1_000, 100), "a stamp from the future is not trusted");
+        assert!(!is_due(Some(1_030), 1_000, 100), "another instance's clock a little ahead");
+        assert!(is_due(Some(2_000), 1_000, 100), "a stamp far in the future is not trusted");
     }
 }
