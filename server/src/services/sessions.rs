@@ -65,14 +65,20 @@ impl SocketSessions {
         Ok(Some(SocketLogin { user, login, session_id: session.id() }))
     }
 
-    /// Whether session `id` still exists; renews it if so (a failed renewal is retried at the
-    /// next check).
+    /// Whether session `id` still exists; renews it if so, once a quarter of its lifetime has
+    /// passed since it was last renewed, as pages do (`routes::session_renewal`): a socket
+    /// checks every few seconds, and rewriting the record each time cost every idle socket a
+    /// Redis write per check. A failed renewal is retried at the next check.
     pub async fn renew(&self, id: &Id) -> Result<bool, SessionError> {
         match self.store.load(id).await.map_err(SessionError::Store)? {
             Some(mut record) => {
-                record.expiry_date = time::OffsetDateTime::now_utc() + self.ttl;
-                if let Err(err) = self.store.save(&record).await {
-                    tracing::debug!(%err, "could not renew a socket's session");
+                let now = time::OffsetDateTime::now_utc();
+                let left = record.expiry_date - now;
+                if left < self.ttl.mul_f64(0.75) {
+                    record.expiry_date = now + self.ttl;
+                    if let Err(err) = self.store.save(&record).await {
+                        tracing::debug!(%err, "could not renew a socket's session");
+                    }
                 }
                 Ok(true)
             }
