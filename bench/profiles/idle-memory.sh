@@ -11,6 +11,9 @@
 # exactly the heap live at that moment, by allocation site (heaptrack_print output is written
 # next to this script as idle-heaptrack.txt). The other modes only change the allocator:
 # MALLOC_ARENA_MAX=2, or jemalloc / mimalloc by LD_PRELOAD (Debian's libjemalloc2, libmimalloc2.0).
+# The server links jemalloc in under its own names, which heaptrack and LD_PRELOAD cannot see: for
+# those modes build it without (`cargo build --release -p switchboard-server --no-default-features
+# --target-dir /tmp/sb-sysalloc`) and pass BIN=/tmp/sb-sysalloc/release/switchboard-server.
 source "$(dirname "$0")/lib.sh"
 MODE=${1:-plain}; WARM=${2:-1000}; shift $(( $# > 2 ? 2 : $# )) || true
 LEVELS=("$@"); [ ${#LEVELS[@]} -eq 0 ] && LEVELS=(2000 4000)

@@ -13,7 +13,8 @@ use tracing::info;
 /// (590 µs). It also gives argon2id's 19 MiB blocks back to the system by itself (decay):
 /// 17 MiB of RSS after 1,000 registrations and 1,000 logins, where glibc needed a fixed mmap
 /// threshold not to keep 200–330 MB after a few sign-ins. Idle sockets cost the same on both.
-#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+/// Off with `--no-default-features` (heap profilers that hook malloc cannot see jemalloc's).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
