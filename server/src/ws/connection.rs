@@ -18,9 +18,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::StreamExt;
 use futures::stream::{SplitSink, SplitStream};
 use protocol::{
-    CLOSE_INVALID_DATA, CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, PROTOCOL_VERSION,
-    RoomJoin, RoomName, ServerFrame,
+    CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame,
+    ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, PROTOCOL_VERSION, RoomJoin, RoomName, ServerFrame,
 };
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span};
@@ -33,6 +32,7 @@ use crate::state::AppState;
 use crate::telemetry::metrics::{Limited, metrics, observe};
 use crate::ws::forward::{Route, forward};
 use crate::ws::outgoing::{self, Closer, Outgoing};
+use crate::ws::read_error::on_read_error;
 use crate::ws::registry::Registration;
 use crate::ws::send_order::SendOrder;
 
@@ -168,26 +168,6 @@ impl OpenSocket {
 impl Drop for OpenSocket {
     fn drop(&mut self) {
         metrics().sockets_open.decrement(1.0);
-    }
-}
-
-/// Closes the socket with the code that matches a read error, by the error's type (what
-/// tungstenite reports), never by its text.
-fn on_read_error(closer: &Closer, err: &axum::Error) {
-    use tungstenite::Error as WsError;
-    let cause = std::error::Error::source(err).and_then(|source| source.downcast_ref::<WsError>());
-    match cause {
-        Some(WsError::Capacity(_)) => closer.close(CLOSE_TOO_BIG, "frame too large"),
-        Some(WsError::Utf8(_)) => closer.close(CLOSE_INVALID_DATA, "text frames must be valid UTF-8"),
-        Some(WsError::Protocol(_) | WsError::AttackAttempt) => {
-            debug!(%err, "websocket protocol error");
-            closer.close(1002, "protocol error");
-        }
-        // The connection itself failed (reset, closed without a close frame): nobody to tell.
-        _ => {
-            debug!(%err, "socket read failed");
-            closer.close(1011, "read failed");
-        }
     }
 }
 

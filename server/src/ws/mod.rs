@@ -13,6 +13,7 @@ pub mod forward;
 pub mod logout;
 pub mod origin;
 pub mod outgoing;
+pub mod read_error;
 pub mod registry;
 pub mod send_order;
 
