@@ -163,7 +163,8 @@ async fn an_instance_whose_entries_were_reaped_during_an_outage_enters_them_agai
     assert!(presence.members(&general()).await.expect("members").is_empty());
     // Within one heartbeat the instance notices its lapsed lease and enters its memberships again, once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-    while presence.members(&general()).await.expect("members").is_empty() {
+    // A poll that times out on a loaded machine is a "not yet", not a failure.
+    while !presence.members(&general()).await.is_ok_and(|members| !members.is_empty()) {
         assert!(tokio::time::Instant::now() < deadline, "alice was never entered again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
