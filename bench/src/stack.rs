@@ -108,9 +108,7 @@ impl Stack {
         instances: usize,
         wait_replicas: u32,
     ) -> Result<Stack> {
-        let mut stack = start_ours(root, profile, instances, Redis::Cluster, wait_replicas).await?;
-        stack.wait_replicas = wait_replicas;
-        Ok(stack)
+        start_ours(root, profile, instances, Redis::Cluster, wait_replicas).await
     }
 
     /// Its name in the log: the proto's, and the Redis when it is a cluster (with its `WAIT`).
@@ -182,7 +180,7 @@ async fn start_ours(root: &Path, profile: &str, instances: usize, redis: Redis, 
     up.env("REDIS_WAIT_REPLICAS", wait_replicas.to_string());
     let status = up.envs(OUR_SETTINGS).env("PROFILE", profile).current_dir(root).stdout(Stdio::null()).status().await?;
     let stack = if status.success() {
-        read_ours(root, name, instances, redis)
+        read_ours(root, name, instances, redis, wait_replicas)
     } else {
         Err(anyhow::anyhow!("scripts/cluster up --name {name} failed: {status}"))
     };
@@ -197,7 +195,7 @@ async fn start_ours(root: &Path, profile: &str, instances: usize, redis: Redis, 
 }
 
 /// What `scripts/cluster up --name NAME` recorded in `.run/NAME`.
-fn read_ours(root: &Path, name: &'static str, instances: usize, redis: Redis) -> Result<Stack> {
+fn read_ours(root: &Path, name: &'static str, instances: usize, redis: Redis, wait_replicas: u32) -> Result<Stack> {
     let run = root.join(".run").join(name);
     let read = |file: &str| -> Result<String> {
         Ok(std::fs::read_to_string(run.join(file)).with_context(|| format!("reading {file}"))?.trim().to_owned())
@@ -238,7 +236,7 @@ fn read_ours(root: &Path, name: &'static str, instances: usize, redis: Redis) ->
         instances: list,
         redis,
         redis_pids,
-        wait_replicas: 0,
+        wait_replicas,
         root: root.to_owned(),
         children: Vec::new(),
         redis_dir: None,

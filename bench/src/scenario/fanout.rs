@@ -64,16 +64,8 @@ impl Runner<'_> {
 /// above it, when both exist and are more than 5 % apart.
 fn bracket(steps: &[StepResult], shape: Shape) -> Option<(f64, f64)> {
     let asked = |s: &StepResult| s.rate * shape.members as f64;
-    let low = steps
-        .iter()
-        .filter(|s| passed(s))
-        .map(asked)
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))?;
-    let high = steps
-        .iter()
-        .filter(|s| !passed(s) && asked(s) > low)
-        .map(asked)
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))?;
+    let low = steps.iter().filter(|s| passed(s)).map(asked).reduce(f64::max)?;
+    let high = steps.iter().filter(|s| !passed(s) && asked(s) > low).map(asked).reduce(f64::min)?;
     (high > low * 1.05).then_some((low, high))
 }
 

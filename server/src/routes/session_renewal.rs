@@ -19,6 +19,7 @@ use axum::response::Response;
 use tower_sessions::Session;
 use tracing::debug;
 
+use crate::services::sessions::renewal_period;
 use crate::state::AppState;
 
 /// The session key holding when the session was last renewed (Unix seconds).
@@ -32,7 +33,8 @@ pub async fn renew_session(State(state): State<AppState>, session: Session, requ
         return response;
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let quarter = i64::try_from(state.config.session_ttl().as_secs() / 4).unwrap_or(i64::MAX);
+    let period = renewal_period(state.config.session_ttl()).as_secs();
+    let quarter = i64::try_from(period).unwrap_or(i64::MAX);
     if let Ok(Some(_user)) = session.get::<String>(USER_KEY).await {
         let renewed = session.get::<i64>(RENEWED_KEY).await.ok().flatten();
         if is_due(renewed, now, quarter) {

@@ -13,6 +13,14 @@ use tower_sessions::{Session, SessionStore};
 use crate::accounts::{AccountKey, SharedAccounts};
 use crate::session::{GEN_KEY, LOGIN_KEY, SessionBackend, USER_KEY};
 
+/// How long after its last renewal a session in use is renewed again: a quarter of its
+/// lifetime. Pages (`routes::session_renewal`) and sockets ([`SocketSessions::renew`]) share
+/// it, so a session in use never expires and is written about four times per lifetime, not
+/// at every request or check.
+pub fn renewal_period(ttl: Duration) -> Duration {
+    ttl / 4
+}
+
 /// Who a socket belongs to, from its session.
 #[derive(Debug, Clone)]
 pub struct SocketLogin {
@@ -65,16 +73,16 @@ impl SocketSessions {
         Ok(Some(SocketLogin { user, login, session_id: session.id() }))
     }
 
-    /// Whether session `id` still exists; renews it if so, once a quarter of its lifetime has
-    /// passed since it was last renewed, as pages do (`routes::session_renewal`): a socket
-    /// checks every few seconds, and rewriting the record each time cost every idle socket a
-    /// Redis write per check. A failed renewal is retried at the next check.
+    /// Whether session `id` still exists; renews it if so, once [`renewal_period`] has passed
+    /// since it was last renewed: a socket checks every few seconds, and rewriting the record
+    /// each time cost every idle socket a Redis write per check. A failed renewal is retried at
+    /// the next check.
     pub async fn renew(&self, id: &Id) -> Result<bool, SessionError> {
         match self.store.load(id).await.map_err(SessionError::Store)? {
             Some(mut record) => {
                 let now = time::OffsetDateTime::now_utc();
                 let left = record.expiry_date - now;
-                if left < self.ttl.mul_f64(0.75) {
+                if left < self.ttl - renewal_period(self.ttl) {
                     record.expiry_date = now + self.ttl;
                     if let Err(err) = self.store.save(&record).await {
                         tracing::debug!(%err, "could not renew a socket's session");
