@@ -22,7 +22,7 @@ use protocol::DEFAULT_ROOM;
 
 use crate::chat_log::ChatLog;
 use crate::client::ConnectionState;
-use crate::client::inbound::{ChatParts, Members, Names, Typing, Unread, merge_rooms};
+use crate::client::inbound::{Access, ChatParts, Members, Names, Typing, Unread, merge_rooms};
 
 #[cfg(feature = "hydrate")]
 use crate::client::connection::Command;
@@ -44,6 +44,10 @@ pub struct ChatHandles {
     pub my_name: RwSignal<String>,
     /// Who is typing in each room, with the time (ms) the notice ends.
     pub typing: RwSignal<Typing>,
+    /// Private rooms' members, the public directory, blocks.
+    pub access: RwSignal<Access>,
+    /// A room to show next (one the user just created); the page navigates to it.
+    pub open: RwSignal<Option<String>>,
     /// The room on screen.
     pub current: Memo<String>,
     /// The connection status.
@@ -69,6 +73,8 @@ impl ChatHandles {
             unread: RwSignal::new(HashMap::new()),
             members: RwSignal::new(HashMap::new()),
             typing: RwSignal::new(HashMap::new()),
+            access: RwSignal::new(Access::default()),
+            open: RwSignal::new(None),
             current,
             state: RwSignal::new(ConnectionState::default()),
             #[cfg(feature = "hydrate")]
@@ -181,6 +187,14 @@ impl ChatHandles {
         let _ = name;
     }
 
+    /// Sends a frame that changes who may be where (create, invite, remove, block, directory).
+    pub fn ask(&self, frame: protocol::ClientFrame) {
+        #[cfg(feature = "hydrate")]
+        self.command(Command::Frame(frame));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = frame;
+    }
+
     /// Skips the rest of the reconnect wait.
     pub fn retry_now(&self) {
         #[cfg(feature = "hydrate")]
@@ -210,6 +224,9 @@ impl ChatParts for ChatHandles {
     }
     fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool) {
         self.my_name.maybe_update(edit);
+    }
+    fn edit_access(&mut self, edit: impl FnOnce(&mut Access) -> bool) {
+        self.access.maybe_update(edit);
     }
 }
 

@@ -18,7 +18,7 @@ mod names;
 
 pub use backoff::Backoff;
 pub use message_id::{BadMessageId, MessageId};
-pub use names::{AccountKey, NameError, RoomName, UserName};
+pub use names::{AccountKey, NameError, PRIVATE_SUFFIX_LEN, RoomKind, RoomName, UserName};
 
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +111,39 @@ pub enum ClientFrame {
         /// The room.
         room: String,
     },
+    /// Create a private room titled `title` (the rules of a public room name); the server
+    /// answers [`ServerFrame::Created`] with its name, and the creator is its first member.
+    CreateRoom {
+        /// The title shown in room lists.
+        title: String,
+    },
+    /// Add `user` to a private room (its creator only); they see it in their room list at once.
+    Invite {
+        /// The private room.
+        room: String,
+        /// The user to add (user name).
+        user: String,
+    },
+    /// Take `user` out of a private room (its creator only): their subscriptions end on every
+    /// instance and they receive nothing sent after, not even in a replay.
+    Remove {
+        /// The private room.
+        room: String,
+        /// The member to remove.
+        user: String,
+    },
+    /// Stop `user` from opening a direct conversation with this user, or writing in one.
+    Block {
+        /// The user to block.
+        user: String,
+    },
+    /// Lift a block.
+    Unblock {
+        /// The user to unblock.
+        user: String,
+    },
+    /// Ask for the public rooms; the server answers [`ServerFrame::Directory`].
+    Directory,
     /// Keep-alive; the server answers with [`ServerFrame::Pong`].
     Ping,
 }
@@ -183,6 +216,12 @@ pub enum ErrorCode {
     Unavailable,
     /// The user is in as many rooms as the server allows; leave one first.
     TooManyRooms,
+    /// There is no such room for this user: it does not exist, or it is private (or a direct
+    /// conversation) and they are not in it — the same answer, so a name leaks nothing.
+    NoSuchRoom,
+    /// The user may not do this in this room (a member who is not its creator inviting), or
+    /// to this user (one who blocked them).
+    NotAllowed,
 }
 
 impl ErrorCode {
@@ -197,6 +236,8 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::TooManyRooms => "too_many_rooms",
+            Self::NoSuchRoom => "no_such_room",
+            Self::NotAllowed => "not_allowed",
         }
     }
 
@@ -222,6 +263,9 @@ pub enum ServerFrame {
         /// The rooms this user has joined (on any device), so every tab shows the same list.
         #[serde(default)]
         rooms: Vec<String>,
+        /// The users this user blocks, sorted.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocked: Vec<String>,
     },
     /// The answer to a join, oldest first: the recent history, or — when the join said
     /// `since` — every message after that id, then live messages follow.
@@ -307,6 +351,48 @@ pub enum ServerFrame {
         /// Delay before reconnecting, spread by the server so clients do not all come back at once.
         after_ms: u64,
     },
+    /// The private room asked for with [`ClientFrame::CreateRoom`] exists: its name.
+    Created {
+        /// The new room.
+        room: String,
+    },
+    /// A room was put on this user's list by someone (an invitation, a direct conversation
+    /// opened by the other user, or this user on another device): show it and join it.
+    RoomAdded {
+        /// The room.
+        room: String,
+        /// Who put it there.
+        by: String,
+    },
+    /// This user is no longer in a room (removed, or they left it on another device): nothing
+    /// of it is delivered any more.
+    RoomRemoved {
+        /// The room.
+        room: String,
+        /// Why, for people (empty when the user did it themselves, or when an error frame
+        /// just said why).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// The members of a private room (sent on joining it, and again when they change).
+    Members {
+        /// The room.
+        room: String,
+        /// Its creator, who invites and removes.
+        owner: String,
+        /// Every member, sorted.
+        users: Vec<String>,
+    },
+    /// The public rooms, busiest first (answer to [`ClientFrame::Directory`]).
+    Directory {
+        /// Room names.
+        rooms: Vec<String>,
+    },
+    /// The users this user blocks now, sorted (after a block or an unblock, on every device).
+    Blocked {
+        /// The blocked users.
+        users: Vec<String>,
+    },
     /// Answer to [`ClientFrame::Ping`].
     Pong,
 }
@@ -364,6 +450,12 @@ mod tests {
                     RoomJoin { room: "b".into(), since: Some(MessageId::new(2, 1)) },
                 ],
             },
+            ClientFrame::CreateRoom { title: "team".into() },
+            ClientFrame::Invite { room: "~team~k3j9x2ab7q".into(), user: "bob".into() },
+            ClientFrame::Remove { room: "~team~k3j9x2ab7q".into(), user: "bob".into() },
+            ClientFrame::Block { user: "bob".into() },
+            ClientFrame::Unblock { user: "bob".into() },
+            ClientFrame::Directory,
             ClientFrame::Ping,
         ];
         for frame in frames {

@@ -90,19 +90,110 @@ impl fmt::Display for AccountKey {
     }
 }
 
-/// A room name: 1–40 of `[A-Za-z0-9_.-]`, case-sensitive.
+/// The length of the random part of a private room's name.
+pub const PRIVATE_SUFFIX_LEN: usize = 10;
+
+/// What a room name says about its room. The kind is part of the name, so every layer —
+/// the server's authorization, a Redis key, the page — tells it without a lookup, and a
+/// public room can never be named like a private one or a direct conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomKind<'a> {
+    /// `general`: anyone may join it (joining a free name creates it).
+    Public,
+    /// `~title~k3j9x2ab7q`: only its members may see it; created on purpose, never by a
+    /// join, so a guessed name tells a stranger nothing.
+    Private {
+        /// The name its creator gave it (shown in lists).
+        title: &'a str,
+    },
+    /// `@alice+bob`: the conversation of two users (account keys, sorted): the name alone
+    /// says who may be in it, so no one else can address it.
+    Direct {
+        /// The first user's account key.
+        first: &'a str,
+        /// The second user's account key.
+        second: &'a str,
+    },
+}
+
+/// A room name, case-sensitive: a public room is 1–40 of `[A-Za-z0-9_.-]`; a private room is
+/// `~`, its title (the same rules), `~` and [`PRIVATE_SUFFIX_LEN`] random `[a-z0-9]`; a direct
+/// conversation is `@`, two distinct account keys in order, joined by `+` (see [`RoomKind`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RoomName(String);
 
 impl RoomName {
-    /// The longest room name.
+    /// The longest public room name (and private room title).
     pub const MAX: usize = 40;
 
-    /// Validates a room name.
+    /// Validates a room name of any kind.
     pub fn parse(raw: &str) -> Result<Self, NameError> {
+        if let Some(pair) = raw.strip_prefix('@') {
+            let (first, second) = pair.split_once('+').ok_or(NameError::BadCharacter("room"))?;
+            for key in [first, second] {
+                check("user", key, UserName::MAX)?;
+                if key != key.to_ascii_lowercase() {
+                    return Err(NameError::BadCharacter("room"));
+                }
+            }
+            if first >= second {
+                return Err(NameError::BadCharacter("room"));
+            }
+        } else if let Some(private) = raw.strip_prefix('~') {
+            let (title, suffix) = private.rsplit_once('~').ok_or(NameError::BadCharacter("room"))?;
+            check("room", title, Self::MAX)?;
+            let random = suffix.len() == PRIVATE_SUFFIX_LEN
+                && suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !random {
+                return Err(NameError::BadCharacter("room"));
+            }
+        } else {
+            check("room", raw, Self::MAX)?;
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Validates the name of a new public room, or the title of a new private one.
+    pub fn parse_public(raw: &str) -> Result<Self, NameError> {
         check("room", raw, Self::MAX)?;
         Ok(Self(raw.to_owned()))
+    }
+
+    /// The direct conversation of two users; `None` for a user and themselves.
+    pub fn direct(one: &AccountKey, other: &AccountKey) -> Option<Self> {
+        let (first, second) = match one.cmp(other) {
+            std::cmp::Ordering::Less => (one, other),
+            std::cmp::Ordering::Greater => (other, one),
+            std::cmp::Ordering::Equal => return None,
+        };
+        Some(Self(format!("@{first}+{second}")))
+    }
+
+    /// The private room titled `title` (a valid public name) with the random part `suffix`.
+    pub fn private(title: &Self, suffix: &str) -> Result<Self, NameError> {
+        Self::parse(&format!("~{title}~{suffix}"))
+    }
+
+    /// What kind of room this is.
+    pub fn kind(&self) -> RoomKind<'_> {
+        if let Some(pair) = self.0.strip_prefix('@') {
+            let (first, second) = pair.split_once('+').unwrap_or((pair, ""));
+            RoomKind::Direct { first, second }
+        } else if let Some(private) = self.0.strip_prefix('~') {
+            RoomKind::Private { title: private.rsplit_once('~').map_or(private, |(title, _)| title) }
+        } else {
+            RoomKind::Public
+        }
+    }
+
+    /// In a direct conversation that `me` is one of, the other user's account key.
+    pub fn partner(&self, me: &AccountKey) -> Option<AccountKey> {
+        match self.kind() {
+            RoomKind::Direct { first, second } if first == me.as_str() => Some(AccountKey(second.to_owned())),
+            RoomKind::Direct { first, second } if second == me.as_str() => Some(AccountKey(first.to_owned())),
+            _ => None,
+        }
     }
 
     /// The room name.
@@ -155,5 +246,32 @@ mod tests {
         assert!(RoomName::parse("rust-lang.2026").is_ok());
         assert!(RoomName::parse("a:b").is_err(), "':' would break the key layout");
         assert!(RoomName::parse(" general").is_err());
+    }
+
+    #[test]
+    fn room_kinds_are_told_by_the_name() {
+        let (alice, bob) = (AccountKey::of("Alice"), AccountKey::of("bob"));
+        let direct = RoomName::direct(&bob, &alice).expect("two users");
+        assert_eq!(direct.as_str(), "@alice+bob");
+        assert_eq!(RoomName::direct(&alice, &bob), Some(direct.clone()), "the same conversation either way");
+        assert_eq!(RoomName::direct(&alice, &alice), None);
+        assert_eq!(direct.kind(), RoomKind::Direct { first: "alice", second: "bob" });
+        assert_eq!(direct.partner(&alice), Some(bob.clone()));
+        assert_eq!(direct.partner(&AccountKey::of("carol")), None, "a third user is no party");
+        assert_eq!(RoomName::parse("@alice+bob").as_ref(), Ok(&direct));
+        for bad in ["@bob+alice", "@alice+alice", "@Alice+bob", "@alice", "@alice+bob+carol", "@+bob"] {
+            assert!(RoomName::parse(bad).is_err(), "{bad} is not a direct conversation");
+        }
+        let title = RoomName::parse("team").expect("valid");
+        let private = RoomName::private(&title, "k3j9x2ab7q").expect("valid");
+        assert_eq!(private.as_str(), "~team~k3j9x2ab7q");
+        assert_eq!(private.kind(), RoomKind::Private { title: "team" });
+        assert_eq!(RoomName::parse("~team~k3j9x2ab7q").as_ref(), Ok(&private));
+        for bad in ["~team", "~team~short", "~team~K3J9X2AB7Q", "~~k3j9x2ab7q", "~a b~k3j9x2ab7q"] {
+            assert!(RoomName::parse(bad).is_err(), "{bad} is not a private room");
+        }
+        assert_eq!(title.kind(), RoomKind::Public);
+        assert!(RoomName::parse_public("~team~k3j9x2ab7q").is_err(), "a new public room is never private");
+        assert!(RoomName::parse_public("@alice+bob").is_err());
     }
 }

@@ -19,6 +19,9 @@ use crate::ratelimit::SharedLimiter;
 use crate::ratelimit::memory::MemoryLimiter;
 use crate::ratelimit::redis::RedisLimiter;
 use crate::redis_conn::RedisTarget;
+use crate::rooms::SharedRooms;
+use crate::rooms::memory::MemoryRooms;
+use crate::rooms::redis::RedisRooms;
 use crate::session::{RedisSessionStore, SessionBackend};
 use crate::signals::SharedSignals;
 use crate::signals::memory::MemorySignals;
@@ -54,6 +57,8 @@ pub struct Backend {
     pub broker: SharedBroker,
     /// User accounts.
     pub accounts: SharedAccounts,
+    /// Private rooms' members and the public directory.
+    pub rooms: SharedRooms,
     /// Session records.
     pub sessions: SessionBackend,
     /// Rate-limit counters.
@@ -70,6 +75,7 @@ impl Backend {
         Self {
             broker: Arc::new(MemoryBroker::new(config.history_cap)),
             accounts: Arc::new(MemoryAccounts::default()),
+            rooms: Arc::new(MemoryRooms::default()),
             sessions: SessionBackend::memory(),
             limiter: Arc::new(MemoryLimiter::default()),
             presence: Arc::new(MemoryPresence::default()),
@@ -87,6 +93,7 @@ impl Backend {
             signals: Arc::new(RedisSignals::new(&target, conn.clone(), prefix)),
             broker: Arc::new(RedisBroker::new(&target, conn.clone(), prefix, config.history_cap, config.durability())),
             accounts: Arc::new(RedisAccounts::new(conn.clone(), prefix)),
+            rooms: Arc::new(RedisRooms::new(conn.clone(), prefix)),
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
             presence: Arc::new(RedisPresence::new(conn.clone(), prefix)),
             sessions: SessionBackend::Redis(RedisSessionStore::new(conn, prefix)),

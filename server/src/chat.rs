@@ -217,6 +217,14 @@ impl ChatService {
         }
     }
 
+    /// Tells a private room's sockets who its members are now, and whom the change removed
+    /// (their sockets stop delivering the room at this point).
+    pub async fn members_changed(&self, room: &RoomName, owner: String, users: Vec<String>, removed: Option<String>) {
+        if let Err(err) = self.broker.announce(room, RoomEvent::Members { owner, users, removed }).await {
+            warn!(%err, %room, "could not announce a change of members");
+        }
+    }
+
     /// Tells the room that `user` is typing.
     pub async fn typing(&self, user: &str, room: &RoomName) -> Result<(), ChatError> {
         Ok(self.broker.announce(room, RoomEvent::Typing { user: user.to_owned() }).await?)

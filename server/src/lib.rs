@@ -22,6 +22,7 @@ pub mod drain;
 pub mod presence;
 pub mod ratelimit;
 pub mod redis_conn;
+pub mod rooms;
 pub mod routes;
 pub mod serve;
 pub mod services;
@@ -91,7 +92,11 @@ fn services(config: &Config, backend: &Backend, instance: &str) -> services::Ser
         hashing: HashPool::new(config.hash_concurrency, config.hash_queue, HASH_WAIT),
     });
     services::Services {
-        rooms: services::RoomLists::new(backend.accounts.clone(), config.max_rooms_per_user),
+        access: services::RoomAccess::new(
+            (backend.accounts.clone(), backend.rooms.clone(), backend.signals.clone()),
+            services::RoomLists::new(backend.accounts.clone(), config.max_rooms_per_user),
+            chat.clone(),
+        ),
         profile: services::Profile::new(backend.accounts.clone(), chat.clone()),
         sessions: services::SocketSessions::new(
             backend.sessions.clone(),
@@ -185,7 +190,7 @@ impl Server {
             local: self.state.memberships.clone(),
         };
         tokio::spawn(heartbeat.run(self.state.drain.trigger()));
-        tokio::spawn(ws::logout::run(self.state.clone()));
+        tokio::spawn(ws::orders::run(self.state.clone()));
         if let Some(listener) = self.metrics_listener {
             let finished = drain.clone();
             tokio::spawn(async move {

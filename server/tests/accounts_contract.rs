@@ -10,7 +10,7 @@ use std::sync::Arc;
 use support::{PATIENCE, RedisServer, wait_until};
 use switchboard::accounts::memory::MemoryAccounts;
 use switchboard::accounts::redis::RedisAccounts;
-use switchboard::accounts::{Account, AccountKey, AccountStore, Rename};
+use switchboard::accounts::{Account, AccountKey, AccountStore, Rename, RoomAdd};
 
 /// The store under test, with the Redis server it needs kept alive.
 struct Stores {
@@ -59,27 +59,45 @@ async fn accounts_are_created_once(stores: Stores) {
 async fn rooms_are_remembered_per_user(stores: Stores) {
     let accounts = stores.accounts;
     assert!(accounts.rooms(&key("alice")).await.expect("rooms").is_empty());
+    let mut outcomes = Vec::new();
     for room in ["rust", "general", "rust"] {
-        assert!(accounts.add_room(&key("alice"), room, 10).await.expect("add"));
+        outcomes.push(accounts.add_room(&key("alice"), room, 10).await.expect("add"));
     }
-    assert!(accounts.add_room(&key("bob"), "other", 10).await.expect("add"));
+    assert_eq!(outcomes, [RoomAdd::Added, RoomAdd::Added, RoomAdd::Present]);
+    assert_eq!(accounts.add_room(&key("bob"), "other", 10).await.expect("add"), RoomAdd::Added);
     assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["general", "rust"]);
-    accounts.remove_room(&key("alice"), "rust").await.expect("remove");
-    accounts.remove_room(&key("alice"), "never-joined").await.expect("remove");
+    assert!(accounts.remove_room(&key("alice"), "rust").await.expect("remove"));
+    assert!(!accounts.remove_room(&key("alice"), "never-joined").await.expect("remove"), "was not on the list");
     assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["general"]);
 }
 
 async fn room_lists_are_capped(stores: Stores) {
     let accounts = stores.accounts;
     for room in ["a", "b", "c"] {
-        assert!(accounts.add_room(&key("alice"), room, 3).await.expect("add"), "{room} fits");
+        assert_eq!(accounts.add_room(&key("alice"), room, 3).await.expect("add"), RoomAdd::Added, "{room} fits");
     }
-    assert!(!accounts.add_room(&key("alice"), "d", 3).await.expect("add"), "a fourth room is refused");
-    assert!(accounts.add_room(&key("alice"), "b", 3).await.expect("add"), "a room already on the list is fine");
+    assert_eq!(accounts.add_room(&key("alice"), "d", 3).await.expect("add"), RoomAdd::Full, "a fourth is refused");
+    let again = accounts.add_room(&key("alice"), "b", 3).await.expect("add");
+    assert_eq!(again, RoomAdd::Present, "a room already on the list is fine");
     assert_eq!(accounts.rooms(&key("alice")).await.expect("rooms"), ["a", "b", "c"]);
     accounts.remove_room(&key("alice"), "a").await.expect("remove");
-    assert!(accounts.add_room(&key("alice"), "d", 3).await.expect("add"), "room again after a leave");
-    assert!(accounts.add_room(&key("bob"), "a", 3).await.expect("add"), "the cap is per user");
+    assert_eq!(accounts.add_room(&key("alice"), "d", 3).await.expect("add"), RoomAdd::Added, "room after a leave");
+    assert_eq!(accounts.add_room(&key("bob"), "a", 3).await.expect("add"), RoomAdd::Added, "the cap is per user");
+}
+
+async fn blocks_are_per_user_and_one_way(stores: Stores) {
+    let accounts = stores.accounts;
+    assert!(accounts.blocked(&key("alice")).await.expect("blocked").is_empty());
+    accounts.set_blocked(&key("alice"), &key("mallory"), true).await.expect("block");
+    accounts.set_blocked(&key("alice"), &key("eve"), true).await.expect("block");
+    accounts.set_blocked(&key("alice"), &key("eve"), true).await.expect("block twice");
+    assert_eq!(accounts.blocked(&key("alice")).await.expect("blocked"), ["eve", "mallory"]);
+    assert!(accounts.blocks(&key("alice"), &key("mallory")).await.expect("blocks"));
+    assert!(!accounts.blocks(&key("mallory"), &key("alice")).await.expect("blocks"), "one way");
+    assert!(!accounts.blocks(&key("bob"), &key("mallory")).await.expect("blocks"), "per user");
+    accounts.set_blocked(&key("alice"), &key("mallory"), false).await.expect("unblock");
+    assert!(!accounts.blocks(&key("alice"), &key("mallory")).await.expect("blocks"));
+    assert_eq!(accounts.blocked(&key("alice")).await.expect("blocked"), ["eve"]);
 }
 
 async fn devices_are_trusted_per_user_and_generation(stores: Stores) {
@@ -176,6 +194,7 @@ contract_tests!([memory, redis, cluster]:
     generations_count_up_per_user,
     rooms_are_remembered_per_user,
     room_lists_are_capped,
+    blocks_are_per_user_and_one_way,
     devices_are_trusted_per_user_and_generation,
     devices_are_independent,
 );

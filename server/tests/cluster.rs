@@ -85,7 +85,8 @@ async fn a_session_made_on_one_instance_works_on_another() {
             user: "alice".into(),
             instance: "app-b".into(),
             protocol: protocol::PROTOCOL_VERSION,
-            rooms: Vec::new()
+            rooms: Vec::new(),
+            blocked: Vec::new(),
         })
     );
 }

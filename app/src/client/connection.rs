@@ -38,6 +38,8 @@ pub enum Command {
     Typing(String),
     /// Change the user's display name.
     Rename(String),
+    /// Send this frame as it is (room management: create, invite, remove, block, directory).
+    Frame(protocol::ClientFrame),
     /// Skip the rest of the backoff wait.
     RetryNow,
     /// The page is going away: close the socket and stop.

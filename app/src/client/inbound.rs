@@ -39,6 +39,17 @@ pub type Typing = HashMap<String, HashMap<String, f64>>;
 /// Unread messages per room.
 pub type Unread = HashMap<String, u32>;
 
+/// Who may be where: private rooms' members, the public directory, blocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Each private room's creator and members (account keys), by room.
+    pub rosters: HashMap<String, (String, Vec<String>)>,
+    /// The public rooms, busiest first, once the user asked for them.
+    pub directory: Option<Vec<String>>,
+    /// The users this user blocks.
+    pub blocked: Vec<String>,
+}
+
 /// How long "… is typing" stays without a new typing notice, in milliseconds.
 pub const TYPING_SHOWN_MS: f64 = 4_000.0;
 
@@ -61,6 +72,8 @@ pub trait ChatParts {
     fn edit_typing(&mut self, edit: impl FnOnce(&mut Typing) -> bool);
     /// Edits this user's display name.
     fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool);
+    /// Edits who may be where.
+    fn edit_access(&mut self, edit: impl FnOnce(&mut Access) -> bool);
 }
 
 /// What the page knows besides its chat state, as [`apply`] needs it.
@@ -93,6 +106,10 @@ pub enum FollowUp<'f> {
     Forget(&'f str),
     /// The server could not store this send now: send it again on the next tick.
     Retry(&'f str),
+    /// A room came onto the user's list from elsewhere: join it.
+    Join(&'f str),
+    /// The room the user just created: show it.
+    Open(&'f str),
     /// `user` is shown typing in `room` until [`TYPING_SHOWN_MS`] from now: call
     /// [`typing_expired`] then, so the notice goes unless a newer one renewed it.
     TypingShown {
@@ -106,10 +123,28 @@ pub enum FollowUp<'f> {
 /// Applies a server frame to the page's chat state.
 pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerFrame) -> FollowUp<'f> {
     match frame {
-        ServerFrame::Welcome { rooms, .. } => {
+        ServerFrame::Welcome { rooms, blocked, .. } => {
             let rooms = rooms.iter().filter(|room| !page.leaving.contains(*room)).cloned();
             parts.edit_rooms(|list| merge_rooms(list, rooms, page.current));
+            set_blocked(parts, blocked);
         }
+        ServerFrame::Created { room } => {
+            parts.edit_rooms(|list| merge_rooms(list, [room.clone()], page.current));
+            return FollowUp::Open(room);
+        }
+        ServerFrame::RoomAdded { room, .. } => {
+            parts.edit_rooms(|list| merge_rooms(list, [room.clone()], page.current));
+            return FollowUp::Join(room);
+        }
+        ServerFrame::RoomRemoved { room, message } => on_room_removed(parts, room, message),
+        ServerFrame::Members { room, owner, users } => {
+            let roster = (owner.clone(), users.clone());
+            parts.edit_access(|access| access.rosters.insert(room.clone(), roster.clone()) != Some(roster));
+        }
+        ServerFrame::Directory { rooms } => {
+            parts.edit_access(|access| access.directory.replace(rooms.clone()).as_ref() != Some(rooms));
+        }
+        ServerFrame::Blocked { users } => set_blocked(parts, users),
         ServerFrame::History { room, .. } => log_frame(parts, room, page, frame),
         ServerFrame::Message(message) => on_message(parts, page, message, frame),
         ServerFrame::Ack { client_id, .. } => {
@@ -173,6 +208,32 @@ pub fn merge_rooms(list: &mut Vec<String>, rooms: impl IntoIterator<Item = Strin
     list.sort();
     list.dedup();
     *list != before
+}
+
+/// The user is out of `room`: off the list, no unread count, no roster; the transcript
+/// stays, with the reason if the server gave one.
+fn on_room_removed(parts: &mut impl ChatParts, room: &str, message: &str) {
+    parts.edit_rooms(|list| {
+        let before = list.len();
+        list.retain(|listed| listed != room);
+        list.len() != before
+    });
+    parts.edit_unread(|unread| unread.remove(room).is_some());
+    parts.edit_access(|access| access.rosters.remove(room).is_some());
+    if !message.is_empty() {
+        parts.edit_log(room, |log| {
+            log.push_notice(format!("⚠ {message}"), 0);
+            true
+        });
+    }
+}
+
+fn set_blocked(parts: &mut impl ChatParts, users: &[String]) {
+    parts.edit_access(|access| {
+        let changed = access.blocked != users;
+        users.clone_into(&mut access.blocked);
+        changed
+    });
 }
 
 /// Applies a frame to one room's transcript.

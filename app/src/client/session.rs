@@ -122,6 +122,7 @@ impl<'a> Session<'a> {
             Command::Leave(room) => ClientFrame::Leave { room },
             Command::Typing(room) => ClientFrame::Typing { room },
             Command::Rename(name) => ClientFrame::Rename { name },
+            Command::Frame(frame) => frame,
         };
         if self.link.can_send() {
             return Step::Send(vec![frame]);
@@ -174,23 +175,22 @@ impl<'a> Session<'a> {
             ServerFrame::Welcome { instance, .. } => {
                 self.link.welcomed();
                 self.chat.state.set(ConnectionState::Connected(instance.clone()));
-                self.apply(&frame);
-                Step::Send(self.rejoin())
+                let mut frames = self.apply(&frame);
+                frames.extend(self.rejoin());
+                Step::Send(frames)
             }
             ServerFrame::Move { after_ms } => {
                 // The server closes the socket itself, with 1012, right after this frame.
                 self.link.moving(*after_ms);
                 Step::Send(Vec::new())
             }
-            _ => {
-                self.apply(&frame);
-                Step::Send(Vec::new())
-            }
+            _ => Step::Send(self.apply(&frame)),
         }
     }
 
-    /// Applies a frame to the page's state and carries out what it asks beyond that.
-    fn apply(&mut self, frame: &ServerFrame) {
+    /// Applies a frame to the page's state and carries out what it asks beyond that; the
+    /// frames to send in answer.
+    fn apply(&mut self, frame: &ServerFrame) -> Vec<ClientFrame> {
         let outbox = self.outbox.entries();
         let current = self.chat.current.get_untracked();
         let now_ms = js_sys::Date::now();
@@ -201,7 +201,12 @@ impl<'a> Session<'a> {
             FollowUp::Forget(client_id) => self.outbox.remove(client_id),
             FollowUp::Retry(client_id) => self.retry.push(client_id.to_owned()),
             FollowUp::TypingShown { room, user } => expire_typing_later(chat, room.to_owned(), user.to_owned()),
+            FollowUp::Join(room) => {
+                return vec![ClientFrame::Join { room: room.to_owned(), since: chat.last_id(room) }];
+            }
+            FollowUp::Open(room) => chat.open.set(Some(room.to_owned())),
         }
+        Vec::new()
     }
 
     /// After `welcome`: rejoins the user's rooms (from any device, the one on screen, any

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename};
+use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename, RoomAdd};
 
 /// Accounts kept in a map; they vanish with the process.
 #[derive(Default)]
 pub struct MemoryAccounts {
     accounts: Mutex<HashMap<AccountKey, Account>>,
     rooms: Mutex<HashMap<AccountKey, BTreeSet<String>>>,
+    blocked: Mutex<HashMap<AccountKey, BTreeSet<String>>>,
     /// Case-folded names (user names and display names) → the key of the user holding them.
     claims: Mutex<HashMap<AccountKey, AccountKey>>,
     /// Device token → (account key, generation, trusted until).
@@ -76,22 +77,43 @@ impl AccountStore for MemoryAccounts {
         Ok(rooms.get(key).map(|set| set.iter().cloned().collect()).unwrap_or_default())
     }
 
-    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<bool, AccountStoreError> {
+    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<RoomAdd, AccountStoreError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         let set = rooms.entry(key.clone()).or_default();
-        if !set.contains(room) && set.len() >= max {
-            return Ok(false);
-        }
-        set.insert(room.to_owned());
-        Ok(true)
+        Ok(if set.contains(room) {
+            RoomAdd::Present
+        } else if set.len() >= max {
+            RoomAdd::Full
+        } else {
+            set.insert(room.to_owned());
+            RoomAdd::Added
+        })
     }
 
-    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<(), AccountStoreError> {
-        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(set) = rooms.get_mut(key) {
-            set.remove(room);
+    async fn set_blocked(&self, key: &AccountKey, other: &AccountKey, blocked: bool) -> Result<(), AccountStoreError> {
+        let mut lists = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = lists.entry(key.clone()).or_default();
+        if blocked {
+            list.insert(other.to_string());
+        } else {
+            list.remove(other.as_str());
         }
         Ok(())
+    }
+
+    async fn blocked(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError> {
+        let lists = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(lists.get(key).map(|list| list.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn blocks(&self, key: &AccountKey, other: &AccountKey) -> Result<bool, AccountStoreError> {
+        let lists = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(lists.get(key).is_some_and(|list| list.contains(other.as_str())))
+    }
+
+    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<bool, AccountStoreError> {
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(rooms.get_mut(key).is_some_and(|set| set.remove(room)))
     }
 
     async fn trust_device(

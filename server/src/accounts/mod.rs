@@ -5,10 +5,13 @@
 //! Names are claimed case-insensitively: a display name can be neither another
 //! user's name nor another user's display name, so nobody can pose as someone else.
 //! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
-//! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` sets); both pass
+//! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` and `:blocked` sets); both pass
 //! `tests/accounts_contract.rs`. The user's room list lives here, not in the
 //! browser, so every tab and device shows the same rooms; its length is capped
 //! (`MAX_ROOMS_PER_USER`) in the same atomic step that adds a room.
+//!
+//! Blocks live here too (who a user refuses direct messages from): they belong to
+//! the user, like the room list, and are read where a direct conversation opens.
 //!
 //! Device tokens (OWASP's "device cookies") live here too: a browser that once
 //! logged in as a user holds a token the store trusts for that user, so its
@@ -49,6 +52,17 @@ pub enum Rename {
     Unknown,
 }
 
+/// The outcome of [`AccountStore::add_room`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomAdd {
+    /// The room is new on the list.
+    Added,
+    /// The room was on the list already.
+    Present,
+    /// The list is at the cap: not added.
+    Full,
+}
+
 /// Why the account store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountStoreError {
@@ -74,11 +88,17 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn bump_generation(&self, key: &AccountKey) -> Result<u64, AccountStoreError>;
     /// The rooms the user has joined, sorted.
     async fn rooms(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError>;
-    /// Remembers that the user joined `room`, unless they are already in `max` other rooms;
-    /// `Ok(false)` when the cap refused it (a room already on the list is always accepted).
-    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<bool, AccountStoreError>;
-    /// Forgets that the user joined `room`.
-    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<(), AccountStoreError>;
+    /// Remembers that the user joined `room`, unless they are already in `max` other rooms
+    /// (a room already on the list is always accepted).
+    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<RoomAdd, AccountStoreError>;
+    /// Forgets that the user joined `room`; whether it was on the list.
+    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<bool, AccountStoreError>;
+    /// Blocks (`blocked`) or unblocks `other` for the user `key`.
+    async fn set_blocked(&self, key: &AccountKey, other: &AccountKey, blocked: bool) -> Result<(), AccountStoreError>;
+    /// The account keys the user blocks, sorted.
+    async fn blocked(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError>;
+    /// Whether the user `key` blocks `other`.
+    async fn blocks(&self, key: &AccountKey, other: &AccountKey) -> Result<bool, AccountStoreError>;
     /// Trusts the browser holding device token `token` for logging in as `key` (at session
     /// generation `generation`) for `ttl`: its login attempts get their own budget.
     async fn trust_device(

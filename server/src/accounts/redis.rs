@@ -1,7 +1,7 @@
 //! Accounts in Redis (braces are Redis Cluster hash tags): one hash per user,
 //! `{p}user:{<key>}` with fields `hash`, `name` (as registered), `display` and
 //! `gen`; `{p}user:{<key>}:rooms`, the user's rooms (capped in the script that
-//! adds one); `{p}name:{<folded name>}`, the claim on a case-folded display name,
+//! adds one); `{p}user:{<key>}:blocked`, the users they block; `{p}name:{<folded name>}`, the claim on a case-folded display name,
 //! holding the owner's key; `{p}device:<token>`, a trusted device (key and
 //! generation, with a TTL).
 //!
@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
 
-use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename};
+use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename, RoomAdd};
 
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -51,11 +51,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HINCRBY', KEYS[1], 'gen', 1)
 "#;
 
+/// 2: added, 1: on the list already, 0: the list is full.
 const ADD_ROOM: &str = r#"
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SADD', KEYS[1], ARGV[1])
-return 1
+return 2
 "#;
 
 /// Sets the display name of an existing user; returns the old one, or false for no such user.
@@ -104,6 +105,10 @@ impl RedisAccounts {
 
     fn rooms_key(&self, key: &AccountKey) -> String {
         format!("{}user:{{{key}}}:rooms", self.prefix)
+    }
+
+    fn blocked_key(&self, key: &AccountKey) -> String {
+        format!("{}user:{{{key}}}:blocked", self.prefix)
     }
 
     /// Releases `key`'s claim on `folded`, unless it is the claim on the user's own key.
@@ -213,15 +218,38 @@ impl AccountStore for RedisAccounts {
         Ok(rooms)
     }
 
-    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<bool, AccountStoreError> {
+    async fn add_room(&self, key: &AccountKey, room: &str, max: usize) -> Result<RoomAdd, AccountStoreError> {
         let mut conn = self.conn.clone();
         let added: i64 = self.add_room.key(self.rooms_key(key)).arg(room).arg(max).invoke_async(&mut conn).await?;
-        Ok(added == 1)
+        Ok(match added {
+            2 => RoomAdd::Added,
+            1 => RoomAdd::Present,
+            _ => RoomAdd::Full,
+        })
     }
 
-    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<(), AccountStoreError> {
+    async fn set_blocked(&self, key: &AccountKey, other: &AccountKey, blocked: bool) -> Result<(), AccountStoreError> {
         let mut conn = self.conn.clone();
-        Ok(redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).exec_async(&mut conn).await?)
+        let command = if blocked { "SADD" } else { "SREM" };
+        Ok(redis::cmd(command).arg(self.blocked_key(key)).arg(other.as_str()).exec_async(&mut conn).await?)
+    }
+
+    async fn blocked(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let mut users: Vec<String> = redis::cmd("SMEMBERS").arg(self.blocked_key(key)).query_async(&mut conn).await?;
+        users.sort();
+        Ok(users)
+    }
+
+    async fn blocks(&self, key: &AccountKey, other: &AccountKey) -> Result<bool, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("SISMEMBER").arg(self.blocked_key(key)).arg(other.as_str()).query_async(&mut conn).await?)
+    }
+
+    async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<bool, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).query_async(&mut conn).await?;
+        Ok(removed == 1)
     }
 
     async fn trust_device(

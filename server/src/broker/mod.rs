@@ -132,6 +132,18 @@ pub enum RoomEvent {
         /// The user.
         user: String,
     },
+    /// A private room's members changed. Published on the room itself, so it reaches every
+    /// socket in the room in order with its messages: a removed member's sockets stop at it,
+    /// and nothing published after it reaches them.
+    Members {
+        /// The room's creator (account key).
+        owner: String,
+        /// Every member now (account keys), sorted.
+        users: Vec<String>,
+        /// The member this change removed, if any (account key).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removed: Option<String>,
+    },
 }
 
 /// Why a broker operation failed.

@@ -8,6 +8,9 @@
 //! limiter, sessions), so a rule — the room cap, who may rename to what, when
 //! a session counts as alive — lives in one place whichever transport asks.
 
+pub mod access;
+pub mod blocks;
+pub mod private_rooms;
 pub mod profile;
 pub mod rooms;
 pub mod sessions;
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use crate::auth::AuthService;
 use crate::chat::ChatService;
 
+pub use access::{AccessError, Asker, Membership, RoomAccess};
 pub use profile::{Profile, RenameError};
 pub use rooms::{Admission, RoomLists};
 pub use sessions::{SocketLogin, SocketSessions};
@@ -25,8 +29,8 @@ pub use sessions::{SocketLogin, SocketSessions};
 pub struct Services {
     /// Rooms, history, sends, typing, presence announcements.
     pub chat: ChatService,
-    /// Each user's list of rooms, capped.
-    pub rooms: RoomLists,
+    /// Who may be in which room, each user's list of rooms (capped), private rooms, blocks.
+    pub access: RoomAccess,
     /// Display names and renames.
     pub profile: Profile,
     /// The sessions behind websockets: who a socket belongs to, renewal.

@@ -6,13 +6,16 @@
 use protocol::RoomName;
 use tracing::debug;
 
-use crate::accounts::{AccountKey, SharedAccounts};
+use crate::accounts::{AccountKey, RoomAdd, SharedAccounts};
 
-/// Whether a room may be joined.
+/// Whether a room may be put on a user's list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
-    /// Joined (or already on the list).
-    Admitted,
+    /// On the list; `new` when it was not before.
+    Admitted {
+        /// Whether the room is new on the list.
+        new: bool,
+    },
     /// The user is in this many rooms, the most allowed.
     Full(usize),
 }
@@ -44,20 +47,28 @@ impl RoomLists {
         if held >= self.max {
             return Admission::Full(self.max);
         }
+        self.add(key, room).await
+    }
+
+    /// Puts `room` on the list of a user other than the asking one (an invitation, a direct
+    /// conversation), unless they are at the cap.
+    pub async fn add(&self, key: &AccountKey, room: &RoomName) -> Admission {
         match self.accounts.add_room(key, room.as_str(), self.max).await {
-            Ok(true) => Admission::Admitted,
-            Ok(false) => Admission::Full(self.max),
+            Ok(RoomAdd::Added) => Admission::Admitted { new: true },
+            Ok(RoomAdd::Present) => Admission::Admitted { new: false },
+            Ok(RoomAdd::Full) => Admission::Full(self.max),
             Err(err) => {
                 debug!(%err, "could not remember the room");
-                Admission::Admitted
+                Admission::Admitted { new: false }
             }
         }
     }
 
-    /// Takes `room` off the list.
-    pub async fn forget(&self, key: &AccountKey, room: &RoomName) {
-        if let Err(err) = self.accounts.remove_room(key, room.as_str()).await {
+    /// Takes `room` off the list; whether it was on it.
+    pub async fn forget(&self, key: &AccountKey, room: &RoomName) -> bool {
+        self.accounts.remove_room(key, room.as_str()).await.unwrap_or_else(|err| {
             debug!(%err, "could not forget the room");
-        }
+            false
+        })
     }
 }

@@ -1,4 +1,5 @@
-//! Instance-wide orders: "this login ended", "every session of this user ended".
+//! Instance-wide orders: "this login ended", "every session of this user ended",
+//! "this user is now in (or out of) that room".
 //!
 //! A user's sockets live on any instance, so a logout served by one instance
 //! must close the sockets on all of them at once. That is the only message
@@ -38,6 +39,38 @@ pub enum Signal {
         /// The user.
         user: String,
     },
+    /// A room was put on a user's list (an invitation, a direct conversation): their sockets
+    /// show it and join it.
+    RoomAdded {
+        /// The user (as their sessions name them).
+        user: String,
+        /// The room.
+        room: String,
+        /// Who put it there.
+        by: String,
+    },
+    /// A user is out of a room (removed, or they left it elsewhere): their sockets stop
+    /// delivering it at once.
+    RoomRemoved {
+        /// The user (as their sessions name them).
+        user: String,
+        /// The room.
+        room: String,
+        /// Who took them out (the user themselves when they left).
+        by: String,
+    },
+}
+
+impl Signal {
+    /// Tells `user`'s sockets (on every instance) that `room` is on their list, put there by `by`.
+    pub fn room_added(user: &str, room: &protocol::RoomName, by: &str) -> Self {
+        Self::RoomAdded { user: user.to_owned(), room: room.to_string(), by: by.to_owned() }
+    }
+
+    /// Tells `user`'s sockets (on every instance) that `by` took them out of `room`.
+    pub fn room_removed(user: &str, room: &protocol::RoomName, by: &str) -> Self {
+        Self::RoomRemoved { user: user.to_owned(), room: room.to_string(), by: by.to_owned() }
+    }
 }
 
 /// Why an order could not be sent.

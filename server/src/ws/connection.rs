@@ -18,8 +18,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::StreamExt;
 use futures::stream::{SplitSink, SplitStream};
 use protocol::{
-    CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ChatMessage, ClientFrame,
-    ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, PROTOCOL_VERSION, RoomJoin, RoomName, ServerFrame,
+    CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ClientFrame, ErrorCode,
+    PROTOCOL_VERSION, RoomName, ServerFrame,
 };
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span};
@@ -27,14 +27,15 @@ use tracing::{Instrument, debug, info_span};
 use crate::broker::Appended;
 use crate::chat::{ChatError, ChatService};
 use crate::ratelimit::bucket::TokenBucket;
-use crate::services::{Admission, RenameError, Services, SocketLogin};
+use crate::services::{RenameError, Services, SocketLogin};
 use crate::state::AppState;
 use crate::telemetry::metrics::{Limited, metrics, observe};
-use crate::ws::forward::{Route, forward};
 use crate::ws::outgoing::{self, Closer, Outgoing};
 use crate::ws::read_error::on_read_error;
 use crate::ws::registry::Registration;
 use crate::ws::send_order::SendOrder;
+
+mod rooms;
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
@@ -111,6 +112,9 @@ async fn serve(
         tokio::select! {
             () = closer.closing() => break,
             () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
+            notices = registration.notices() => for notice in notices {
+                Box::pin(connection.on_notice(notice)).await;
+            },
             _ = session_check.tick(), if login.session_id.is_some() => {
                 let Some(id) = &login.session_id else { continue };
                 if matches!(Box::pin(state.services.sessions.renew(id)).await, Ok(false)) {
@@ -189,10 +193,11 @@ impl Connection {
     }
 
     async fn welcome(&self, instance: &str) {
-        let rooms = self.services.rooms.of(&self.key).await;
-        let user = self.user.clone();
-        self.queue(ServerFrame::Welcome { user, instance: instance.to_owned(), protocol: PROTOCOL_VERSION, rooms })
-            .await;
+        let access = &self.services.access;
+        let (rooms, blocked) = futures::join!(access.list(&self.key), access.blocked(self.asker()));
+        let (user, instance, protocol) = (self.user.clone(), instance.to_owned(), PROTOCOL_VERSION);
+        let blocked = blocked.unwrap_or_default();
+        self.queue(ServerFrame::Welcome { user, instance, protocol, rooms, blocked }).await;
     }
 
     /// Tells the client to reconnect elsewhere after a random delay, then closes with 1012.
@@ -224,6 +229,12 @@ impl Connection {
             ClientFrame::Typing { room } => self.typing(&room).await,
             ClientFrame::Rename { name } => self.rename(&name).await,
             ClientFrame::Send { room, client_id, text } => self.send(&room, client_id, &text).await,
+            ClientFrame::CreateRoom { title } => self.create_room(&title).await,
+            ClientFrame::Invite { room, user } => self.manage(&room, &user, true).await,
+            ClientFrame::Remove { room, user } => self.manage(&room, &user, false).await,
+            ClientFrame::Block { user } => self.block(&user, true).await,
+            ClientFrame::Unblock { user } => self.block(&user, false).await,
+            ClientFrame::Directory => self.directory().await,
         }
     }
 
@@ -237,83 +248,6 @@ impl Connection {
 
     async fn fail(&self, err: ChatError, client_id: Option<String>) {
         self.error(err.code(), err.to_string(), client_id).await;
-    }
-
-    /// Joins every room of a `join_many` frame in order (each answered as a `join` is).
-    async fn join_many(&mut self, rooms: Vec<RoomJoin>) {
-        if rooms.len() > MAX_ROOMS_PER_FRAME {
-            let message = format!("join_many names at most {MAX_ROOMS_PER_FRAME} rooms");
-            return self.error(ErrorCode::BadFrame, message, None).await;
-        }
-        for join in rooms {
-            if self.closer.is_closing() {
-                return;
-            }
-            self.join(&join.room, join.since).await;
-        }
-    }
-
-    async fn join(&mut self, raw: &str, since: Option<MessageId>) {
-        let room = match ChatService::room(raw) {
-            Ok(room) => room,
-            Err(err) => return self.fail(err, None).await,
-        };
-        if self.rooms.contains_key(&room) {
-            return;
-        }
-        if let Admission::Full(max) = self.services.rooms.admit(&self.key, &room, self.rooms.len()).await {
-            let message = format!("you are in {max} rooms, the most allowed: leave one to join #{room}");
-            return self.error(ErrorCode::TooManyRooms, message, None).await;
-        }
-        let name = self.name();
-        let mut joined = match self.services.chat.join(&self.user, &name, &room, since).await {
-            Ok(joined) => joined,
-            Err(err) => return self.fail(err, None).await,
-        };
-        let newest = joined.history.last().map(|m| m.id);
-        let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
-        let users = std::mem::take(&mut joined.members);
-        let names = self.services.profile.display_names(&users).await;
-        if !self.send_history(&room, messages, gap).await
-            || !self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await
-        {
-            return;
-        }
-        // The subscription was made before the history was read and has buffered since; the
-        // forwarder starts after the history and skips what it already held.
-        let route = Route { me: self.user.clone(), display: self.display.clone(), newest, out: self.out.clone() };
-        let forwarder = tokio::spawn(forward(joined, route).in_current_span());
-        self.rooms.insert(room, forwarder);
-    }
-
-    /// Sends a join's history in pages of about [`HISTORY_PAGE_BYTES`] (the gap, if any, with
-    /// the first; every page but the last says `more`); `false` when the connection closed meanwhile.
-    async fn send_history(&self, room: &RoomName, messages: Vec<ChatMessage>, mut gap: Option<Gap>) -> bool {
-        let mut page = Vec::new();
-        let mut bytes = 0;
-        let total = messages.len();
-        for (index, message) in messages.into_iter().enumerate() {
-            bytes += message.text.len() + message.user.len() + message.name.len() + 96;
-            page.push(message);
-            if bytes >= HISTORY_PAGE_BYTES && index + 1 < total {
-                let messages = std::mem::take(&mut page);
-                let frame = ServerFrame::History { room: room.to_string(), messages, gap: gap.take(), more: true };
-                if !self.queue(frame).await {
-                    return false;
-                }
-                bytes = 0;
-            }
-        }
-        self.queue(ServerFrame::History { room: room.to_string(), messages: page, gap, more: false }).await
-    }
-
-    async fn leave(&mut self, raw: &str) {
-        let Ok(room) = ChatService::room(raw) else { return };
-        self.services.rooms.forget(&self.key, &room).await;
-        if let Some(forwarder) = self.rooms.remove(&room) {
-            forwarder.abort();
-            self.services.chat.leave(&self.user, &room).await;
-        }
     }
 
     fn name(&self) -> String {
@@ -344,7 +278,7 @@ impl Connection {
     /// Relays a typing notice (at most about one a second per socket; extra ones are dropped).
     async fn typing(&mut self, raw: &str) {
         let Ok(room) = ChatService::room(raw) else { return };
-        if self.rooms.contains_key(&room)
+        if self.holds(&room)
             && self.typing.take()
             && let Err(err) = self.services.chat.typing(&self.user, &room).await
         {
@@ -357,12 +291,17 @@ impl Connection {
             Ok(room) => room,
             Err(err) => return self.fail(err, Some(client_id)).await,
         };
-        if !self.rooms.contains_key(&room) {
-            let message = format!("join #{room} before sending to it");
+        if !self.holds(&room) {
+            let message = format!("join {room} before sending to it");
             return self.error(ErrorCode::NotJoined, message, Some(client_id)).await;
         }
         if let Err(held) = self.order.check(&room, &client_id, Instant::now()) {
             return self.error(held.code, held.message, Some(client_id)).await;
+        }
+        if let Err(err) = self.services.access.check_send(self.asker(), &room).await {
+            let (code, message) = (err.code(), err.to_string());
+            self.order.settled(&room, &client_id, Some((code, &message)), Instant::now());
+            return self.error(code, message, Some(client_id)).await;
         }
         let name = self.name();
         let started = Instant::now();

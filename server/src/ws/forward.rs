@@ -7,6 +7,10 @@
 //! members on this instance ([`Delivery`](crate::broker::Delivery)) — without
 //! waiting: a client that cannot keep up is closed with 4008 and
 //! catches up from history, instead of silently losing events.
+//!
+//! A private room's member change comes down the same stream as its messages;
+//! when it removes this socket's user, the forwarder says so to the client and
+//! ends there, so nothing published after the removal reaches them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -32,6 +36,7 @@ pub struct Route {
 /// Moves a room's events into the socket's queue; closes the socket with 4008 if the client cannot keep up.
 pub async fn forward(mut joined: Joined, route: Route) {
     let Route { me, display, newest, out } = route;
+    let my_key = protocol::AccountKey::of(&me);
     let room = joined.subscription.room().to_string();
     loop {
         let event = match joined.subscription.recv().await {
@@ -52,7 +57,13 @@ pub async fn forward(mut joined: Joined, route: Route) {
                 false
             }
             RoomEvent::Typing { user } => *user == me,
-            RoomEvent::Joined { .. } | RoomEvent::Left { .. } => false,
+            RoomEvent::Members { removed: Some(removed), .. } if removed == my_key.as_str() => {
+                debug!("removed from the room");
+                let message = "You were removed from this room.".to_owned();
+                out.reply(&ServerFrame::RoomRemoved { room, message }).await;
+                return;
+            }
+            RoomEvent::Joined { .. } | RoomEvent::Left { .. } | RoomEvent::Members { .. } => false,
         };
         if !skip && !out.event(event.wire(|event| frame(&room, event).encode())) {
             return;
@@ -71,5 +82,8 @@ fn frame(room: &str, event: &RoomEvent) -> ServerFrame {
         RoomEvent::Renamed { user, name } => ServerFrame::Renamed { user: user.clone(), name: name.clone() },
         RoomEvent::Left { user, ts } => ServerFrame::Left { room, user: user.clone(), ts: *ts },
         RoomEvent::Typing { user } => ServerFrame::Typing { room, user: user.clone() },
+        RoomEvent::Members { owner, users, .. } => {
+            ServerFrame::Members { room, owner: owner.clone(), users: users.clone() }
+        }
     }
 }

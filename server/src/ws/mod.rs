@@ -10,7 +10,7 @@
 
 pub mod connection;
 pub mod forward;
-pub mod logout;
+pub mod orders;
 pub mod origin;
 pub mod outgoing;
 pub mod read_error;

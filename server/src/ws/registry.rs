@@ -3,17 +3,48 @@
 //! Bounds how many sockets one user may hold on an instance (a script opening
 //! thousands of sockets must not exhaust the server), and lets the instance
 //! close every socket of a login (logout) or of a user (logout everywhere) at
-//! once, when a control order says so.
+//! once, when a control order says so — or tell them that a room came onto or
+//! went off their user's list ([`Notice`]), so an invitation shows at once and a
+//! removal ends the room on every socket of that user.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use protocol::{AccountKey, RoomName};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// A change to a user's rooms, for each of their sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The room is on the user's list now, put there by `by`.
+    RoomAdded {
+        /// The room.
+        room: RoomName,
+        /// Who put it there.
+        by: String,
+    },
+    /// The user is out of the room.
+    RoomRemoved {
+        /// The room.
+        room: RoomName,
+        /// Who took them out (the user themselves when they left).
+        by: String,
+    },
+}
+
+/// What the instance can say to one socket.
+#[derive(Default)]
+struct Link {
+    closed: CancellationToken,
+    notices: Mutex<Vec<Notice>>,
+    wake: Notify,
+}
 
 #[derive(Default)]
 struct Inner {
-    /// user → (socket id, login id, close token)
-    by_user: HashMap<String, Vec<(u64, String, CancellationToken)>>,
+    /// account key → (socket id, login id, link)
+    by_user: HashMap<String, Vec<(u64, String, Arc<Link>)>>,
     next: u64,
 }
 
@@ -29,6 +60,7 @@ pub struct Registration {
     registry: SocketRegistry,
     user: String,
     id: u64,
+    link: Arc<Link>,
     /// Cancelled when the instance wants this socket closed.
     pub closed: CancellationToken,
 }
@@ -44,31 +76,59 @@ impl SocketRegistry {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.next += 1;
         let id = inner.next;
-        let sockets = inner.by_user.entry(user.to_owned()).or_default();
+        let sockets = inner.by_user.entry(AccountKey::of(user).to_string()).or_default();
         if sockets.len() >= self.limit {
             return None;
         }
-        let closed = CancellationToken::new();
-        sockets.push((id, login.to_owned(), closed.clone()));
-        Some(Registration { registry: self.clone(), user: user.to_owned(), id, closed })
+        let link = Arc::new(Link::default());
+        sockets.push((id, login.to_owned(), link.clone()));
+        let closed = link.closed.clone();
+        Some(Registration { registry: self.clone(), user: AccountKey::of(user).to_string(), id, link, closed })
+    }
+
+    /// Tells every socket of `user` (a user name or account key) here about a change to their
+    /// rooms; returns how many.
+    pub fn notify(&self, user: &str, notice: &Notice) -> usize {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let sockets = inner.by_user.get(AccountKey::of(user).as_str()).map(Vec::as_slice).unwrap_or_default();
+        for (_, _, link) in sockets {
+            link.notices.lock().unwrap_or_else(PoisonError::into_inner).push(notice.clone());
+            link.wake.notify_one();
+        }
+        sockets.len()
     }
 
     /// Closes every socket opened under `login` (a logout); returns how many.
     pub fn close_login(&self, login: &str) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let matching = inner.by_user.values().flatten().filter(|(_, l, _)| l == login);
-        matching.map(|(_, _, token)| token.cancel()).count()
+        matching.map(|(_, _, link)| link.closed.cancel()).count()
     }
 
     /// Closes every socket of `user` (all their sessions ended); returns how many.
     pub fn close_user(&self, user: &str) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.by_user.get(user).map(|sockets| sockets.iter().map(|(_, _, token)| token.cancel()).count()).unwrap_or(0)
+        let sockets = inner.by_user.get(AccountKey::of(user).as_str()).map(Vec::as_slice).unwrap_or_default();
+        sockets.iter().map(|(_, _, link)| link.closed.cancel()).count()
     }
 
     /// How many sockets `user` holds here.
     pub fn count(&self, user: &str) -> usize {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).by_user.get(user).map_or(0, Vec::len)
+        let key = AccountKey::of(user);
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).by_user.get(key.as_str()).map_or(0, Vec::len)
+    }
+}
+
+impl Registration {
+    /// Waits for notices to this socket, then takes them, oldest first.
+    pub async fn notices(&self) -> Vec<Notice> {
+        loop {
+            let notices = std::mem::take(&mut *self.link.notices.lock().unwrap_or_else(PoisonError::into_inner));
+            if !notices.is_empty() {
+                return notices;
+            }
+            self.link.wake.notified().await;
+        }
     }
 }
 
@@ -96,6 +156,7 @@ mod tests {
         assert!(a.is_some() && b.is_some());
         assert!(registry.register("alice", "l1").is_none(), "third socket refused");
         assert!(registry.register("bob", "l3").is_some(), "other users unaffected");
+        assert!(registry.register("Alice", "l4").is_none(), "the same account, in another case");
         drop(a);
         assert_eq!(registry.count("alice"), 1);
         assert!(registry.register("alice", "l1").is_some());
@@ -113,5 +174,31 @@ mod tests {
         assert!(a1.closed.is_cancelled() && !a2.closed.is_cancelled());
         assert_eq!(registry.close_user("alice"), 2);
         assert!(a2.closed.is_cancelled() && !b.closed.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn notices_reach_every_socket_of_the_user_only() {
+        let registry = SocketRegistry::new(5);
+        let (Some(a1), Some(a2), Some(b)) =
+            (registry.register("alice", "one"), registry.register("alice", "two"), registry.register("bob", "three"))
+        else {
+            panic!("registered");
+        };
+        let room = RoomName::parse("~team~k3j9x2ab7q").expect("valid");
+        let notice = Notice::RoomAdded { room: room.clone(), by: "carol".into() };
+        assert_eq!(registry.notify("alice", &notice), 2);
+        assert_eq!(registry.notify("alice", &Notice::RoomRemoved { room: room.clone(), by: "carol".into() }), 2);
+        let removed = Notice::RoomRemoved { room, by: "carol".into() };
+        assert_eq!(a1.notices().await, [notice.clone(), removed.clone()], "in order");
+        assert_eq!(a2.notices().await, [notice, removed]);
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), b.notices()).await;
+        assert!(waiting.is_err(), "bob was told nothing");
+        assert_eq!(
+            registry.notify(
+                "nobody",
+                &Notice::RoomRemoved { room: RoomName::parse("x").expect("valid"), by: String::new() }
+            ),
+            0
+        );
     }
 }

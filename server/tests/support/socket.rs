@@ -24,6 +24,9 @@ pub enum Raw {
 /// A websocket speaking Switchboard's protocol.
 pub struct Socket {
     stream: Stream,
+    /// Every frame [`Socket::next`] and [`Socket::next_within`] returned, in order: what the
+    /// server sent this client, including what a test skipped while waiting for something else.
+    pub seen: Vec<ServerFrame>,
 }
 
 impl Socket {
@@ -36,7 +39,7 @@ impl Socket {
         let tcp = socket.connect(instance.addr).await.expect("tcp connect");
         let (stream, _) =
             tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.expect("handshake");
-        Self { stream }
+        Self { stream, seen: Vec::new() }
     }
 
     /// Opens `/ws`; `Err(status)` when the handshake is refused.
@@ -49,7 +52,7 @@ impl Socket {
             request.headers_mut().insert("origin", origin.parse().expect("origin header"));
         }
         match tokio_tungstenite::connect_async(request).await {
-            Ok((stream, _)) => Ok(Self { stream }),
+            Ok((stream, _)) => Ok(Self { stream, seen: Vec::new() }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(err) => panic!("websocket failed: {err}"),
         }
@@ -76,7 +79,9 @@ impl Socket {
             let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame in time")?;
             match message {
                 Ok(Message::Text(text)) => {
-                    return Some(ServerFrame::decode(text.as_str()).expect("valid frame"));
+                    let frame = ServerFrame::decode(text.as_str()).expect("valid frame");
+                    self.seen.push(frame.clone());
+                    return Some(frame);
                 }
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
@@ -89,7 +94,9 @@ impl Socket {
         loop {
             match tokio::time::timeout(wait, self.stream.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => {
-                    return ServerFrame::decode(text.as_str()).ok();
+                    let frame = ServerFrame::decode(text.as_str()).ok();
+                    self.seen.extend(frame.clone());
+                    return frame;
                 }
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
                 _ => return None,

@@ -21,6 +21,7 @@ struct Model {
     names: Names,
     typing: Typing,
     my_name: String,
+    access: Access,
     changed: Vec<String>,
 }
 
@@ -56,6 +57,10 @@ impl ChatParts for Model {
     fn edit_typing(&mut self, edit: impl FnOnce(&mut Typing) -> bool) {
         let changed = edit(&mut self.typing);
         self.note("typing".into(), changed);
+    }
+    fn edit_access(&mut self, edit: impl FnOnce(&mut Access) -> bool) {
+        let changed = edit(&mut self.access);
+        self.note("access".into(), changed);
     }
     fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool) {
         let changed = edit(&mut self.my_name);
@@ -310,12 +315,42 @@ fn welcome_adds_the_users_rooms_but_not_those_left_meanwhile() {
         instance: "app-1".into(),
         protocol: protocol::PROTOCOL_VERSION,
         rooms: vec!["zoo".into(), "gone".into(), "general".into(), "abc".into()],
+        blocked: Vec::new(),
     };
     assert_eq!(page.apply(&welcome), FollowUp::Nothing);
     assert_eq!(page.model.rooms, ["abc", "general", "here", "zoo"]);
     page.take_changes();
     page.apply(&welcome);
     assert!(page.take_changes().is_empty(), "the same rooms again change nothing");
+}
+
+#[test]
+fn rooms_come_and_go_from_elsewhere() {
+    let mut page = Fixture::new();
+    let private = "~team~k3j9x2ab7q";
+    let added = ServerFrame::RoomAdded { room: private.into(), by: "bob".into() };
+    assert_eq!(page.apply(&added), FollowUp::Join(private), "an invitation is joined");
+    assert_eq!(page.model.rooms, ["general", private]);
+    let roster =
+        ServerFrame::Members { room: private.into(), owner: "bob".into(), users: vec!["alice".into(), "bob".into()] };
+    page.apply(&roster);
+    assert_eq!(page.model.access.rosters[private].1, ["alice", "bob"]);
+    page.apply(&ServerFrame::Message(message(private, "5-0", "bob", "hi")));
+    assert_eq!(page.model.unread.get(private), Some(&1));
+    let removed = ServerFrame::RoomRemoved { room: private.into(), message: "bob removed you from this room.".into() };
+    assert_eq!(page.apply(&removed), FollowUp::Nothing);
+    assert_eq!(page.model.rooms, ["general"], "off the list");
+    assert!(page.model.unread.get(private).is_none() && page.model.access.rosters.is_empty());
+    assert_eq!(page.lines(private).last().map(String::as_str), Some("⚠ bob removed you from this room."));
+    page.take_changes();
+    page.apply(&ServerFrame::RoomRemoved { room: private.into(), message: String::new() });
+    assert!(page.take_changes().is_empty(), "a second removal changes nothing");
+    let created = ServerFrame::Created { room: "~mine~abcdefghij".into() };
+    assert_eq!(page.apply(&created), FollowUp::Open("~mine~abcdefghij"));
+    page.apply(&ServerFrame::Blocked { users: vec!["mallory".into()] });
+    assert_eq!(page.model.access.blocked, ["mallory"]);
+    page.apply(&ServerFrame::Directory { rooms: vec!["general".into(), "rust".into()] });
+    assert_eq!(page.model.access.directory.as_deref(), Some(&["general".to_owned(), "rust".to_owned()][..]));
 }
 
 #[test]

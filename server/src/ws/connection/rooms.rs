@@ -1,0 +1,189 @@
+//! A socket's rooms: joining (where access is checked, see
+//! [`services::access`](crate::services::access)), leaving, being removed, and
+//! the frames that manage private rooms, blocks and the public directory.
+
+use protocol::{ChatMessage, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, RoomJoin, RoomName, ServerFrame};
+use tracing::{Instrument, debug};
+
+use super::{Connection, HISTORY_PAGE_BYTES};
+use crate::chat::ChatService;
+use crate::services::{AccessError, Asker, Membership};
+use crate::ws::forward::{Route, forward};
+use crate::ws::registry::Notice;
+
+/// How many public rooms a directory answer lists.
+const DIRECTORY_SIZE: usize = 100;
+
+impl Connection {
+    pub(super) fn asker(&self) -> Asker<'_> {
+        Asker { user: &self.user, key: &self.key }
+    }
+
+    /// Whether this socket is in `room` now (a forwarder that ended — the user was removed —
+    /// no longer counts).
+    pub(super) fn holds(&mut self, room: &RoomName) -> bool {
+        match self.rooms.get(room) {
+            Some(forwarder) if forwarder.is_finished() => {
+                self.rooms.remove(room);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Says why a room operation was refused; a room refused at a join is also named as not
+    /// the user's (the error frame names no room), so the page drops it from its list.
+    async fn refuse(&self, err: AccessError, joining: Option<&RoomName>) {
+        let drop_room = matches!(err, AccessError::NoSuchRoom(_) | AccessError::NotAllowed(_));
+        self.error(err.code(), err.to_string(), None).await;
+        if let Some(room) = joining.filter(|_| drop_room) {
+            self.queue(ServerFrame::RoomRemoved { room: room.to_string(), message: String::new() }).await;
+        }
+    }
+
+    /// Joins every room of a `join_many` frame in order (each answered as a `join` is).
+    pub(super) async fn join_many(&mut self, rooms: Vec<RoomJoin>) {
+        if rooms.len() > MAX_ROOMS_PER_FRAME {
+            let message = format!("join_many names at most {MAX_ROOMS_PER_FRAME} rooms");
+            return self.error(ErrorCode::BadFrame, message, None).await;
+        }
+        for join in rooms {
+            if self.closer.is_closing() {
+                return;
+            }
+            self.join(&join.room, join.since).await;
+        }
+    }
+
+    pub(super) async fn join(&mut self, raw: &str, since: Option<MessageId>) {
+        let room = match ChatService::room(raw) {
+            Ok(room) => room,
+            Err(err) => return self.fail(err, None).await,
+        };
+        if self.holds(&room) {
+            return;
+        }
+        let members = match self.services.access.admit(self.asker(), &room, self.rooms.len()).await {
+            Ok(members) => members,
+            Err(err) => return self.refuse(err, Some(&room)).await,
+        };
+        let name = self.name();
+        let mut joined = match self.services.chat.join(&self.user, &name, &room, since).await {
+            Ok(joined) => joined,
+            Err(err) => return self.fail(err, None).await,
+        };
+        let newest = joined.history.last().map(|m| m.id);
+        let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
+        let users = std::mem::take(&mut joined.members);
+        let names = self.services.profile.display_names(&users).await;
+        let listed = match members {
+            Some(Membership { owner, users }) => ServerFrame::Members { room: room.to_string(), owner, users },
+            None => ServerFrame::Pong,
+        };
+        if !self.send_history(&room, messages, gap).await
+            || !self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await
+            || (listed != ServerFrame::Pong && !self.queue(listed).await)
+        {
+            return;
+        }
+        // The subscription was made before the history was read and has buffered since; the
+        // forwarder starts after the history and skips what it already held.
+        let route = Route { me: self.user.clone(), display: self.display.clone(), newest, out: self.out.clone() };
+        let forwarder = tokio::spawn(forward(joined, route).in_current_span());
+        self.rooms.insert(room, forwarder);
+    }
+
+    /// Sends a join's history in pages of about [`HISTORY_PAGE_BYTES`] (the gap, if any, with
+    /// the first; every page but the last says `more`); `false` when the connection closed meanwhile.
+    async fn send_history(&self, room: &RoomName, messages: Vec<ChatMessage>, mut gap: Option<Gap>) -> bool {
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        let total = messages.len();
+        for (index, message) in messages.into_iter().enumerate() {
+            bytes += message.text.len() + message.user.len() + message.name.len() + 96;
+            page.push(message);
+            if bytes >= HISTORY_PAGE_BYTES && index + 1 < total {
+                let messages = std::mem::take(&mut page);
+                let frame = ServerFrame::History { room: room.to_string(), messages, gap: gap.take(), more: true };
+                if !self.queue(frame).await {
+                    return false;
+                }
+                bytes = 0;
+            }
+        }
+        self.queue(ServerFrame::History { room: room.to_string(), messages: page, gap, more: false }).await
+    }
+
+    pub(super) async fn leave(&mut self, raw: &str) {
+        let Ok(room) = ChatService::room(raw) else { return };
+        self.services.access.leave(self.asker(), &room).await;
+        if let Some(forwarder) = self.rooms.remove(&room) {
+            forwarder.abort();
+            self.services.chat.leave(&self.user, &room).await;
+        }
+    }
+
+    /// A change to this user's rooms made elsewhere (another device, the room's creator).
+    pub(super) async fn on_notice(&mut self, notice: Notice) {
+        match notice {
+            Notice::RoomAdded { room, by } => {
+                self.queue(ServerFrame::RoomAdded { room: room.to_string(), by }).await;
+            }
+            Notice::RoomRemoved { room, by } => {
+                if let Some(forwarder) = self.rooms.remove(&room) {
+                    forwarder.abort();
+                    debug!(%room, "out of the room: delivery ended");
+                }
+                self.services.chat.leave(&self.user, &room).await;
+                let message =
+                    if by == self.key.as_str() { String::new() } else { format!("{by} removed you from this room.") };
+                self.queue(ServerFrame::RoomRemoved { room: room.to_string(), message }).await;
+            }
+        }
+    }
+
+    pub(super) async fn create_room(&mut self, title: &str) {
+        match self.services.access.create_private(self.asker(), title, self.rooms.len()).await {
+            Ok(room) => {
+                self.queue(ServerFrame::Created { room: room.to_string() }).await;
+            }
+            Err(err) => self.refuse(err, None).await,
+        }
+    }
+
+    /// Invites (`add`) `user` to, or removes them from, the private room `raw`.
+    pub(super) async fn manage(&mut self, raw: &str, user: &str, add: bool) {
+        let room = match ChatService::room(raw) {
+            Ok(room) => room,
+            Err(err) => return self.fail(err, None).await,
+        };
+        let access = &self.services.access;
+        let done = if add {
+            access.invite(self.asker(), &room, user).await
+        } else {
+            access.remove(self.asker(), &room, user).await
+        };
+        if let Err(err) = done {
+            self.refuse(err, None).await;
+        }
+    }
+
+    pub(super) async fn block(&mut self, user: &str, blocked: bool) {
+        match self.services.access.set_blocked(self.asker(), user, blocked).await {
+            Ok(users) => {
+                self.queue(ServerFrame::Blocked { users }).await;
+            }
+            Err(err) => self.refuse(err, None).await,
+        }
+    }
+
+    pub(super) async fn directory(&mut self) {
+        match self.services.access.directory(DIRECTORY_SIZE).await {
+            Ok(rooms) => {
+                self.queue(ServerFrame::Directory { rooms }).await;
+            }
+            Err(err) => self.refuse(err, None).await,
+        }
+    }
+}
