@@ -14,6 +14,7 @@ pub mod chat_log;
 pub mod chat_state;
 pub mod client;
 pub mod pages;
+pub mod room_label;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

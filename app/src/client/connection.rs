@@ -138,8 +138,9 @@ async fn wait(
                 Some(Command::Send(pending)) => {
                     outbox.push(pending);
                 }
-                // Joins are replayed from the room list after `welcome`; leaves are kept for then.
-                Some(Command::Join(_) | Command::Typing(_) | Command::Rename(_)) => {}
+                // Joins are replayed from the room list after `welcome`; leaves are kept for then;
+                // room management asked for while away is dropped (the user sees no answer).
+                Some(Command::Join(_) | Command::Typing(_) | Command::Rename(_) | Command::Frame(_)) => {}
                 Some(Command::Leave(room)) => leaving.push(room),
             },
         }

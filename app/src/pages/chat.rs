@@ -19,6 +19,7 @@ use crate::api::{ApiError, Logout, LogoutAll, Me, whoami};
 use crate::chat_log::{Line, LineKind};
 use crate::chat_state::ChatHandles;
 use crate::client::ConnectionState;
+use crate::room_label::room_label;
 
 /// `HH:MM` of a timestamp, in the browser's time zone.
 fn clock(ts: u64) -> String {
@@ -82,12 +83,21 @@ fn ChatRoom(me: Me) -> impl IntoView {
             }
         });
     }
+    // A room the user just created is opened.
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(room) = chat.open.get() {
+            chat.open.set(None);
+            navigate(&format!("/r/{room}"), Default::default());
+        }
+    });
+    let me_for_title = me.user.clone();
     let logout = ServerAction::<Logout>::new();
     let logout_all = ServerAction::<LogoutAll>::new();
     view! {
         <header class="top">
             <h1>"Switchboard"</h1>
-            <span class="room" id="room-title">"#" {move || current.get()}</span>
+            <span class="room" id="room-title">{move || room_label(&current.get(), &me_for_title)}</span>
             <PanelToggle chat open=panel_open/>
             <span class="whoami">
                 "Logged in as " <strong class="me" title=move || chat.my_name.get()>{move || chat.my_name.get()}</strong>
@@ -100,7 +110,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
             </ActionForm>
         </header>
         <div class="layout">
-            <SidePanel chat open=panel_open/>
+            <SidePanel chat open=panel_open me=me.user.clone()/>
             <main class="conversation">
                 <Conversation chat user=me.user.clone()/>
             </main>
@@ -113,6 +123,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
 #[component]
 fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     let current = chat.current;
+    let me_for_box = user.clone();
     let valid_room = move || RoomName::parse(&current.get()).is_ok();
     let draft = RwSignal::new(String::new());
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -150,7 +161,7 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
             <input
                 type="text"
                 id="message"
-                placeholder=move || format!("Message #{} — /me waves", current.get())
+                placeholder=move || format!("Message {} — /me waves", room_label(&current.get(), &me_for_box))
                 autocomplete="off"
                 maxlength="2000"
                 prop:value=move || draft.get()

@@ -1,5 +1,7 @@
 //! One module per route, and the chat page's side panel.
 
 pub mod chat;
+pub mod conversations;
 pub mod login;
+pub mod people;
 pub mod sidebar;

@@ -10,7 +10,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use protocol::{DEFAULT_ROOM, RoomName, UserName};
 
+use super::conversations::Conversations;
+use super::people::RoomPeople;
 use crate::chat_state::ChatHandles;
+use crate::room_label::{direct_room, room_label};
 
 /// The header button that opens and closes the side panel (shown on narrow screens only).
 #[component]
@@ -45,6 +48,8 @@ pub fn SidePanel(
     chat: ChatHandles,
     /// Whether the panel is open (on a phone it slides over the chat).
     open: RwSignal<bool>,
+    /// This user (account name).
+    me: String,
 ) -> impl IntoView {
     // Picking a room (or being sent to one) closes the panel on a phone.
     Effect::new(move |previous: Option<String>| {
@@ -54,9 +59,11 @@ pub fn SidePanel(
         }
         room
     });
+    let me_online = me.clone();
     view! {
         <aside class="rooms" id="side-panel" class:open=move || open.get() aria-label="Rooms and people">
-            <RoomList chat/>
+            <RoomList chat me=me.clone()/>
+            <RoomPeople chat me=me.clone()/>
             <section class="online" aria-labelledby="online-title">
                 <h2 id="online-title">"Online here"</h2>
                 <ul id="online">
@@ -68,12 +75,17 @@ pub fn SidePanel(
                         {
                             let data = user.clone();
                             let title = user.clone();
+                            let direct = direct_room(&me_online, &user).map(|room| {
+                                let label = format!("Message {user}");
+                                view! { <A href=format!("/r/{room}") attr:class="dm" attr:aria-label=label.clone() attr:title=label>"✉"</A> }
+                            });
                             let shown = move || chat.shown(&user);
-                            view! { <li class="member" data-user=data title=move || chat.shown(&title)>{shown}</li> }
+                            view! { <li class="member" data-user=data title=move || chat.shown(&title)>{shown} {direct}</li> }
                         }
                     </For>
                 </ul>
             </section>
+            <Conversations chat me/>
             <RenameForm chat/>
         </aside>
     }
@@ -81,7 +93,7 @@ pub fn SidePanel(
 
 /// The joined rooms with unread counts, and the form to join or create one.
 #[component]
-fn RoomList(chat: ChatHandles) -> impl IntoView {
+fn RoomList(chat: ChatHandles, me: String) -> impl IntoView {
     let navigate = use_navigate();
     let leave = move |room: String| {
         chat.leave(room);
@@ -92,7 +104,7 @@ fn RoomList(chat: ChatHandles) -> impl IntoView {
             <h2 id="rooms-title">"Rooms"</h2>
             <ul id="room-list">
                 <For each=move || chat.rooms.get() key=|room| room.clone() let:room>
-                    <RoomEntry chat room=room.clone() leave=leave.clone()/>
+                    <RoomEntry chat label=room_label(&room, &me) room=room.clone() leave=leave.clone()/>
                 </For>
             </ul>
             <JoinForm chat/>
@@ -102,7 +114,12 @@ fn RoomList(chat: ChatHandles) -> impl IntoView {
 
 /// One room of the list: its link, unread count and leave button.
 #[component]
-fn RoomEntry(chat: ChatHandles, room: String, leave: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
+fn RoomEntry(
+    chat: ChatHandles,
+    room: String,
+    label: String,
+    leave: impl Fn(String) + Clone + Send + Sync + 'static,
+) -> impl IntoView {
     let target = room.clone();
     let unread = Memo::new(move |_| chat.unread.with(|u| u.get(&target).copied().unwrap_or(0)));
     let is_current = {
@@ -110,12 +127,12 @@ fn RoomEntry(chat: ChatHandles, room: String, leave: impl Fn(String) + Clone + S
         move || chat.current.get() == room
     };
     let can_leave = room != DEFAULT_ROOM;
-    let leave_label = format!("Leave #{room}");
-    let (href, title, shown, data) = (format!("/r/{room}"), format!("#{room}"), room.clone(), room.clone());
+    let leave_label = format!("Leave {label}");
+    let (href, title, data) = (format!("/r/{room}"), label.clone(), room.clone());
     view! {
         <li class="room-entry" class:current=is_current data-room=data>
             <A href=href attr:title=title>
-                "#" {shown}
+                {label}
             </A>
             <Show when=move || { unread.get() > 0 }>
                 <span class="unread" title="unread messages">{unread}</span>

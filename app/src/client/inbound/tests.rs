@@ -340,7 +340,7 @@ fn rooms_come_and_go_from_elsewhere() {
     let removed = ServerFrame::RoomRemoved { room: private.into(), message: "bob removed you from this room.".into() };
     assert_eq!(page.apply(&removed), FollowUp::Nothing);
     assert_eq!(page.model.rooms, ["general"], "off the list");
-    assert!(page.model.unread.get(private).is_none() && page.model.access.rosters.is_empty());
+    assert!(!page.model.unread.contains_key(private) && page.model.access.rosters.is_empty());
     assert_eq!(page.lines(private).last().map(String::as_str), Some("⚠ bob removed you from this room."));
     page.take_changes();
     page.apply(&ServerFrame::RoomRemoved { room: private.into(), message: String::new() });
