@@ -204,7 +204,10 @@ impl<'a> Session<'a> {
             FollowUp::Join(room) => {
                 return vec![ClientFrame::Join { room: room.to_owned(), since: chat.last_id(room) }];
             }
-            FollowUp::Open(room) => chat.open.set(Some(room.to_owned())),
+            FollowUp::Open(room) => {
+                chat.open.set(Some(room.to_owned()));
+                return vec![ClientFrame::Join { room: room.to_owned(), since: None }];
+            }
         }
         Vec::new()
     }

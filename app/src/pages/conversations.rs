@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use protocol::{ClientFrame, RoomName};
 
+use super::field_form::{Field, FieldForm};
 use crate::chat_state::ChatHandles;
 use crate::room_label::direct_room;
 
@@ -31,56 +32,42 @@ pub fn Conversations(
 /// Creates a private room; the server answers with its name and the page opens it.
 #[component]
 fn PrivateRoomForm(chat: ChatHandles) -> impl IntoView {
-    let title = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        match RoomName::parse_public(title.get_untracked().trim()) {
-            Ok(valid) => {
-                error.set(None);
-                title.set(String::new());
-                chat.ask(ClientFrame::CreateRoom { title: valid.to_string() });
-            }
-            Err(err) => error.set(Some(err.to_string())),
-        }
+    let field = Field {
+        class: "create-room",
+        input: "new-private-room",
+        label: "New private room",
+        placeholder: "new private room",
+        max_length: RoomName::MAX,
+        button: "create-room",
+        action: "Create",
     };
-    view! {
-        <form class="create-room" on:submit=submit>
-            <label for="new-private-room" class="visually-hidden">"New private room"</label>
-            <input type="text" id="new-private-room" placeholder="new private room" maxlength="40"
-                prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
-            <button type="submit" id="create-room">"Create"</button>
-            <p class="error" role="alert">{move || error.get()}</p>
-        </form>
-    }
+    let submit = move |title: String| {
+        let title = RoomName::parse_public(&title).map_err(|err| err.to_string())?;
+        chat.ask(ClientFrame::CreateRoom { title: title.to_string() });
+        Ok(())
+    };
+    view! { <FieldForm field submit/> }
 }
 
 /// Opens the direct conversation with a user named in the form.
 #[component]
 fn DirectForm(me: String) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
     let navigate = use_navigate();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        match direct_room(&me, name.get_untracked().trim()) {
-            Some(room) => {
-                error.set(None);
-                name.set(String::new());
-                navigate(&format!("/r/{room}"), Default::default());
-            }
-            None => error.set(Some("name another user".into())),
-        }
+    let field = Field {
+        class: "direct",
+        input: "dm-user",
+        label: "Message a user",
+        placeholder: "message a user",
+        max_length: protocol::UserName::MAX,
+        button: "dm-open",
+        action: "Message",
     };
-    view! {
-        <form class="direct" on:submit=submit>
-            <label for="dm-user" class="visually-hidden">"Message a user"</label>
-            <input type="text" id="dm-user" placeholder="message a user" maxlength="32"
-                prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-            <button type="submit" id="dm-open">"Message"</button>
-            <p class="error" role="alert">{move || error.get()}</p>
-        </form>
-    }
+    let submit = move |name: String| {
+        let room = direct_room(&me, &name).ok_or_else(|| "name another user".to_owned())?;
+        navigate(&format!("/r/{room}"), Default::default());
+        Ok(())
+    };
+    view! { <FieldForm field submit/> }
 }
 
 /// The public rooms, busiest first, on demand.

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod conversations;
+pub mod field_form;
 pub mod login;
 pub mod people;
 pub mod sidebar;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use protocol::{AccountKey, ClientFrame, RoomKind, RoomName, UserName};
 
+use super::field_form::{Field, FieldForm};
 use crate::chat_state::ChatHandles;
 
 /// Members of the private room on screen, or the block switch of the conversation on screen.
@@ -71,28 +72,21 @@ fn Members(chat: ChatHandles, me: String) -> impl IntoView {
 /// The creator's form to invite a user by name.
 #[component]
 fn InviteForm(chat: ChatHandles) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        match UserName::parse(&name.get_untracked()) {
-            Ok(user) => {
-                error.set(None);
-                name.set(String::new());
-                chat.ask(ClientFrame::Invite { room: chat.current.get_untracked(), user: user.to_string() });
-            }
-            Err(err) => error.set(Some(err.to_string())),
-        }
+    let field = Field {
+        class: "invite",
+        input: "invite-user",
+        label: "Invite a user",
+        placeholder: "invite by name",
+        max_length: UserName::MAX,
+        button: "invite",
+        action: "Invite",
     };
-    view! {
-        <form class="invite" on:submit=submit>
-            <label for="invite-user" class="visually-hidden">"Invite a user"</label>
-            <input type="text" id="invite-user" placeholder="invite by name" maxlength="32"
-                prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-            <button type="submit" id="invite">"Invite"</button>
-            <p class="error" role="alert">{move || error.get()}</p>
-        </form>
-    }
+    let submit = move |name: String| {
+        let user = UserName::parse(&name).map_err(|err| err.to_string())?;
+        chat.ask(ClientFrame::Invite { room: chat.current.get_untracked(), user: user.to_string() });
+        Ok(())
+    };
+    view! { <FieldForm field submit/> }
 }
 
 /// Blocks or unblocks the other user of the conversation on screen.

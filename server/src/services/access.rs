@@ -123,8 +123,13 @@ impl RoomAccess {
             }
             RoomKind::Direct { .. } => {
                 let partner = self.partner(me, room).await?;
-                self.put_on_list(me.key, room, held).await?;
-                self.show_to_partner(me, &partner, room).await?;
+                let new = self.put_on_list(me.key, room, held).await?;
+                if let Err(err) = self.show_to_partner(me, &partner, room).await {
+                    if new {
+                        self.lists.forget(me.key, room).await;
+                    }
+                    return Err(err);
+                }
                 Ok(None)
             }
         }

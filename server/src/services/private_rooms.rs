@@ -23,14 +23,13 @@ impl RoomAccess {
         let title = RoomName::parse_public(title.trim())?;
         for _ in 0..CREATE_ATTEMPTS {
             let room = RoomName::private(&title, &random_suffix())?;
+            // On the list first: a creator at the cap makes no room at all.
+            self.put_on_list(me.key, &room, held).await?;
             if self.rooms.create(&room, me.key).await? {
-                if let Err(err) = self.put_on_list(me.key, &room, held).await {
-                    self.rooms.remove_member(&room, me.key).await?;
-                    return Err(err);
-                }
                 self.tell(Signal::room_added(me.key.as_str(), &room, me.user)).await;
                 return Ok(room);
             }
+            self.lists.forget(me.key, &room).await;
         }
         Err(AccessError::NotAllowed("could not find a free name for the room; try again".into()))
     }

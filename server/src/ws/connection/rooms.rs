@@ -20,11 +20,12 @@ impl Connection {
     }
 
     /// Whether this socket is in `room` now (a forwarder that ended — the user was removed —
-    /// no longer counts).
+    /// no longer counts, and its presence goes).
     pub(super) fn holds(&mut self, room: &RoomName) -> bool {
         match self.rooms.get(room) {
             Some(forwarder) if forwarder.is_finished() => {
                 self.rooms.remove(room);
+                self.services.chat.leave_later(&self.user, room);
                 false
             }
             Some(_) => true,
