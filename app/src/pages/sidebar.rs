@@ -81,7 +81,12 @@ pub fn SidePanel(
                                 view! { <A href=format!("/r/{room}") attr:class="dm" attr:aria-label=label.clone() attr:title=label>"✉"</A> }
                             });
                             let shown = move || chat.shown(&user);
-                            view! { <li class="member" data-user=data title=move || chat.shown(&title)>{shown} {direct}</li> }
+                            view! {
+                                <li class="online-row">
+                                    <span class="member" data-user=data title=move || chat.shown(&title)>{shown}</span>
+                                    {direct}
+                                </li>
+                            }
                         }
                     </For>
                 </ul>
