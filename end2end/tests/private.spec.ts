@@ -71,12 +71,12 @@ test("a private room: created, invited into, removed from, invisible to others",
   await expect(alice).toHaveURL(/\/r\/~team~[a-z0-9]{10}$/);
   const room = decodeURIComponent(new URL(alice.url()).pathname.replace("/r/", ""));
   await expect(alice.locator("#room-title")).toHaveText("🔒 team");
-  await expect(alice.locator("#members .member")).toHaveCount(1);
+  await expect(alice.locator("#members li")).toHaveCount(1);
   await say(alice, "before bob came");
 
   await alice.locator("#invite-user").fill(bobName);
   await alice.locator("#invite").click();
-  await expect(alice.locator(`#members .member[data-user="${bobName}"]`)).toBeVisible();
+  await expect(alice.locator(`#members li[data-user="${bobName}"]`)).toBeVisible();
   const entry = bob.locator(`.room-entry[data-room="${room}"]`);
   await expect(entry).toContainText("🔒 team");
   await entry.locator("a").click();
@@ -93,9 +93,10 @@ test("a private room: created, invited into, removed from, invisible to others",
   await connected(carol);
   await expect(carol.locator(".line.notice", { hasText: "there is no room" })).toHaveCount(1);
   await expect(carol.locator(".line", { hasText: "secret" })).toHaveCount(0);
+  await expect(carol.locator("#members")).toHaveCount(0);
 
   // Removed, bob loses the room at once and receives nothing sent after.
-  await alice.locator(`#members .member[data-user="${bobName}"] .remove`).click();
+  await alice.locator(`#members li[data-user="${bobName}"] .remove`).click();
   await expect(entry).toHaveCount(0);
   await expect(bob.locator(".line.notice", { hasText: "removed" })).toHaveCount(1);
   await say(alice, "after bob left");
@@ -107,4 +108,35 @@ test("a private room: created, invited into, removed from, invisible to others",
   await aliceContext.close();
   await bobContext.close();
   await carolContext.close();
+});
+
+test("on a phone (390×800): a private room's members, invite and remove fit and work", async ({ browser, baseURL }) => {
+  const phone = { viewport: { width: 390, height: 800 }, baseURL };
+  const aliceContext = await browser.newContext(phone);
+  const alice = await aliceContext.newPage();
+  const [bobContext, bob] = await newPage(browser, baseURL!);
+  // Names of the longest length: the member list must cut them, not widen the page.
+  const aliceName = ("w".repeat(32) + uniqueUser("a").replace(/[^a-z0-9]/g, "")).slice(-32);
+  const bobName = ("v".repeat(32) + uniqueUser("b").replace(/[^a-z0-9]/g, "")).slice(-32);
+  await register(alice, aliceName);
+  await register(bob, bobName);
+  await alice.locator("#panel-toggle").click();
+  await alice.locator("#new-private-room").fill("x".repeat(40));
+  await alice.locator("#create-room").click();
+  await expect(alice.locator("#room-title")).toHaveText(`🔒 ${"x".repeat(40)}`);
+  await alice.locator("#panel-toggle").click();
+  await alice.locator("#invite-user").fill(bobName);
+  await alice.locator("#invite").click();
+  const row = alice.locator(`#members li[data-user="${bobName}"]`);
+  await expect(row).toBeVisible();
+  const { scrollWidth, innerWidth } = await alice.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
+  expect(scrollWidth, `page width ${scrollWidth} px in a ${innerWidth} px window`).toBeLessThanOrEqual(innerWidth);
+  await expect(row.locator(".remove")).toBeInViewport();
+  await row.locator(".remove").click();
+  await expect(row).toHaveCount(0);
+  await aliceContext.close();
+  await bobContext.close();
 });

@@ -320,3 +320,44 @@ mod redis {
         super::the_directory_lists_public_rooms_only(&a, &b).await;
     }
 }
+
+/// Room management frames that make no sense, or lie, get a clear error and change nothing.
+#[tokio::test]
+async fn forged_room_frames_get_clear_errors() {
+    let solo = Instance::start(None, "solo").await;
+    let (_alice, mut alice_ws) = chatter(&solo, "alice").await;
+    let (_bob, mut bob_ws) = chatter(&solo, "bob").await;
+    let mut ask = async |frame: ClientFrame| {
+        alice_ws.send(&frame).await;
+        refusal(&mut alice_ws).await.0
+    };
+    // Only private rooms have members to manage.
+    for room in ["general", "@alice+bob"] {
+        assert_eq!(ask(ClientFrame::Invite { room: room.into(), user: "bob".into() }).await, ErrorCode::NoSuchRoom);
+        assert_eq!(ask(ClientFrame::Remove { room: room.into(), user: "bob".into() }).await, ErrorCode::NoSuchRoom);
+    }
+    // A private room comes only from `create_room`, never from a join or a crafted title.
+    assert_eq!(ask(ClientFrame::Join { room: "~made~0000000000".into(), since: None }).await, ErrorCode::NoSuchRoom);
+    for title in ["~made~0000000000", "@alice+bob", "<script>", "", &"x".repeat(41)] {
+        assert_eq!(ask(ClientFrame::CreateRoom { title: title.into() }).await, ErrorCode::BadRoom, "{title:?}");
+    }
+    assert_eq!(ask(ClientFrame::Join { room: "~made~0000000000".into(), since: None }).await, ErrorCode::NoSuchRoom);
+    // Users that do not exist, or oneself.
+    alice_ws.send(&ClientFrame::CreateRoom { title: "team".into() }).await;
+    let team = alice_ws.expect(|f| if let ServerFrame::Created { room } = f { Some(room) } else { None }).await;
+    let mut ask = async |frame: ClientFrame| {
+        alice_ws.send(&frame).await;
+        refusal(&mut alice_ws).await.0
+    };
+    assert_eq!(ask(ClientFrame::Invite { room: team.clone(), user: "nobody".into() }).await, ErrorCode::BadName);
+    assert_eq!(ask(ClientFrame::Invite { room: team.clone(), user: "no body".into() }).await, ErrorCode::BadName);
+    assert_eq!(ask(ClientFrame::Block { user: "alice".into() }).await, ErrorCode::NotAllowed);
+    assert_eq!(ask(ClientFrame::Block { user: "nobody".into() }).await, ErrorCode::BadName);
+    // A frame missing a field is a bad frame; the socket stays usable.
+    alice_ws.send_raw(tokio_tungstenite::tungstenite::Message::text(r#"{"type":"invite","room":"x"}"#)).await;
+    assert_eq!(refusal(&mut alice_ws).await.0, ErrorCode::BadFrame);
+    alice_ws.say("general", "a1", "still here").await;
+    // None of it reached bob.
+    assert!(!saw_anything_of(&mut bob_ws, &team).await);
+    assert!(!bob_ws.seen.iter().any(|f| matches!(f, ServerFrame::RoomAdded { .. } | ServerFrame::Members { .. })));
+}

@@ -211,16 +211,19 @@ pub fn merge_rooms(list: &mut Vec<String>, rooms: impl IntoIterator<Item = Strin
 }
 
 /// The user is out of `room`: off the list, no unread count, no roster; the transcript
-/// stays, with the reason if the server gave one.
+/// stays, with the reason if the server gave one (once: each socket of a removed member hears
+/// it from the room and from the order that reached the user).
 fn on_room_removed(parts: &mut impl ChatParts, room: &str, message: &str) {
+    let mut listed = false;
     parts.edit_rooms(|list| {
         let before = list.len();
-        list.retain(|listed| listed != room);
-        list.len() != before
+        list.retain(|entry| entry != room);
+        listed = list.len() != before;
+        listed
     });
     parts.edit_unread(|unread| unread.remove(room).is_some());
     parts.edit_access(|access| access.rosters.remove(room).is_some());
-    if !message.is_empty() {
+    if listed && !message.is_empty() {
         parts.edit_log(room, |log| {
             log.push_notice(format!("⚠ {message}"), 0);
             true

@@ -39,7 +39,9 @@ pub fn RoomPeople(
 fn Members(chat: ChatHandles, me: String) -> impl IntoView {
     let roster = move || chat.access.with(|access| access.rosters.get(&chat.current.get()).cloned());
     let is_owner = Memo::new(move |_| roster().is_some_and(|(owner, _)| AccountKey::of(&me).as_str() == owner));
+    // Only a member receives the roster: a room the user is not in shows no member list at all.
     view! {
+        <Show when=move || roster().is_some()>
         <section class="members" aria-labelledby="members-title">
             <h2 id="members-title">"Members"</h2>
             <ul id="members">
@@ -48,9 +50,11 @@ fn Members(chat: ChatHandles, me: String) -> impl IntoView {
                     let label = format!("Remove {user}");
                     let target = user.clone();
                     view! {
-                        <li class="member" data-user=user.clone()>
-                            {user.clone()}
-                            {(user == owner).then(|| view! { <span class="owner">" (creator)"</span> })}
+                        <li class="member-row" data-user=user.clone()>
+                            <span class="member" title=user.clone()>
+                                {user.clone()}
+                                {(user == owner).then(|| view! { <span class="owner">" (creator)"</span> })}
+                            </span>
                             {removable.then(|| view! {
                                 <button type="button" class="remove" title=label.clone() aria-label=label
                                     on:click=move |_| chat.ask(ClientFrame::Remove {
@@ -66,6 +70,7 @@ fn Members(chat: ChatHandles, me: String) -> impl IntoView {
                 <InviteForm chat/>
             </Show>
         </section>
+        </Show>
     }
 }
 

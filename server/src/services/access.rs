@@ -35,9 +35,12 @@ pub enum AccessError {
     /// The user is in this many rooms, the most allowed.
     #[error("you are in {0} rooms, the most allowed: leave one first")]
     Full(usize),
-    /// A name in the request is invalid.
+    /// A user name in the request is invalid.
     #[error("{0}")]
     BadName(#[from] NameError),
+    /// A room name or title in the request is invalid.
+    #[error("{0}")]
+    BadRoom(#[source] NameError),
     /// No user of that name.
     #[error("there is no user {0}")]
     NoSuchUser(String),
@@ -56,6 +59,7 @@ impl AccessError {
             Self::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
             Self::NotAllowed(_) => ErrorCode::NotAllowed,
             Self::Full(_) => ErrorCode::TooManyRooms,
+            Self::BadRoom(_) => ErrorCode::BadRoom,
             Self::BadName(_) | Self::NoSuchUser(_) => ErrorCode::BadName,
             Self::Rooms(_) | Self::Accounts(_) => ErrorCode::Unavailable,
         }

@@ -20,9 +20,9 @@ impl RoomAccess {
     /// Creates a private room titled `title` with `me` as its creator and first member (the
     /// asking socket holds `held` rooms); its name.
     pub async fn create_private(&self, me: Asker<'_>, title: &str, held: usize) -> Result<RoomName, AccessError> {
-        let title = RoomName::parse_public(title.trim())?;
+        let title = RoomName::parse_public(title.trim()).map_err(AccessError::BadRoom)?;
         for _ in 0..CREATE_ATTEMPTS {
-            let room = RoomName::private(&title, &random_suffix())?;
+            let room = RoomName::private(&title, &random_suffix()).map_err(AccessError::BadRoom)?;
             // On the list first: a creator at the cap makes no room at all.
             self.put_on_list(me.key, &room, held).await?;
             if self.rooms.create(&room, me.key).await? {

@@ -137,8 +137,9 @@ impl Connection {
                     debug!(%room, "out of the room: delivery ended");
                 }
                 self.services.chat.leave(&self.user, &room).await;
+                // The same words as the room's own removal event (`ws::forward`), which may come first.
                 let message =
-                    if by == self.key.as_str() { String::new() } else { format!("{by} removed you from this room.") };
+                    if by == self.key.as_str() { String::new() } else { "You were removed from this room.".to_owned() };
                 self.queue(ServerFrame::RoomRemoved { room: room.to_string(), message }).await;
             }
         }
