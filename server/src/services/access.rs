@@ -139,6 +139,11 @@ impl RoomAccess {
         }
     }
 
+    /// Whether `key` is still a member of the private room `room` (no when the store cannot say).
+    pub async fn still_member(&self, key: &AccountKey, room: &RoomName) -> bool {
+        self.rooms.is_member(room, key).await.unwrap_or(false)
+    }
+
     /// Whether `me` may send to `room` now, beyond having joined it: in a direct conversation,
     /// not if the other user blocks them; and a message puts the conversation back on the other
     /// user's list if they had closed it.

@@ -74,6 +74,13 @@ impl Connection {
             Ok(joined) => joined,
             Err(err) => return self.fail(err, None).await,
         };
+        // A removal between the check and the subscription would be announced before this socket
+        // listened: checked again now that it listens (a removal from now on reaches the forwarder).
+        if members.is_some() && !self.services.access.still_member(&self.key, &room).await {
+            drop(joined);
+            self.services.chat.leave(&self.user, &room).await;
+            return self.refuse(AccessError::NoSuchRoom(room.clone()), Some(&room)).await;
+        }
         let newest = joined.history.last().map(|m| m.id);
         let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
         let users = std::mem::take(&mut joined.members);
