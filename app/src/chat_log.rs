@@ -39,6 +39,13 @@ pub struct Line {
     pub pending: bool,
 }
 
+impl Line {
+    /// Whether this is another user's stored message newer than `read`.
+    pub fn is_new_after(&self, read: MessageId) -> bool {
+        self.kind != LineKind::Notice && !self.mine && self.key.parse::<MessageId>().is_ok_and(|id| id > read)
+    }
+}
+
 /// The transcript of one room.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChatLog {
@@ -61,6 +68,12 @@ impl ChatLog {
     /// The id of the newest stored message seen, for catching up after a reconnect.
     pub fn last_id(&self) -> Option<MessageId> {
         self.last_id
+    }
+
+    /// How many other users' messages came after `read` (all of them with no position yet).
+    pub fn unread_after(&self, read: Option<MessageId>) -> u32 {
+        let unread = self.lines.iter().filter(|line| line.is_new_after(read.unwrap_or_default()));
+        u32::try_from(unread.count()).unwrap_or(u32::MAX)
     }
 
     /// Whether the message with this id is shown already.

@@ -48,6 +48,9 @@ pub struct ChatHandles {
     pub access: RwSignal<Access>,
     /// A room to show next (one the user just created); the page navigates to it.
     pub open: RwSignal<Option<String>>,
+    /// Where the room on screen had been read to when it was opened: the "new messages"
+    /// divider goes before the first later message of someone else.
+    pub divider: RwSignal<Option<protocol::MessageId>>,
     /// The room on screen.
     pub current: Memo<String>,
     /// The connection status.
@@ -75,6 +78,7 @@ impl ChatHandles {
             typing: RwSignal::new(HashMap::new()),
             access: RwSignal::new(Access::default()),
             open: RwSignal::new(None),
+            divider: RwSignal::new(None),
             current,
             state: RwSignal::new(ConnectionState::default()),
             #[cfg(feature = "hydrate")]
@@ -193,6 +197,29 @@ impl ChatHandles {
         self.command(Command::Frame(frame));
         #[cfg(not(feature = "hydrate"))]
         let _ = frame;
+    }
+
+    /// Marks `room` read up to its newest message: here at once, and through the server on
+    /// every device (a position never moves backwards; one that could not be sent is sent with
+    /// the next message read).
+    pub fn mark_read(&self, room: &str) {
+        let Some(id) = self.last_id(room) else { return };
+        if self.access.with_untracked(|access| access.read.get(room).is_some_and(|read| *read >= id)) {
+            return;
+        }
+        self.access.update(|access| {
+            access.read.insert(room.to_owned(), id);
+        });
+        self.unread.update(|unread| {
+            unread.remove(room);
+        });
+        self.ask(protocol::ClientFrame::Read { room: room.to_owned(), id });
+    }
+
+    /// Opens `room` on screen: the divider goes where it had been read to, then it is read.
+    pub fn opened(&self, room: &str) {
+        self.divider.set(self.access.with_untracked(|access| access.read.get(room).copied()));
+        self.mark_read(room);
     }
 
     /// Skips the rest of the reconnect wait.

@@ -144,6 +144,14 @@ pub enum ClientFrame {
     },
     /// Ask for the public rooms; the server answers [`ServerFrame::Directory`].
     Directory,
+    /// The user has read `room` up to message `id` (a position never moves backwards; every
+    /// socket of the user hears [`ServerFrame::ReadUpTo`]).
+    Read {
+        /// A room the socket has joined.
+        room: String,
+        /// The newest message read.
+        id: MessageId,
+    },
     /// Keep-alive; the server answers with [`ServerFrame::Pong`].
     Ping,
 }
@@ -266,6 +274,9 @@ pub enum ServerFrame {
         /// The users this user blocks, sorted.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         blocked: Vec<String>,
+        /// How far this user has read each room (on any device).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        read: std::collections::BTreeMap<String, MessageId>,
     },
     /// The answer to a join, oldest first: the recent history, or — when the join said
     /// `since` — every message after that id, then live messages follow.
@@ -393,6 +404,13 @@ pub enum ServerFrame {
         /// The blocked users.
         users: Vec<String>,
     },
+    /// This user has read `room` up to `id` (on this device or another).
+    ReadUpTo {
+        /// The room.
+        room: String,
+        /// The newest message read.
+        id: MessageId,
+    },
     /// Answer to [`ClientFrame::Ping`].
     Pong,
 }
@@ -456,6 +474,7 @@ mod tests {
             ClientFrame::Block { user: "bob".into() },
             ClientFrame::Unblock { user: "bob".into() },
             ClientFrame::Directory,
+            ClientFrame::Read { room: "general".into(), id: MessageId::new(5, 1) },
             ClientFrame::Ping,
         ];
         for frame in frames {

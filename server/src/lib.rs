@@ -98,6 +98,7 @@ fn services(config: &Config, backend: &Backend, instance: &str) -> services::Ser
             chat.clone(),
         ),
         profile: services::Profile::new(backend.accounts.clone(), chat.clone()),
+        read: services::ReadState::new(backend.accounts.clone(), backend.signals.clone()),
         sessions: services::SocketSessions::new(
             backend.sessions.clone(),
             backend.accounts.clone(),

@@ -7,6 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
+use protocol::MessageId;
 use support::{PATIENCE, RedisServer, wait_until};
 use switchboard::accounts::memory::MemoryAccounts;
 use switchboard::accounts::redis::RedisAccounts;
@@ -98,6 +99,30 @@ async fn blocks_are_per_user_and_one_way(stores: Stores) {
     accounts.set_blocked(&key("alice"), &key("mallory"), false).await.expect("unblock");
     assert!(!accounts.blocks(&key("alice"), &key("mallory")).await.expect("blocks"));
     assert_eq!(accounts.blocked(&key("alice")).await.expect("blocked"), ["eve"]);
+}
+
+async fn read_positions_only_move_forwards(stores: Stores) {
+    let accounts = stores.accounts;
+    let id = |text: &str| text.parse::<MessageId>().expect("a valid id");
+    assert!(accounts.read_positions(&key("alice")).await.expect("positions").is_empty());
+    assert_eq!(accounts.mark_read(&key("alice"), "r", id("100-5")).await.expect("mark"), id("100-5"));
+    assert_eq!(accounts.mark_read(&key("alice"), "r", id("99-9")).await.expect("mark"), id("100-5"), "not back");
+    assert_eq!(accounts.mark_read(&key("alice"), "r", id("100-4")).await.expect("mark"), id("100-5"), "by seq");
+    assert_eq!(accounts.mark_read(&key("alice"), "r", id("100-10")).await.expect("mark"), id("100-10"), "10 > 5");
+    accounts.mark_read(&key("alice"), "s", id("7-0")).await.expect("mark");
+    accounts.mark_read(&key("bob"), "r", id("1-0")).await.expect("mark");
+    let positions = accounts.read_positions(&key("alice")).await.expect("positions");
+    assert_eq!(positions, [("r".to_owned(), id("100-10")), ("s".to_owned(), id("7-0"))]);
+    // Two devices racing: whatever the order, the position ends at the furthest.
+    let marks = (0..40u64).map(|n| {
+        let accounts = accounts.clone();
+        async move { accounts.mark_read(&key("carol"), "r", MessageId::new(1000 + (n * 7919) % 40, n % 3)).await }
+    });
+    for result in futures::future::join_all(marks).await {
+        result.expect("mark");
+    }
+    let furthest = (0..40u64).map(|n| MessageId::new(1000 + (n * 7919) % 40, n % 3)).max();
+    assert_eq!(accounts.read_positions(&key("carol")).await.expect("positions").first().map(|(_, id)| *id), furthest);
 }
 
 async fn devices_are_trusted_per_user_and_generation(stores: Stores) {
@@ -195,6 +220,7 @@ contract_tests!([memory, redis, cluster]:
     rooms_are_remembered_per_user,
     room_lists_are_capped,
     blocks_are_per_user_and_one_way,
+    read_positions_only_move_forwards,
     devices_are_trusted_per_user_and_generation,
     devices_are_independent,
 );

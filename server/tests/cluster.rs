@@ -87,6 +87,7 @@ async fn a_session_made_on_one_instance_works_on_another() {
             protocol: protocol::PROTOCOL_VERSION,
             rooms: Vec::new(),
             blocked: Vec::new(),
+            read: Default::default(),
         })
     );
 }

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use protocol::{ChatMessage, ErrorCode, ServerFrame};
+use protocol::{ChatMessage, ErrorCode, MessageId, ServerFrame};
 
 use super::outbox::Pending;
 use crate::chat_log::ChatLog;
@@ -39,9 +39,12 @@ pub type Typing = HashMap<String, HashMap<String, f64>>;
 /// Unread messages per room.
 pub type Unread = HashMap<String, u32>;
 
-/// Who may be where: private rooms' members, the public directory, blocks.
+/// What the user may see and has seen: private rooms' members, the public directory, blocks,
+/// and how far they have read each room.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
+    /// The newest message read in each room (on any device); it only moves forwards.
+    pub read: HashMap<String, MessageId>,
     /// Each private room's creator and members (account keys), by room.
     pub rosters: HashMap<String, (String, Vec<String>)>,
     /// The public rooms, busiest first, once the user asked for them.
@@ -110,6 +113,8 @@ pub enum FollowUp<'f> {
     Join(&'f str),
     /// The room the user just created: show it.
     Open(&'f str),
+    /// New messages arrived in the room on screen: mark them read if the user can see them.
+    Seen(&'f str),
     /// `user` is shown typing in `room` until [`TYPING_SHOWN_MS`] from now: call
     /// [`typing_expired`] then, so the notice goes unless a newer one renewed it.
     TypingShown {
@@ -123,11 +128,15 @@ pub enum FollowUp<'f> {
 /// Applies a server frame to the page's chat state.
 pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerFrame) -> FollowUp<'f> {
     match frame {
-        ServerFrame::Welcome { rooms, blocked, .. } => {
+        ServerFrame::Welcome { rooms, blocked, read, .. } => {
             let rooms = rooms.iter().filter(|room| !page.leaving.contains(*room)).cloned();
             parts.edit_rooms(|list| merge_rooms(list, rooms, page.current));
             set_blocked(parts, blocked);
+            for (room, id) in read {
+                read_up_to(parts, page, room, *id);
+            }
         }
+        ServerFrame::ReadUpTo { room, id } => read_up_to(parts, page, room, *id),
         ServerFrame::Created { room } => {
             parts.edit_rooms(|list| merge_rooms(list, [room.clone()], page.current));
             return FollowUp::Open(room);
@@ -145,8 +154,14 @@ pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerF
             parts.edit_access(|access| access.directory.replace(rooms.clone()).as_ref() != Some(rooms));
         }
         ServerFrame::Blocked { users } => set_blocked(parts, users),
-        ServerFrame::History { room, .. } => log_frame(parts, room, page, frame),
-        ServerFrame::Message(message) => on_message(parts, page, message, frame),
+        ServerFrame::History { room, .. } => {
+            log_frame(parts, room, page, frame);
+            return recount(parts, page, room);
+        }
+        ServerFrame::Message(message) => {
+            on_message(parts, page, message, frame);
+            return recount(parts, page, &message.room);
+        }
         ServerFrame::Ack { client_id, .. } => {
             let Some(pending) = page.pending(client_id) else {
                 return FollowUp::Nothing;
@@ -259,18 +274,45 @@ fn set_member(parts: &mut impl ChatParts, room: &str, user: &str, present: bool)
 fn on_message(parts: &mut impl ChatParts, page: &Page<'_>, message: &ChatMessage, frame: &ServerFrame) {
     parts
         .edit_typing(|typing| typing.get_mut(&message.room).is_some_and(|users| users.remove(&message.user).is_some()));
-    let mut new = false;
     parts.edit_log(&message.room, |log| {
-        new = !log.has_message(message.id);
+        let new = !log.has_message(message.id);
         log.apply(frame, page.me);
         new
     });
-    if new && message.user != page.me && message.room != page.current {
-        parts.edit_unread(|unread| {
-            *unread.entry(message.room.clone()).or_default() += 1;
-            true
-        });
-    }
+}
+
+/// The user has read `room` up to `id` (here or on another device): the position moves
+/// forwards only, and the room's unread count follows.
+pub fn read_up_to(parts: &mut impl ChatParts, page: &Page<'_>, room: &str, id: MessageId) {
+    parts.edit_access(|access| {
+        let position = access.read.entry(room.to_owned()).or_default();
+        let moved = id > *position;
+        *position = (*position).max(id);
+        moved
+    });
+    recount(parts, page, room);
+}
+
+/// Counts `room`'s unread messages again: other users' messages after the read position, none
+/// for the room on screen (which asks to be marked read instead).
+fn recount<'f>(parts: &mut impl ChatParts, page: &Page<'_>, room: &'f str) -> FollowUp<'f> {
+    let mut read = None;
+    parts.edit_access(|access| {
+        read = access.read.get(room).copied();
+        false
+    });
+    let mut count = 0;
+    parts.edit_log(room, |log| {
+        count = log.unread_after(read);
+        false
+    });
+    let on_screen = room == page.current;
+    parts.edit_unread(|unread| match count {
+        0 => unread.remove(room).is_some(),
+        _ if on_screen => unread.remove(room).is_some(),
+        count => unread.insert(room.to_owned(), count) != Some(count),
+    });
+    if on_screen && count > 0 { FollowUp::Seen(room) } else { FollowUp::Nothing }
 }
 
 /// A rename comes once per shared room: say it once, in the room on screen.

@@ -204,6 +204,8 @@ impl<'a> Session<'a> {
             FollowUp::Join(room) => {
                 return vec![ClientFrame::Join { room: room.to_owned(), since: chat.last_id(room) }];
             }
+            FollowUp::Seen(room) if page_visible() => chat.mark_read(room),
+            FollowUp::Seen(_) => {}
             FollowUp::Open(room) => {
                 chat.open.set(Some(room.to_owned()));
                 return vec![ClientFrame::Join { room: room.to_owned(), since: None }];
@@ -224,6 +226,11 @@ impl<'a> Session<'a> {
         frames.extend(self.outbox.entries().iter().map(send_frame));
         frames
     }
+}
+
+/// Whether the user can see the page now (a hidden tab has not read what arrives).
+fn page_visible() -> bool {
+    web_sys::window().and_then(|window| window.document()).is_none_or(|document| !document.hidden())
 }
 
 /// Hides `user`'s typing notice in `room` once it has run its time, unless renewed.

@@ -70,9 +70,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
         if RoomName::parse(&room).is_ok() && !chat.rooms.with_untracked(|r| r.contains(&room)) {
             chat.join(room.clone());
         }
-        chat.unread.update(|unread| {
-            unread.remove(&room);
-        });
+        chat.opened(&room);
     });
     #[cfg(feature = "hydrate")]
     {
@@ -82,6 +80,13 @@ fn ChatRoom(me: Me) -> impl IntoView {
                 crate::client::connection::start(chat, user.clone());
             }
         });
+        // What arrived while the tab was hidden is read when the user comes back to it.
+        let visible = window_event_listener_untyped("visibilitychange", move |_| {
+            if !document().hidden() {
+                chat.mark_read(&current.get_untracked());
+            }
+        });
+        on_cleanup(move || visible.remove());
     }
     // A room the user just created is opened.
     let navigate = leptos_router::hooks::use_navigate();
@@ -135,7 +140,13 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
         }
     };
     // Tracks the room on screen's own transcript only: a message elsewhere does not run this.
-    let lines = move || chat.log(&current.get()).map(|log| log.with(|log| log.lines().to_vec())).unwrap_or_default();
+    // Each line with whether the "new messages" divider goes before it.
+    let lines = move || {
+        let lines = chat.log(&current.get()).map(|log| log.with(|log| log.lines().to_vec())).unwrap_or_default();
+        let divider = chat.divider.get();
+        let first_new = divider.and_then(|read| lines.iter().position(|line| line.is_new_after(read)));
+        lines.into_iter().enumerate().map(|(index, line)| (Some(index) == first_new, line)).collect::<Vec<_>>()
+    };
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
         let mut names: Vec<String> = chat
@@ -151,7 +162,10 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     view! {
         <Show when=valid_room fallback=|| view! { <p class="error">"That is not a valid room name."</p> }>
             <ol class="transcript" aria-live="polite" aria-label="Messages">
-                <For each=lines key=|line| (line.key.clone(), line.pending) let:line>
+                <For each=lines key=|(first_new, line)| (line.key.clone(), line.pending, *first_new) let:((first_new, line))>
+                    <Show when=move || first_new>
+                        <li class="divider" role="separator">"New messages"</li>
+                    </Show>
                     <TranscriptLine line/>
                 </For>
             </ol>

@@ -5,6 +5,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use protocol::MessageId;
 
 use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename, RoomAdd};
 
@@ -14,6 +15,7 @@ pub struct MemoryAccounts {
     accounts: Mutex<HashMap<AccountKey, Account>>,
     rooms: Mutex<HashMap<AccountKey, BTreeSet<String>>>,
     blocked: Mutex<HashMap<AccountKey, BTreeSet<String>>>,
+    read: Mutex<HashMap<AccountKey, HashMap<String, MessageId>>>,
     /// Case-folded names (user names and display names) → the key of the user holding them.
     claims: Mutex<HashMap<AccountKey, AccountKey>>,
     /// Device token → (account key, generation, trusted until).
@@ -114,6 +116,21 @@ impl AccountStore for MemoryAccounts {
     async fn remove_room(&self, key: &AccountKey, room: &str) -> Result<bool, AccountStoreError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.get_mut(key).is_some_and(|set| set.remove(room)))
+    }
+
+    async fn mark_read(&self, key: &AccountKey, room: &str, id: MessageId) -> Result<MessageId, AccountStoreError> {
+        let mut read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
+        let position = read.entry(key.clone()).or_default().entry(room.to_owned()).or_default();
+        *position = (*position).max(id);
+        Ok(*position)
+    }
+
+    async fn read_positions(&self, key: &AccountKey) -> Result<Vec<(String, MessageId)>, AccountStoreError> {
+        let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut positions: Vec<_> =
+            read.get(key).map(|rooms| rooms.iter().map(|(room, id)| (room.clone(), *id)).collect()).unwrap_or_default();
+        positions.sort();
+        Ok(positions)
     }
 
     async fn trust_device(

@@ -10,6 +10,9 @@
 //! browser, so every tab and device shows the same rooms; its length is capped
 //! (`MAX_ROOMS_PER_USER`) in the same atomic step that adds a room.
 //!
+//! Read positions live here too (how far the user has read each room, per user, not per
+//! session, so every device agrees): one value per room that only moves forwards.
+//!
 //! Blocks live here too (who a user refuses direct messages from): they belong to
 //! the user, like the room list, and are read where a direct conversation opens.
 //!
@@ -26,6 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 pub use protocol::AccountKey;
+use protocol::MessageId;
 
 /// A stored account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +103,11 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn blocked(&self, key: &AccountKey) -> Result<Vec<String>, AccountStoreError>;
     /// Whether the user `key` blocks `other`.
     async fn blocks(&self, key: &AccountKey, other: &AccountKey) -> Result<bool, AccountStoreError>;
+    /// Moves the user's read position in `room` to `id` unless it is there or further already
+    /// (one atomic step: two devices racing never move it backwards); the position now.
+    async fn mark_read(&self, key: &AccountKey, room: &str, id: MessageId) -> Result<MessageId, AccountStoreError>;
+    /// The user's read position in every room they have one in.
+    async fn read_positions(&self, key: &AccountKey) -> Result<Vec<(String, MessageId)>, AccountStoreError>;
     /// Trusts the browser holding device token `token` for logging in as `key` (at session
     /// generation `generation`) for `ttl`: its login attempts get their own budget.
     async fn trust_device(

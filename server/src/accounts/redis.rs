@@ -1,7 +1,7 @@
 //! Accounts in Redis (braces are Redis Cluster hash tags): one hash per user,
 //! `{p}user:{<key>}` with fields `hash`, `name` (as registered), `display` and
 //! `gen`; `{p}user:{<key>}:rooms`, the user's rooms (capped in the script that
-//! adds one); `{p}user:{<key>}:blocked`, the users they block; `{p}name:{<folded name>}`, the claim on a case-folded display name,
+//! adds one); `{p}user:{<key>}:blocked`, the users they block; `{p}user:{<key>}:read`, their read position per room; `{p}name:{<folded name>}`, the claim on a case-folded display name,
 //! holding the owner's key; `{p}device:<token>`, a trusted device (key and
 //! generation, with a TTL).
 //!
@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
+use protocol::MessageId;
 
 use super::{Account, AccountKey, AccountStore, AccountStoreError, Rename, RoomAdd};
 
@@ -59,6 +60,22 @@ redis.call('SADD', KEYS[1], ARGV[1])
 return 2
 "#;
 
+/// Moves a read position forwards only (ids `<ms>-<seq>` compared as numbers); the position now.
+const MARK_READ: &str = r#"
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local cms, cseq = parts(current)
+  local nms, nseq = parts(ARGV[2])
+  if cms and (nms < cms or (nms == cms and nseq <= cseq)) then return current end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]
+"#;
+
 /// Sets the display name of an existing user; returns the old one, or false for no such user.
 const SET_DISPLAY: &str = r#"
 local old = redis.call('HGET', KEYS[1], 'display')
@@ -77,6 +94,7 @@ pub struct RedisAccounts {
     set_display: redis::Script,
     add_room: redis::Script,
     bump: redis::Script,
+    mark_read: redis::Script,
 }
 
 impl RedisAccounts {
@@ -91,6 +109,7 @@ impl RedisAccounts {
             set_display: redis::Script::new(SET_DISPLAY),
             add_room: redis::Script::new(ADD_ROOM),
             bump: redis::Script::new(BUMP_GENERATION),
+            mark_read: redis::Script::new(MARK_READ),
         }
     }
 
@@ -109,6 +128,10 @@ impl RedisAccounts {
 
     fn blocked_key(&self, key: &AccountKey) -> String {
         format!("{}user:{{{key}}}:blocked", self.prefix)
+    }
+
+    fn read_key(&self, key: &AccountKey) -> String {
+        format!("{}user:{{{key}}}:read", self.prefix)
     }
 
     /// Releases `key`'s claim on `folded`, unless it is the claim on the user's own key.
@@ -250,6 +273,22 @@ impl AccountStore for RedisAccounts {
         let mut conn = self.conn.clone();
         let removed: i64 = redis::cmd("SREM").arg(self.rooms_key(key)).arg(room).query_async(&mut conn).await?;
         Ok(removed == 1)
+    }
+
+    async fn mark_read(&self, key: &AccountKey, room: &str, id: MessageId) -> Result<MessageId, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let now: String =
+            self.mark_read.key(self.read_key(key)).arg(room).arg(id.to_string()).invoke_async(&mut conn).await?;
+        Ok(MessageId::parse(&now).unwrap_or(id))
+    }
+
+    async fn read_positions(&self, key: &AccountKey) -> Result<Vec<(String, MessageId)>, AccountStoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, String)> = redis::cmd("HGETALL").arg(self.read_key(key)).query_async(&mut conn).await?;
+        let mut positions: Vec<_> =
+            all.into_iter().filter_map(|(room, id)| Some((room, MessageId::parse(&id).ok()?))).collect();
+        positions.sort();
+        Ok(positions)
     }
 
     async fn trust_device(

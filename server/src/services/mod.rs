@@ -12,6 +12,7 @@ pub mod access;
 pub mod blocks;
 pub mod private_rooms;
 pub mod profile;
+pub mod read_state;
 pub mod rooms;
 pub mod sessions;
 
@@ -22,6 +23,7 @@ use crate::chat::ChatService;
 
 pub use access::{AccessError, Asker, Membership, RoomAccess};
 pub use profile::{Profile, RenameError};
+pub use read_state::ReadState;
 pub use rooms::{Admission, RoomLists};
 pub use sessions::{SocketLogin, SocketSessions};
 
@@ -31,6 +33,8 @@ pub struct Services {
     pub chat: ChatService,
     /// Who may be in which room, each user's list of rooms (capped), private rooms, blocks.
     pub access: RoomAccess,
+    /// How far each user has read each room.
+    pub read: ReadState,
     /// Display names and renames.
     pub profile: Profile,
     /// The sessions behind websockets: who a socket belongs to, renewal.

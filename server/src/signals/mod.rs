@@ -59,6 +59,15 @@ pub enum Signal {
         /// Who took them out (the user themselves when they left).
         by: String,
     },
+    /// A user's read position in a room moved: their sockets show it.
+    Read {
+        /// The user (as their sessions name them).
+        user: String,
+        /// The room.
+        room: String,
+        /// The newest message read.
+        id: String,
+    },
 }
 
 impl Signal {

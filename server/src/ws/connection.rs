@@ -194,10 +194,14 @@ impl Connection {
 
     async fn welcome(&self, instance: &str) {
         let access = &self.services.access;
-        let (rooms, blocked) = futures::join!(access.list(&self.key), access.blocked(self.asker()));
+        let (rooms, blocked, read) = futures::join!(
+            access.list(&self.key),
+            access.blocked(self.asker()),
+            self.services.read.positions(&self.key)
+        );
         let (user, instance, protocol) = (self.user.clone(), instance.to_owned(), PROTOCOL_VERSION);
         let blocked = blocked.unwrap_or_default();
-        self.queue(ServerFrame::Welcome { user, instance, protocol, rooms, blocked }).await;
+        self.queue(ServerFrame::Welcome { user, instance, protocol, rooms, blocked, read }).await;
     }
 
     /// Tells the client to reconnect elsewhere after a random delay, then closes with 1012.
@@ -235,6 +239,7 @@ impl Connection {
             ClientFrame::Block { user } => self.block(&user, true).await,
             ClientFrame::Unblock { user } => self.block(&user, false).await,
             ClientFrame::Directory => self.directory().await,
+            ClientFrame::Read { room, id } => self.read(&room, id).await,
         }
     }
 

@@ -47,6 +47,11 @@ fn carry_out(state: &AppState, signal: Signal) {
                 state.sockets.notify(&user, &Notice::RoomAdded { room, by });
             }
         }
+        Signal::Read { user, room, id } => {
+            if let (Ok(room), Ok(id)) = (RoomName::parse(&room), id.parse()) {
+                state.sockets.notify(&user, &Notice::Read { room, id });
+            }
+        }
         Signal::RoomRemoved { user, room, by } => {
             if let Ok(room) = RoomName::parse(&room) {
                 let told = state.sockets.notify(&user, &Notice::RoomRemoved { room, by });

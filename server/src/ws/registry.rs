@@ -24,6 +24,13 @@ pub enum Notice {
         /// Who put it there.
         by: String,
     },
+    /// The user has read the room up to this message (on any device).
+    Read {
+        /// The room.
+        room: RoomName,
+        /// The newest message read.
+        id: protocol::MessageId,
+    },
     /// The user is out of the room.
     RoomRemoved {
         /// The room.

@@ -146,8 +146,8 @@ fn history_pages_fill_the_transcript_in_order_with_the_gap_said_once() {
     assert_eq!(page.apply(&last), FollowUp::Nothing);
     assert_eq!(page.lines("r"), [GAP_NOTICE, "bob: six", "bob: seven", "carol: eight"]);
     assert_eq!(page.model.logs["r"].last_id(), Some(mid("8-0")));
-    assert!(page.model.unread.is_empty(), "history is not unread");
-    assert_eq!(page.take_changes(), ["log r", "log r"]);
+    assert_eq!(page.model.unread["r"], 3, "never read: all of it is unread");
+    assert_eq!(page.take_changes(), ["log r", "unread", "log r", "unread"]);
 }
 
 #[test]
@@ -155,6 +155,7 @@ fn a_message_is_shown_and_counted_once_however_often_it_arrives() {
     let mut page = Fixture::new();
     let seen = message("r", "6-0", "bob", "hi");
     page.apply(&history("r", vec![seen.clone()], None, false));
+    page.apply(&ServerFrame::ReadUpTo { room: "r".into(), id: seen.id });
     page.take_changes();
     page.apply(&ServerFrame::Message(seen));
     assert_eq!(page.lines("r"), ["bob: hi"]);
@@ -166,6 +167,38 @@ fn a_message_is_shown_and_counted_once_however_often_it_arrives() {
     page.apply(&history("r", vec![message("r", "7-0", "bob", "again")], None, false));
     assert_eq!(page.lines("r"), ["bob: hi", "bob: again"]);
     assert_eq!(page.model.unread["r"], 1);
+}
+
+#[test]
+fn read_positions_decide_unread_and_never_move_back() {
+    let mut page = Fixture::new();
+    let welcome = ServerFrame::Welcome {
+        user: "alice".into(),
+        instance: "app-1".into(),
+        protocol: protocol::PROTOCOL_VERSION,
+        rooms: vec!["r".into()],
+        blocked: Vec::new(),
+        read: [("r".to_owned(), mid("6-0"))].into(),
+    };
+    page.apply(&welcome);
+    let messages = vec![
+        message("r", "5-0", "bob", "old"),
+        message("r", "6-0", "bob", "read"),
+        message("r", "7-0", "bob", "new"),
+        message("r", "8-0", "alice", "mine"),
+    ];
+    page.apply(&history("r", messages, None, false));
+    assert_eq!(page.model.unread["r"], 1, "only others' messages after the position");
+    page.apply(&ServerFrame::ReadUpTo { room: "r".into(), id: mid("7-0") });
+    assert!(page.model.unread.is_empty(), "read on another device");
+    page.take_changes();
+    page.apply(&ServerFrame::ReadUpTo { room: "r".into(), id: mid("5-0") });
+    assert!(page.take_changes().is_empty(), "an older position changes nothing");
+    assert_eq!(page.model.access.read["r"], mid("7-0"));
+    // In the room on screen a new message asks to be marked read instead of counted.
+    let live = ServerFrame::Message(message("general", "9-0", "bob", "here"));
+    assert_eq!(page.apply(&live), FollowUp::Seen("general"));
+    assert!(page.model.unread.is_empty());
 }
 
 #[test]
@@ -316,6 +349,7 @@ fn welcome_adds_the_users_rooms_but_not_those_left_meanwhile() {
         protocol: protocol::PROTOCOL_VERSION,
         rooms: vec!["zoo".into(), "gone".into(), "general".into(), "abc".into()],
         blocked: Vec::new(),
+        read: Default::default(),
     };
     assert_eq!(page.apply(&welcome), FollowUp::Nothing);
     assert_eq!(page.model.rooms, ["abc", "general", "here", "zoo"]);

@@ -138,6 +138,9 @@ impl Connection {
             Notice::RoomAdded { room, by } => {
                 self.queue(ServerFrame::RoomAdded { room: room.to_string(), by }).await;
             }
+            Notice::Read { room, id } => {
+                self.queue(ServerFrame::ReadUpTo { room: room.to_string(), id }).await;
+            }
             Notice::RoomRemoved { room, by } => {
                 if let Some(forwarder) = self.rooms.remove(&room) {
                     forwarder.abort();
@@ -184,6 +187,22 @@ impl Connection {
                 self.queue(ServerFrame::Blocked { users }).await;
             }
             Err(err) => self.refuse(err, None).await,
+        }
+    }
+
+    /// The user read `raw` up to `id`; only a room this socket is in has a position to move.
+    pub(super) async fn read(&mut self, raw: &str, id: MessageId) {
+        let room = match ChatService::room(raw) {
+            Ok(room) => room,
+            Err(err) => return self.fail(err, None).await,
+        };
+        if !self.holds(&room) {
+            return self.error(ErrorCode::NotJoined, format!("join {room} before marking it read"), None).await;
+        }
+        if let Err(err) = self.services.read.mark((&self.user, &self.key), &room, id).await {
+            debug!(%err, "could not store the read position");
+            self.error(ErrorCode::Unavailable, "could not store how far you read; it will be sent again".into(), None)
+                .await;
         }
     }
 
