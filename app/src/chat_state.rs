@@ -50,7 +50,7 @@ pub struct ChatHandles {
     pub open: RwSignal<Option<String>>,
     /// Where the room on screen had been read to when it was opened: the "new messages"
     /// divider goes before the first later message of someone else.
-    pub divider: RwSignal<Option<protocol::MessageId>>,
+    pub divider: RwSignal<Divider>,
     /// The room on screen.
     pub current: Memo<String>,
     /// The connection status.
@@ -78,7 +78,7 @@ impl ChatHandles {
             typing: RwSignal::new(HashMap::new()),
             access: RwSignal::new(Access::default()),
             open: RwSignal::new(None),
-            divider: RwSignal::new(None),
+            divider: RwSignal::new(Divider::default()),
             current,
             state: RwSignal::new(ConnectionState::default()),
             #[cfg(feature = "hydrate")]
@@ -216,16 +216,49 @@ impl ChatHandles {
         self.ask(protocol::ClientFrame::Read { room: room.to_owned(), id });
     }
 
-    /// Opens `room` on screen: the divider goes where it had been read to, then it is read.
+    /// Opens `room` on screen: the divider goes where it had been read to, then it is read. A
+    /// room whose messages have not arrived yet (a page just loaded) settles its divider when
+    /// its history comes ([`ChatHandles::settle_divider`]) and is read then.
     pub fn opened(&self, room: &str) {
-        self.divider.set(self.access.with_untracked(|access| access.read.get(room).copied()));
-        self.mark_read(room);
+        self.divider.set(Divider { room: room.to_owned(), at: None, settled: false });
+        if self.last_id(room).is_some() {
+            self.settle_divider(room);
+            self.mark_read(room);
+        }
+    }
+
+    /// If `room` is on screen with its divider not settled, the divider goes where the room
+    /// had been read to (call before marking it read).
+    pub fn settle_divider(&self, room: &str) {
+        let unsettled = self.divider.with_untracked(|divider| divider.room == room && !divider.settled);
+        if unsettled {
+            let at = self.access.with_untracked(|access| access.read.get(room).copied());
+            self.divider.set(Divider { room: room.to_owned(), at, settled: true });
+        }
     }
 
     /// Skips the rest of the reconnect wait.
     pub fn retry_now(&self) {
         #[cfg(feature = "hydrate")]
         self.command(Command::RetryNow);
+    }
+}
+
+/// Where the "new messages" divider of the room on screen goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Divider {
+    /// The room on screen.
+    pub room: String,
+    /// Its read position when it was opened (no divider without one: never read, all is new).
+    pub at: Option<protocol::MessageId>,
+    /// Whether `at` is known (the room's messages had arrived).
+    pub settled: bool,
+}
+
+impl Divider {
+    /// The read position the divider follows, in `room`.
+    pub fn in_room(&self, room: &str) -> Option<protocol::MessageId> {
+        self.at.filter(|_| self.settled && self.room == room)
     }
 }
 

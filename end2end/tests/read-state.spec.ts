@@ -39,6 +39,7 @@ test("reading in one tab clears the unread count in another, after a reload too,
   await expect(otherTab.locator(`.room-entry[data-room="${dm}"] .unread`)).toHaveText("1");
   await otherTab.locator(`.room-entry[data-room="${dm}"] a`).click();
   const lines = otherTab.locator(".transcript > li");
+  await expect(otherTab.locator(".line", { hasText: "three" })).toHaveCount(1);
   await expect(otherTab.locator(".transcript .divider")).toHaveCount(1);
   const texts = await lines.allTextContents();
   const divider = texts.findIndex((text) => text.includes("New messages"));

@@ -196,7 +196,13 @@ impl<'a> Session<'a> {
         let now_ms = js_sys::Date::now();
         let page = Page { me: self.me, current: &current, now_ms, outbox: &outbox, leaving: self.leaving.as_slice() };
         let mut chat = *self.chat;
-        match inbound::apply(&mut chat, &page, frame) {
+        let follow_up = inbound::apply(&mut chat, &page, frame);
+        if let ServerFrame::History { room, more: false, .. } = frame
+            && *room == current
+        {
+            chat.settle_divider(room);
+        }
+        match follow_up {
             FollowUp::Nothing => {}
             FollowUp::Forget(client_id) => self.outbox.remove(client_id),
             FollowUp::Retry(client_id) => self.retry.push(client_id.to_owned()),

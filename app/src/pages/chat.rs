@@ -143,7 +143,7 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     // Each line with whether the "new messages" divider goes before it.
     let lines = move || {
         let lines = chat.log(&current.get()).map(|log| log.with(|log| log.lines().to_vec())).unwrap_or_default();
-        let divider = chat.divider.get();
+        let divider = chat.divider.with(|divider| divider.in_room(&current.get()));
         let first_new = divider.and_then(|read| lines.iter().position(|line| line.is_new_after(read)));
         lines.into_iter().enumerate().map(|(index, line)| (Some(index) == first_new, line)).collect::<Vec<_>>()
     };
