@@ -85,13 +85,15 @@ impl Connection {
         let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
         let users = std::mem::take(&mut joined.members);
         let names = self.services.profile.display_names(&users).await;
-        let listed = match members {
-            Some(Membership { owner, users }) => ServerFrame::Members { room: room.to_string(), owner, users },
-            None => ServerFrame::Pong,
-        };
+        let roster =
+            members.map(|Membership { owner, users }| ServerFrame::Members { room: room.to_string(), owner, users });
         if !self.send_history(&room, messages, gap).await
             || !self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await
-            || (listed != ServerFrame::Pong && !self.queue(listed).await)
+        {
+            return;
+        }
+        if let Some(roster) = roster
+            && !self.queue(roster).await
         {
             return;
         }
