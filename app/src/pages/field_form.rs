@@ -23,19 +23,22 @@ pub struct Field {
     pub action: &'static str,
 }
 
-/// One field, one button, and the error of the last submit.
+/// One field, one button, and the error of the last submit. `submit` is a [`Callback`] (not a
+/// generic closure) so the form's view is compiled once, not once per form: the client's size
+/// is paid per copy.
 #[component]
 pub fn FieldForm(
     /// What the form shows.
     field: Field,
     /// Acts on the trimmed text, or says why not.
-    submit: impl Fn(String) -> Result<(), String> + Send + Sync + 'static,
+    #[prop(into)]
+    submit: Callback<String, Result<(), String>>,
 ) -> impl IntoView {
     let value = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match submit(value.get_untracked().trim().to_owned()) {
+        match submit.run(value.get_untracked().trim().to_owned()) {
             Ok(()) => {
                 error.set(None);
                 value.set(String::new());
