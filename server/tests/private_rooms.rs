@@ -6,10 +6,11 @@
 //! exist, and nothing of the room reaches them; a removed member gets nothing sent after the
 //! removal, live or in a replay.
 
+#[macro_use]
 mod support;
 
 use protocol::{ChatMessage, ClientFrame, ErrorCode, MessageId, RoomJoin, ServerFrame};
-use support::{Instance, RedisServer, Socket, chatter};
+use support::{Instance, Pair, Socket, chatter};
 
 /// A join's outcome: the history, or the refusal (code and words).
 async fn enter(ws: &mut Socket, room: &str) -> Result<Vec<ChatMessage>, (ErrorCode, String)> {
@@ -97,7 +98,8 @@ async fn saw_anything_of(ws: &mut Socket, room: &str) -> bool {
     ws.seen.iter().any(|frame| reveals(frame, room))
 }
 
-async fn strangers_cannot_tell_a_private_room_from_no_room(a: &Instance, b: &Instance) {
+async fn strangers_cannot_tell_a_private_room_from_no_room(pair: Pair) {
+    let (a, b) = (&pair.a, pair.b());
     let (_alice, mut alice_ws) = chatter(a, "alice").await;
     let (_bob, mut bob_ws) = chatter(b, "bob").await;
     let (carol, mut carol_ws) = chatter(b, "carol").await;
@@ -146,7 +148,8 @@ async fn strangers_cannot_tell_a_private_room_from_no_room(a: &Instance, b: &Ins
     assert!(!saw_anything_of(&mut carol_ws, &team).await, "carol saw something of the room: {:?}", carol_ws.seen);
 }
 
-async fn a_removed_member_gets_nothing_sent_after_the_removal(a: &Instance, b: &Instance) {
+async fn a_removed_member_gets_nothing_sent_after_the_removal(pair: Pair) {
+    let (a, b) = (&pair.a, pair.b());
     let (_alice, mut alice_ws) = chatter(a, "alice").await;
     let (bob, mut bob_ws) = chatter(b, "bob").await;
     let team = create(&mut alice_ws, "team").await;
@@ -187,7 +190,8 @@ async fn a_removed_member_gets_nothing_sent_after_the_removal(a: &Instance, b: &
     assert!(!saw_anything_of(&mut again, &team).await);
 }
 
-async fn direct_conversations_are_for_their_two_users(a: &Instance, b: &Instance) {
+async fn direct_conversations_are_for_their_two_users(pair: Pair) {
+    let (a, b) = (&pair.a, pair.b());
     let (_alice, mut alice_ws) = chatter(a, "alice").await;
     let (bob, mut bob_ws) = chatter(b, "bob").await;
     let (carol, mut carol_ws) = chatter(b, "carol").await;
@@ -235,7 +239,8 @@ async fn direct_conversations_are_for_their_two_users(a: &Instance, b: &Instance
     assert!(!saw_anything_of(&mut carol_ws, dm).await, "carol saw something of alice and bob's conversation");
 }
 
-async fn the_directory_lists_public_rooms_only(a: &Instance, b: &Instance) {
+async fn the_directory_lists_public_rooms_only(pair: Pair) {
+    let (a, b) = (&pair.a, pair.b());
     let (_alice, mut alice_ws) = chatter(a, "alice").await;
     let (_bob, mut bob_ws) = chatter(b, "bob").await;
     enter(&mut alice_ws, "rust").await.expect("public");
@@ -254,72 +259,20 @@ async fn the_directory_lists_public_rooms_only(a: &Instance, b: &Instance) {
     assert!(!rooms.contains(&team) && !rooms.iter().any(|r| r.starts_with('@')), "{rooms:?}");
 }
 
-mod memory {
-    use super::*;
-
-    async fn solo() -> Instance {
-        Instance::start(None, "solo").await
-    }
-
-    #[tokio::test]
-    async fn strangers_cannot_tell_a_private_room_from_no_room() {
-        let solo = solo().await;
-        super::strangers_cannot_tell_a_private_room_from_no_room(&solo, &solo).await;
-    }
-
-    #[tokio::test]
-    async fn a_removed_member_gets_nothing_sent_after_the_removal() {
-        let solo = solo().await;
-        super::a_removed_member_gets_nothing_sent_after_the_removal(&solo, &solo).await;
-    }
-
-    #[tokio::test]
-    async fn direct_conversations_are_for_their_two_users() {
-        let solo = solo().await;
-        super::direct_conversations_are_for_their_two_users(&solo, &solo).await;
-    }
-
-    #[tokio::test]
-    async fn the_directory_lists_public_rooms_only() {
-        let solo = solo().await;
-        super::the_directory_lists_public_rooms_only(&solo, &solo).await;
-    }
+async fn memory() -> Pair {
+    Pair::memory().await
 }
 
-mod redis {
-    use super::*;
-
-    async fn pair() -> (RedisServer, Instance, Instance) {
-        let redis = RedisServer::start().await;
-        let a = Instance::start(Some(&redis.url()), "app-a").await;
-        let b = Instance::start(Some(&redis.url()), "app-b").await;
-        (redis, a, b)
-    }
-
-    #[tokio::test]
-    async fn strangers_cannot_tell_a_private_room_from_no_room() {
-        let (_redis, a, b) = pair().await;
-        super::strangers_cannot_tell_a_private_room_from_no_room(&a, &b).await;
-    }
-
-    #[tokio::test]
-    async fn a_removed_member_gets_nothing_sent_after_the_removal() {
-        let (_redis, a, b) = pair().await;
-        super::a_removed_member_gets_nothing_sent_after_the_removal(&a, &b).await;
-    }
-
-    #[tokio::test]
-    async fn direct_conversations_are_for_their_two_users() {
-        let (_redis, a, b) = pair().await;
-        super::direct_conversations_are_for_their_two_users(&a, &b).await;
-    }
-
-    #[tokio::test]
-    async fn the_directory_lists_public_rooms_only() {
-        let (_redis, a, b) = pair().await;
-        super::the_directory_lists_public_rooms_only(&a, &b).await;
-    }
+async fn redis() -> Pair {
+    Pair::redis().await
 }
+
+contract_tests!([memory, redis]:
+    strangers_cannot_tell_a_private_room_from_no_room,
+    a_removed_member_gets_nothing_sent_after_the_removal,
+    direct_conversations_are_for_their_two_users,
+    the_directory_lists_public_rooms_only,
+);
 
 /// Room management frames that make no sense, or lie, get a clear error and change nothing.
 #[tokio::test]

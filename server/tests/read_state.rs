@@ -1,10 +1,11 @@
 //! Read positions end to end: reading on one device moves the position on every socket of the
 //! user on every instance at once, never backwards, and a new page load starts from it.
 
+#[macro_use]
 mod support;
 
 use protocol::{ClientFrame, ErrorCode, MessageId, ServerFrame};
-use support::{Instance, RedisServer, Socket, chatter};
+use support::{Pair, Socket, chatter};
 
 async fn read_up_to(ws: &mut Socket, room: &str) -> MessageId {
     ws.expect(|f| match f {
@@ -22,7 +23,8 @@ async fn welcome_read(ws: &mut Socket) -> std::collections::BTreeMap<String, Mes
     .await
 }
 
-async fn reading_on_one_device_is_seen_on_every_other(a: &Instance, b: &Instance) {
+async fn reading_on_one_device_is_seen_on_every_other(pair: Pair) {
+    let (a, b) = (&pair.a, pair.b());
     let (alice, mut laptop) = chatter(a, "alice").await;
     let mut phone = Socket::connect(b, alice.cookie(a).as_deref(), None).await.expect("admitted");
     phone.join("general").await;
@@ -51,7 +53,8 @@ async fn reading_on_one_device_is_seen_on_every_other(a: &Instance, b: &Instance
     assert_eq!(code, ErrorCode::NotJoined);
 }
 
-async fn racing_devices_never_move_the_position_back(a: &Instance, b: &Instance) {
+async fn racing_devices_never_move_the_position_back(pair: Pair) {
+    let (a, b) = (&pair.a, pair.b());
     let (alice, mut one) = chatter(a, "alice").await;
     let mut two = Socket::connect(b, alice.cookie(a).as_deref(), None).await.expect("admitted");
     two.join("general").await;
@@ -82,41 +85,15 @@ async fn racing_devices_never_move_the_position_back(a: &Instance, b: &Instance)
     assert_eq!(position().await.as_ref(), ids.last());
 }
 
-mod memory {
-    use super::*;
-
-    #[tokio::test]
-    async fn reading_on_one_device_is_seen_on_every_other() {
-        let solo = Instance::start(None, "solo").await;
-        super::reading_on_one_device_is_seen_on_every_other(&solo, &solo).await;
-    }
-
-    #[tokio::test]
-    async fn racing_devices_never_move_the_position_back() {
-        let solo = Instance::start(None, "solo").await;
-        super::racing_devices_never_move_the_position_back(&solo, &solo).await;
-    }
+async fn memory() -> Pair {
+    Pair::memory().await
 }
 
-mod redis {
-    use super::*;
-
-    async fn pair() -> (RedisServer, Instance, Instance) {
-        let redis = RedisServer::start().await;
-        let a = Instance::start(Some(&redis.url()), "app-a").await;
-        let b = Instance::start(Some(&redis.url()), "app-b").await;
-        (redis, a, b)
-    }
-
-    #[tokio::test]
-    async fn reading_on_one_device_is_seen_on_every_other() {
-        let (_redis, a, b) = pair().await;
-        super::reading_on_one_device_is_seen_on_every_other(&a, &b).await;
-    }
-
-    #[tokio::test]
-    async fn racing_devices_never_move_the_position_back() {
-        let (_redis, a, b) = pair().await;
-        super::racing_devices_never_move_the_position_back(&a, &b).await;
-    }
+async fn redis() -> Pair {
+    Pair::redis().await
 }
+
+contract_tests!([memory, redis]:
+    reading_on_one_device_is_seen_on_every_other,
+    racing_devices_never_move_the_position_back,
+);

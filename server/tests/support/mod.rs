@@ -152,6 +152,36 @@ pub fn leptos_options() -> LeptosOptions {
     LeptosOptions::builder().output_name("switchboard").site_root("target/site").build()
 }
 
+/// The instances of a test that puts users on two of them: on the memory backend one instance
+/// stands for both; on Redis two instances share a Redis started for the test (so what one user
+/// does on one instance must reach the other user through Redis).
+pub struct Pair {
+    /// The first instance.
+    pub a: Instance,
+    second: Option<Instance>,
+    _redis: Option<RedisServer>,
+}
+
+impl Pair {
+    /// One instance on the memory backend.
+    pub async fn memory() -> Self {
+        Self { a: Instance::start(None, "solo").await, second: None, _redis: None }
+    }
+
+    /// Two instances on a fresh Redis.
+    pub async fn redis() -> Self {
+        let redis = RedisServer::start().await;
+        let a = Instance::start(Some(&redis.url()), "app-a").await;
+        let b = Instance::start(Some(&redis.url()), "app-b").await;
+        Self { a, second: Some(b), _redis: Some(redis) }
+    }
+
+    /// The second instance (the first, on the memory backend).
+    pub fn b(&self) -> &Instance {
+        self.second.as_ref().unwrap_or(&self.a)
+    }
+}
+
 /// A Switchboard instance running in this process.
 pub struct Instance {
     /// Where it listens.
