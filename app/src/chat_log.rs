@@ -207,6 +207,7 @@ mod tests {
             text: text.into(),
             ts: 5,
             client_id: cid.map(Into::into),
+            ..ChatMessage::default()
         }
     }
 
@@ -215,7 +216,14 @@ mod tests {
         let mut log = ChatLog::default();
         let m = msg("1-0", "bob", "hi", None);
         log.apply(
-            &ServerFrame::History { room: "general".into(), messages: vec![m.clone()], gap: None, more: false },
+            &ServerFrame::History {
+                room: "general".into(),
+                messages: vec![m.clone()],
+                gap: None,
+                revisions: Vec::new(),
+                upto: None,
+                more: false,
+            },
             "alice",
         );
         log.apply(&ServerFrame::Message(m), "alice");
@@ -277,6 +285,8 @@ mod tests {
                 room: "general".into(),
                 messages: vec![msg("6-0", "bob", "x", None)],
                 gap,
+                revisions: Vec::new(),
+                upto: None,
                 more: false,
             },
             "alice",

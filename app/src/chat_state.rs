@@ -327,7 +327,7 @@ mod tests {
     fn message(room: &str, id: &str) -> ServerFrame {
         let (room, id) = (room.to_owned(), id.parse().expect("a valid message id"));
         let (user, text, name) = ("bob".to_owned(), "hi".to_owned(), String::new());
-        ServerFrame::Message(ChatMessage { room, id, user, name, text, ts: 1, client_id: None })
+        ServerFrame::Message(ChatMessage { room, id, user, name, text, ts: 1, ..ChatMessage::default() })
     }
 
     #[test]

@@ -13,10 +13,12 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod message;
 mod message_id;
 mod names;
 
 pub use backoff::Backoff;
+pub use message::{ChatMessage, Gap, MAX_EMOJI_CHARS, MAX_REFRESH_IDS, Revision, action_text, mentions};
 pub use message_id::{BadMessageId, MessageId};
 pub use names::{AccountKey, NameError, PRIVATE_SUFFIX_LEN, RoomKind, RoomName, UserName};
 
@@ -152,55 +154,51 @@ pub enum ClientFrame {
         /// The newest message read.
         id: MessageId,
     },
+    /// Change the text of one of the user's own messages (everyone sees it marked edited).
+    Edit {
+        /// The room of the message.
+        room: String,
+        /// The message.
+        id: MessageId,
+        /// The new text (the rules of a message).
+        text: String,
+        /// The client's id for this change; a resend with the same id is applied once.
+        client_id: String,
+    },
+    /// Delete one of the user's own messages: its text is removed from storage, and everyone
+    /// sees "message deleted" in its place.
+    Delete {
+        /// The room of the message.
+        room: String,
+        /// The message.
+        id: MessageId,
+        /// The client's id for this change.
+        client_id: String,
+    },
+    /// Add (or with `remove`, take back) the user's reaction to a message.
+    React {
+        /// The room of the message.
+        room: String,
+        /// The message.
+        id: MessageId,
+        /// One emoji.
+        emoji: String,
+        /// Take the reaction back instead.
+        #[serde(default, skip_serializing_if = "is_false")]
+        remove: bool,
+        /// The client's id for this change.
+        client_id: String,
+    },
+    /// Ask for the current state of messages the client holds (after a `gap`, edits and
+    /// deletions of them may have been trimmed away); answered with [`ServerFrame::Revised`].
+    Refresh {
+        /// A room the socket has joined.
+        room: String,
+        /// The messages (at most [`MAX_REFRESH_IDS`]).
+        ids: Vec<MessageId>,
+    },
     /// Keep-alive; the server answers with [`ServerFrame::Pong`].
     Ping,
-}
-
-/// A chat message as stored and delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    /// The room the message belongs to.
-    pub room: String,
-    /// The server-assigned id (stream id); gives the order within the room.
-    pub id: MessageId,
-    /// The author's user name (the account: stable across renames).
-    pub user: String,
-    /// The author's display name when the message was sent (empty: same as `user`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    /// The text, exactly as sent; clients render it as text, never as HTML.
-    pub text: String,
-    /// Milliseconds since the Unix epoch when the server stored the message
-    /// (the time part of `id`; defaulted so a publisher may leave it out).
-    #[serde(default)]
-    pub ts: u64,
-    /// The id the sending client gave the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-}
-
-impl ChatMessage {
-    /// The action text of a `/me` message (`/me waves` → `Some("waves")`).
-    pub fn action(&self) -> Option<&str> {
-        action_text(&self.text)
-    }
-}
-
-/// The action of a `/me` message, or `None` for an ordinary one.
-pub fn action_text(text: &str) -> Option<&str> {
-    let rest = text.strip_prefix("/me ")?;
-    let rest = rest.trim();
-    (!rest.is_empty()).then_some(rest)
-}
-
-/// A range of a room's messages that is gone: every id in (`after`, `until`] was trimmed
-/// from the history before this client could catch up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Gap {
-    /// The last id the client had (exclusive bound).
-    pub after: MessageId,
-    /// The newest trimmed id (inclusive bound).
-    pub until: MessageId,
 }
 
 /// Machine-readable reasons carried by [`ServerFrame::Error`].
@@ -230,6 +228,9 @@ pub enum ErrorCode {
     /// The user may not do this in this room (a member who is not its creator inviting), or
     /// to this user (one who blocked them).
     NotAllowed,
+    /// The message to edit, delete or react to is not in the room (never was, was deleted,
+    /// or is too old to be kept).
+    NoSuchMessage,
 }
 
 impl ErrorCode {
@@ -246,6 +247,7 @@ impl ErrorCode {
             Self::TooManyRooms => "too_many_rooms",
             Self::NoSuchRoom => "no_such_room",
             Self::NotAllowed => "not_allowed",
+            Self::NoSuchMessage => "no_such_message",
         }
     }
 
@@ -288,6 +290,14 @@ pub enum ServerFrame {
         /// Messages after `since` that were trimmed from the history and cannot be replayed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gap: Option<Gap>,
+        /// The state of older messages that changed within this page's range (edited,
+        /// deleted, reacted to): the client applies each to the message it holds, if any.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        revisions: Vec<Revision>,
+        /// The newest history entry this answer covers (a change is an entry too): where a
+        /// later catch-up goes on from, when it is newer than the last message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upto: Option<MessageId>,
         /// More pages of this history follow (a long catch-up comes in pages of bounded size;
         /// the gap, if any, is on the first page).
         #[serde(default, skip_serializing_if = "is_false")]
@@ -295,6 +305,17 @@ pub enum ServerFrame {
     },
     /// A live message.
     Message(ChatMessage),
+    /// Messages changed: edited, deleted or reacted to (live, or answering a `refresh`).
+    Revised {
+        /// The room.
+        room: String,
+        /// The history entry of the change (a catch-up goes on from it); absent in the answer
+        /// to a `refresh`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<MessageId>,
+        /// Each changed message's whole state now.
+        revisions: Vec<Revision>,
+    },
     /// The sender's message was stored under `id`.
     Ack {
         /// The id the client gave the message.
@@ -475,6 +496,16 @@ mod tests {
             ClientFrame::Unblock { user: "bob".into() },
             ClientFrame::Directory,
             ClientFrame::Read { room: "general".into(), id: MessageId::new(5, 1) },
+            ClientFrame::Edit { room: "a".into(), id: MessageId::new(5, 1), text: "t".into(), client_id: "c".into() },
+            ClientFrame::Delete { room: "a".into(), id: MessageId::new(5, 1), client_id: "c".into() },
+            ClientFrame::React {
+                room: "a".into(),
+                id: MessageId::new(5, 1),
+                emoji: "👍".into(),
+                remove: true,
+                client_id: "c".into(),
+            },
+            ClientFrame::Refresh { room: "a".into(), ids: vec![MessageId::new(5, 1)] },
             ClientFrame::Ping,
         ];
         for frame in frames {

@@ -5,15 +5,20 @@
 //! message length) and every failure is a [`ChatError`] that maps onto a
 //! protocol [`ErrorCode`], so the client always gets a clear answer.
 
+mod change;
+mod history;
+
 use std::time::Duration;
 
-use protocol::{ChatMessage, ErrorCode, Gap, MessageId, RoomName};
+use protocol::{ErrorCode, MessageId, RoomName};
 use tracing::{instrument, warn};
 
 use crate::broker::{Appended, BrokerError, Draft, RoomEvent, SharedBroker, Subscription, now_ms};
 use crate::presence::{LocalMemberships, Presence, SharedPresence};
 use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 use crate::telemetry::metrics::metrics;
+
+pub use history::HistoryPage;
 
 /// The longest client message id accepted.
 const MAX_CLIENT_ID: usize = 64;
@@ -33,6 +38,15 @@ pub enum ChatError {
     /// The client message id is missing or malformed.
     #[error("client_id must be 1 to {MAX_CLIENT_ID} visible ASCII characters")]
     BadClientId,
+    /// The message to change is not in the room.
+    #[error("there is no message {0} in this room (it may have been deleted)")]
+    NoSuchMessage(MessageId),
+    /// Only the author may edit or delete a message.
+    #[error("only its author can edit or delete a message")]
+    NotAuthor,
+    /// A reaction must be one emoji.
+    #[error("a reaction is one emoji")]
+    BadReaction,
     /// The backend failed; nothing was stored.
     #[error("the message could not be stored right now; it will be retried")]
     Unavailable(#[source] BrokerError),
@@ -56,7 +70,9 @@ impl ChatError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadRoom(_) => ErrorCode::BadRoom,
-            Self::BadMessage(_) => ErrorCode::BadMessage,
+            Self::BadMessage(_) | Self::BadReaction => ErrorCode::BadMessage,
+            Self::NoSuchMessage(_) => ErrorCode::NoSuchMessage,
+            Self::NotAuthor => ErrorCode::NotAllowed,
             Self::BadClientId => ErrorCode::BadFrame,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Unavailable(_) | Self::Unconfirmed(_) => ErrorCode::Unavailable,
@@ -81,10 +97,9 @@ async fn depart(broker: &SharedBroker, presence: &dyn Presence, instance: &str, 
 pub struct Joined {
     /// Live events from now on (may overlap the history; ids tell them apart).
     pub subscription: Subscription,
-    /// The recent messages, or every message after the join's `since`, oldest first.
-    pub history: Vec<ChatMessage>,
-    /// Messages after `since` that were trimmed and cannot be replayed.
-    pub gap: Option<Gap>,
+    /// The recent messages, or every message after the join's `since`, oldest first, and
+    /// the changes to older ones.
+    pub page: HistoryPage,
     /// Who is in the room now, on any instance.
     pub members: Vec<String>,
 }
@@ -162,7 +177,7 @@ impl ChatService {
         since: Option<MessageId>,
     ) -> Result<Joined, ChatError> {
         let subscription = self.broker.subscribe(room).await?;
-        let (history, gap) = match since {
+        let replay = match since {
             Some(after) => {
                 let replay = self.broker.since(room, after, self.replay_limit).await?;
                 let metrics = metrics();
@@ -171,10 +186,11 @@ impl ChatService {
                 if replay.gap.is_some() {
                     metrics.gaps.increment(1);
                 }
-                (replay.messages, replay.gap)
+                replay
             }
-            None => (self.broker.recent(room, self.history_on_join).await?, None),
+            None => self.broker.recent(room, self.history_on_join).await?,
         };
+        let page = HistoryPage::fold(room, replay, since);
         // A join is announced only when the user was absent from the room (not on a reconnect,
         // not for a second tab); presence problems do not stop the chat.
         self.local.add(room, user);
@@ -187,7 +203,7 @@ impl ChatService {
             Err(err) => warn!(%err, "presence unavailable"),
         }
         let members = self.presence.members(room).await.unwrap_or_else(|_| vec![user.to_owned()]);
-        Ok(Joined { subscription, history, gap, members })
+        Ok(Joined { subscription, page, members })
     }
 
     /// `user` left `room` on purpose: gone at once (if no other socket of theirs is there).
@@ -240,24 +256,9 @@ impl ChatService {
         text: &str,
     ) -> Result<Appended, ChatError> {
         let (user, name) = author;
-        let valid_id = !client_id.is_empty()
-            && client_id.len() <= MAX_CLIENT_ID
-            && client_id.bytes().all(|b| b.is_ascii_graphic());
-        if !valid_id {
-            return Err(ChatError::BadClientId);
-        }
-        if text.trim().is_empty() {
-            return Err(ChatError::BadMessage("the message is empty".into()));
-        }
-        if text.chars().count() > self.max_message_chars {
-            return Err(ChatError::BadMessage(format!(
-                "the message is longer than {} characters",
-                self.max_message_chars
-            )));
-        }
-        if let Verdict::Limited(wait) = self.send_limit.check(&*self.limiter, &format!("send:{user}")).await {
-            return Err(ChatError::RateLimited(wait));
-        }
+        check_client_id(client_id)?;
+        self.check_text(text)?;
+        self.check_rate(user).await?;
         let draft = Draft {
             user: user.to_owned(),
             name: name.to_owned(),
@@ -270,4 +271,31 @@ impl ChatService {
         }
         Ok(appended)
     }
+
+    /// Refuses an empty text, or one longer than the limit.
+    fn check_text(&self, text: &str) -> Result<(), ChatError> {
+        if text.trim().is_empty() {
+            return Err(ChatError::BadMessage("the message is empty".into()));
+        }
+        if text.chars().count() > self.max_message_chars {
+            let limit = self.max_message_chars;
+            return Err(ChatError::BadMessage(format!("the message is longer than {limit} characters")));
+        }
+        Ok(())
+    }
+
+    /// Counts one write of `user` (a message or a change) against their limit, on every instance.
+    async fn check_rate(&self, user: &str) -> Result<(), ChatError> {
+        match self.send_limit.check(&*self.limiter, &format!("send:{user}")).await {
+            Verdict::Limited(wait) => Err(ChatError::RateLimited(wait)),
+            Verdict::Allowed => Ok(()),
+        }
+    }
+}
+
+/// Refuses a client id that is empty, too long or not visible ASCII.
+fn check_client_id(client_id: &str) -> Result<(), ChatError> {
+    let valid =
+        !client_id.is_empty() && client_id.len() <= MAX_CLIENT_ID && client_id.bytes().all(|b| b.is_ascii_graphic());
+    if valid { Ok(()) } else { Err(ChatError::BadClientId) }
 }

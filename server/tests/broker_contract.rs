@@ -12,21 +12,26 @@ use protocol::RoomName;
 use support::RedisServer;
 use switchboard::broker::memory::MemoryBroker;
 use switchboard::broker::redis::RedisBroker;
-use switchboard::broker::{Appended, Broker, Draft, Durability, RoomEvent};
+use switchboard::broker::{Appended, Broker, Change, ChangeOp, Changed, Draft, Durability, RoomEvent};
 use switchboard::redis_conn::RedisTarget;
 
 /// Makes brokers that share one backend (two "instances" of it).
 #[async_trait::async_trait]
 trait Backend: Send + Sync {
     async fn broker(&self, cap: usize) -> Arc<dyn Broker>;
+    /// Everything stored under the backend's prefix, as text (`None`: not inspectable).
+    async fn stored_text(&self) -> Option<String> {
+        None
+    }
 }
 
-struct Memory(Arc<MemoryBroker>);
+/// One in-memory broker (made with the cap of the first call), shared by every "instance".
+struct Memory(std::sync::OnceLock<Arc<MemoryBroker>>);
 
 #[async_trait::async_trait]
 impl Backend for Memory {
-    async fn broker(&self, _cap: usize) -> Arc<dyn Broker> {
-        self.0.clone()
+    async fn broker(&self, cap: usize) -> Arc<dyn Broker> {
+        self.0.get_or_init(|| Arc::new(MemoryBroker::new(cap))).clone()
     }
 }
 
@@ -44,10 +49,15 @@ impl Backend for Redis {
         let conn = target.connect().await.expect("redis up");
         Arc::new(RedisBroker::new(&target, conn, &self.prefix, cap, Durability::default()))
     }
+
+    async fn stored_text(&self) -> Option<String> {
+        let mut conn = RedisTarget::parse(&self.url).expect("url").connect().await.expect("redis up");
+        Some(support::dump_prefix(&mut conn, &self.prefix).await)
+    }
 }
 
 async fn memory() -> Box<dyn Backend> {
-    Box::new(Memory(Arc::new(MemoryBroker::new(5))))
+    Box::new(Memory(std::sync::OnceLock::new()))
 }
 
 async fn redis() -> Box<dyn Backend> {
@@ -96,9 +106,9 @@ async fn appended_messages_are_delivered_and_kept_in_order(backend: Box<dyn Back
             other => panic!("unexpected {other:?}"),
         }
     }
-    let recent = two.recent(&general, 10).await.expect("recent");
+    let recent = two.recent(&general, 10).await.expect("recent").messages;
     assert_eq!(recent.iter().map(|m| &m.id).collect::<Vec<_>>(), ids.iter().collect::<Vec<_>>());
-    let last_two = two.recent(&general, 2).await.expect("recent");
+    let last_two = two.recent(&general, 2).await.expect("recent").messages;
     assert_eq!(last_two.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["m1", "m2"]);
 }
 
@@ -111,7 +121,7 @@ async fn a_client_id_is_stored_once_per_user(backend: Box<dyn Backend>) {
     assert_eq!(again, Appended::Duplicate(first.id().to_owned()));
     let other_user = broker.append(&general, draft("bob", "same", "hello")).await.expect("append");
     assert!(matches!(other_user, Appended::Stored(_)), "ids are scoped per user");
-    assert_eq!(broker.recent(&general, 10).await.expect("recent").len(), 2);
+    assert_eq!(broker.recent(&general, 10).await.expect("recent").messages.len(), 2);
 }
 
 async fn rooms_are_separate_and_announcements_are_not_stored(backend: Box<dyn Backend>) {
@@ -121,8 +131,8 @@ async fn rooms_are_separate_and_announcements_are_not_stored(backend: Box<dyn Ba
     broker.append(&b, draft("alice", "1", "for b")).await.expect("append");
     broker.announce(&a, RoomEvent::Joined { user: "bob".into(), name: "Bob".into(), ts: 7 }).await.expect("announce");
     assert_eq!(next_event(&mut sub_a).await, RoomEvent::Joined { user: "bob".into(), name: "Bob".into(), ts: 7 });
-    assert!(broker.recent(&a, 10).await.expect("recent").is_empty());
-    assert_eq!(broker.recent(&b, 10).await.expect("recent").len(), 1);
+    assert!(broker.recent(&a, 10).await.expect("recent").messages.is_empty());
+    assert_eq!(broker.recent(&b, 10).await.expect("recent").messages.len(), 1);
 }
 
 async fn history_is_capped(backend: Box<dyn Backend>) {
@@ -131,7 +141,7 @@ async fn history_is_capped(backend: Box<dyn Backend>) {
     for i in 0..300 {
         broker.append(&general, draft("alice", &i.to_string(), &i.to_string())).await.expect("append");
     }
-    let kept = broker.recent(&general, 1000).await.expect("recent");
+    let kept = broker.recent(&general, 1000).await.expect("recent").messages;
     // A room keeps its newest `cap` messages; a backend may trim in batches of a tenth of the cap
     // (at least one), so it holds between cap and cap + max(1, cap / 10): 5 or 6 here.
     assert!((5..=6).contains(&kept.len()), "kept {}", kept.len());
@@ -173,7 +183,104 @@ async fn since_replays_after_an_id_and_reports_what_was_trimmed(backend: Box<dyn
     assert_eq!(empty_room, switchboard::broker::Replay::default());
 }
 
+fn change(user: &str, client_id: &str, target: protocol::MessageId, op: ChangeOp) -> Change {
+    Change { user: user.into(), client_id: client_id.into(), target, op }
+}
+
+async fn changes_are_authorized_applied_once_and_delivered_in_order(backend: Box<dyn Backend>) {
+    let (one, two) = (backend.broker(50).await, backend.broker(50).await);
+    let general = room("general");
+    let target = one.append(&general, draft("alice", "m", "helo")).await.expect("append").id();
+    let mut sub = two.subscribe(&general).await.expect("subscribe");
+    let forged = one.revise(&general, change("bob", "x", target, ChangeOp::Edit("mine now".into()))).await;
+    assert_eq!(forged.expect("revise"), Changed::NotAuthor);
+    let forged = one.revise(&general, change("bob", "y", target, ChangeOp::Delete)).await;
+    assert_eq!(forged.expect("revise"), Changed::NotAuthor);
+    let Changed::Stored { id: edit, revision } =
+        one.revise(&general, change("alice", "e1", target, ChangeOp::Edit("hello".into()))).await.expect("revise")
+    else {
+        panic!("edit not stored")
+    };
+    assert!(edit > target && revision.edited == edit.millis() && revision.text.as_deref() == Some("hello"));
+    let again = one.revise(&general, change("alice", "e1", target, ChangeOp::Edit("hello".into()))).await;
+    assert_eq!(again.expect("revise"), Changed::Duplicate(edit), "a retried change is applied once");
+    for (user, cid, op) in [
+        ("bob", "r1", ChangeOp::React("👍".into())),
+        ("carol", "r2", ChangeOp::React("👍".into())),
+        ("bob", "r3", ChangeOp::React("👍".into())),
+        ("carol", "r4", ChangeOp::Unreact("👍".into())),
+        ("carol", "r5", ChangeOp::React("🎉".into())),
+    ] {
+        assert!(matches!(one.revise(&general, change(user, cid, target, op)).await, Ok(Changed::Stored { .. })));
+    }
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        match next_event(&mut sub).await {
+            RoomEvent::Revised { id, revision } => {
+                assert_eq!(revision.target, target);
+                seen.push(id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen[0] == edit, "in the order they were stored");
+    let now = two.recent(&general, 10).await.expect("recent");
+    let message = &now.messages[0];
+    assert_eq!((message.text.as_str(), message.edited), ("hello", edit.millis()));
+    let reactions: Vec<(&str, Vec<&str>)> =
+        message.reactions.iter().map(|(e, users)| (e.as_str(), users.iter().map(String::as_str).collect())).collect();
+    assert_eq!(reactions, [("🎉", vec!["carol"]), ("👍", vec!["bob"])]);
+    assert_eq!((now.revisions.len(), now.upto), (6, seen.last().copied()), "changes are entries of their own");
+    let replay = two.since(&general, target, 10).await.expect("since");
+    assert!(replay.messages.is_empty() && replay.revisions.iter().all(|(_, r)| r.text.as_deref() == Some("hello")));
+    let states = two.revisions(&general, &[target, edit]).await.expect("revisions");
+    assert_eq!(states.len(), 1, "only messages have a state, and only changed ones");
+    let on_a_change = one.revise(&general, change("alice", "z", edit, ChangeOp::React("👍".into()))).await;
+    assert_eq!(on_a_change.expect("revise"), Changed::NoSuchMessage, "a change is not a message");
+}
+
+async fn a_deleted_message_leaves_no_text_in_storage(backend: Box<dyn Backend>) {
+    let broker = backend.broker(50).await;
+    let general = room("general");
+    let keep = broker.append(&general, draft("alice", "k", "kept words")).await.expect("append").id();
+    let target = broker.append(&general, draft("alice", "m", "regrettable words")).await.expect("append").id();
+    let edit = ChangeOp::Edit("still regrettable words".into());
+    broker.revise(&general, change("alice", "e", target, edit)).await.expect("edit");
+    broker.revise(&general, change("bob", "r", target, ChangeOp::React("😮".into()))).await.expect("react");
+    let Changed::Stored { revision, .. } =
+        broker.revise(&general, change("alice", "d", target, ChangeOp::Delete)).await.expect("delete")
+    else {
+        panic!("delete not stored")
+    };
+    assert!(revision.deleted && revision.text.is_none() && revision.reactions.is_empty());
+    let recent = broker.recent(&general, 10).await.expect("recent");
+    assert_eq!(recent.messages.iter().map(|m| m.id).collect::<Vec<_>>(), [keep], "the entry itself is gone");
+    assert!(recent.revisions.iter().any(|(_, r)| r.target == target && r.deleted));
+    let after = broker.revise(&general, change("alice", "e2", target, ChangeOp::Edit("back".into()))).await;
+    assert_eq!(after.expect("revise"), Changed::NoSuchMessage);
+    if let Some(stored) = backend.stored_text().await {
+        assert!(stored.contains("kept words"), "the dump sees the data: {stored}");
+        assert!(!stored.contains("regrettable"), "deleted text still stored: {stored}");
+    }
+}
+
+async fn changes_are_trimmed_with_the_history(backend: Box<dyn Backend>) {
+    let broker = backend.broker(5).await;
+    let general = room("general");
+    let first = broker.append(&general, draft("alice", "0", "first")).await.expect("append").id();
+    broker.revise(&general, change("bob", "r", first, ChangeOp::React("👍".into()))).await.expect("react");
+    for i in 1..40 {
+        broker.append(&general, draft("alice", &i.to_string(), "filler")).await.expect("append");
+    }
+    assert!(broker.revisions(&general, &[first]).await.expect("revisions").is_empty(), "trimmed: forgotten");
+    let late = broker.revise(&general, change("bob", "r2", first, ChangeOp::React("🎉".into()))).await;
+    assert_eq!(late.expect("revise"), Changed::NoSuchMessage);
+}
+
 contract_tests!([memory, redis, cluster]:
+    changes_are_authorized_applied_once_and_delivered_in_order,
+    a_deleted_message_leaves_no_text_in_storage,
+    changes_are_trimmed_with_the_history,
     appended_messages_are_delivered_and_kept_in_order,
     a_client_id_is_stored_once_per_user,
     rooms_are_separate_and_announcements_are_not_stored,

@@ -158,6 +158,10 @@ pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerF
             log_frame(parts, room, page, frame);
             return recount(parts, page, room);
         }
+        ServerFrame::Revised { room, .. } => {
+            log_frame(parts, room, page, frame);
+            return recount(parts, page, room);
+        }
         ServerFrame::Message(message) => {
             on_message(parts, page, message, frame);
             return recount(parts, page, &message.room);

@@ -11,6 +11,7 @@
 //! per instance (on its first local member) however many sockets join it, and
 //! unsubscribed with the last — never one Redis listener per connection.
 
+pub mod change;
 pub mod fanout;
 pub mod memory;
 pub mod redis;
@@ -18,9 +19,10 @@ pub mod redis;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, Gap, MessageId, RoomName};
+use protocol::{ChatMessage, Gap, MessageId, Revision, RoomName};
 use serde::{Deserialize, Serialize};
 
+pub use change::{Change, ChangeOp, Changed};
 pub use fanout::{Delivery, Subscription};
 
 /// A message as a user sent it, before the broker stored it.
@@ -47,6 +49,7 @@ impl Draft {
             name: self.name,
             text: self.text,
             client_id: Some(self.client_id),
+            ..ChatMessage::default()
         }
     }
 }
@@ -88,11 +91,17 @@ impl Default for Durability {
     }
 }
 
-/// What a room holds after a given id: for catching up after a reconnect.
+/// A stretch of a room's history: the recent entries, or those after a given id (for
+/// catching up after a reconnect).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Replay {
-    /// Every retained message after the id, oldest first.
+    /// The messages of the stretch, oldest first, each as it is now (edits and reactions
+    /// applied; deleted ones are not there).
     pub messages: Vec<ChatMessage>,
+    /// The changes of the stretch, oldest first: each change's id and its message's state now.
+    pub revisions: Vec<(MessageId, Revision)>,
+    /// The newest entry of the stretch (message or change).
+    pub upto: Option<MessageId>,
     /// Messages after the id that were trimmed and are gone.
     pub gap: Option<Gap>,
 }
@@ -103,6 +112,13 @@ pub struct Replay {
 pub enum RoomEvent {
     /// A stored chat message.
     Message(ChatMessage),
+    /// A stored message changed (edited, deleted, reacted to).
+    Revised {
+        /// The change's own history id.
+        id: MessageId,
+        /// The message's state now.
+        revision: Revision,
+    },
     /// A user joined the room.
     Joined {
         /// The user.
@@ -194,10 +210,17 @@ pub trait Broker: Send + Sync + 'static {
     /// Publishes a room event that is not stored (join and leave lines).
     async fn announce(&self, room: &RoomName, event: RoomEvent) -> Result<(), BrokerError>;
 
-    /// The last `limit` messages of a room, oldest first.
-    async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError>;
+    /// Applies a change to a stored message at most once per (user, client id), if the user
+    /// may make it, and publishes the message's new state to the room.
+    async fn revise(&self, room: &RoomName, change: Change) -> Result<Changed, BrokerError>;
 
-    /// Every retained message after `after` (at most `limit`), and the range trimmed away, if any.
+    /// The current state of those of `ids` that were ever changed.
+    async fn revisions(&self, room: &RoomName, ids: &[MessageId]) -> Result<Vec<Revision>, BrokerError>;
+
+    /// The last `limit` entries of a room (messages and changes), oldest first.
+    async fn recent(&self, room: &RoomName, limit: usize) -> Result<Replay, BrokerError>;
+
+    /// Every retained entry after `after` (at most `limit`), and the range trimmed away, if any.
     async fn since(&self, room: &RoomName, after: MessageId, limit: usize) -> Result<Replay, BrokerError>;
 
     /// Starts receiving a room's events on this instance. Events published after this returns

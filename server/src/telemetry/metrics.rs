@@ -25,6 +25,7 @@ const NAMES: &[&str] = &[
     "switchboard_frames_in_total",
     "switchboard_frames_out_total",
     "switchboard_messages_stored_total",
+    "switchboard_messages_changed_total",
     "switchboard_deliveries_total",
     "switchboard_acks_total",
     "switchboard_send_seconds",
@@ -76,6 +77,8 @@ pub struct Metrics {
     pub frames_out: Counter,
     /// Chat messages stored (duplicates not counted).
     pub messages_stored: Counter,
+    /// Changes to messages stored: edits, deletions, reactions (duplicates not counted).
+    pub messages_changed: Counter,
     /// Room events handed to local sockets.
     pub deliveries: Counter,
     /// Sends acknowledged.
@@ -120,6 +123,7 @@ impl Metrics {
             frames_in: counter!("switchboard_frames_in_total"),
             frames_out: counter!("switchboard_frames_out_total"),
             messages_stored: counter!("switchboard_messages_stored_total"),
+            messages_changed: counter!("switchboard_messages_changed_total"),
             deliveries: counter!("switchboard_deliveries_total"),
             acks: counter!("switchboard_acks_total"),
             send_seconds: histogram!("switchboard_send_seconds"),

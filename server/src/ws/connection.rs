@@ -24,7 +24,7 @@ use protocol::{
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span};
 
-use crate::broker::Appended;
+use crate::broker::{Appended, ChangeOp};
 use crate::chat::{ChatError, ChatService};
 use crate::ratelimit::bucket::TokenBucket;
 use crate::services::{RenameError, Services, SocketLogin};
@@ -35,6 +35,7 @@ use crate::ws::read_error::on_read_error;
 use crate::ws::registry::Registration;
 use crate::ws::send_order::SendOrder;
 
+mod changes;
 mod rooms;
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
@@ -240,6 +241,15 @@ impl Connection {
             ClientFrame::Unblock { user } => self.block(&user, false).await,
             ClientFrame::Directory => self.directory().await,
             ClientFrame::Read { room, id } => self.read(&room, id).await,
+            ClientFrame::Edit { room, id, text, client_id } => {
+                self.change(&room, client_id, id, ChangeOp::Edit(text)).await
+            }
+            ClientFrame::Delete { room, id, client_id } => self.change(&room, client_id, id, ChangeOp::Delete).await,
+            ClientFrame::React { room, id, emoji, remove, client_id } => {
+                let op = if remove { ChangeOp::Unreact(emoji) } else { ChangeOp::React(emoji) };
+                self.change(&room, client_id, id, op).await;
+            }
+            ClientFrame::Refresh { room, ids } => self.refresh(&room, ids).await,
         }
     }
 

@@ -27,7 +27,7 @@ pub struct Route {
     pub me: String,
     /// The socket's display name, updated when the user renames in another tab.
     pub display: Arc<Mutex<String>>,
-    /// The newest message already sent with the join's history.
+    /// The newest history entry (message or change) already sent with the join's history.
     pub newest: Option<protocol::MessageId>,
     /// The socket's queue.
     pub out: Outgoing,
@@ -48,8 +48,9 @@ pub async fn forward(mut joined: Joined, route: Route) {
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         let skip = match &**event {
-            // Already sent as part of the join's history.
+            // Already sent as part of the join's history (a change was folded into it).
             RoomEvent::Message(message) => newest.is_some_and(|newest| message.id <= newest),
+            RoomEvent::Revised { id, .. } => newest.is_some_and(|newest| *id <= newest),
             RoomEvent::Renamed { user, name } => {
                 if *user == me {
                     *display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
@@ -76,6 +77,9 @@ fn frame(room: &str, event: &RoomEvent) -> ServerFrame {
     let room = room.to_owned();
     match event {
         RoomEvent::Message(message) => ServerFrame::Message(message.clone()),
+        RoomEvent::Revised { id, revision } => {
+            ServerFrame::Revised { room, id: Some(*id), revisions: vec![revision.clone()] }
+        }
         RoomEvent::Joined { user, name, ts } => {
             ServerFrame::Joined { room, user: user.clone(), name: name.clone(), ts: *ts }
         }

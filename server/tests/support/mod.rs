@@ -441,3 +441,25 @@ impl Browser {
         Socket::connect(instance, self.cookie(instance).as_deref(), Some(&origin)).await
     }
 }
+
+/// Every value stored under `prefix` (strings, hashes, streams), as one text: what a test
+/// searches for words that must be gone. Works on one server and on a cluster (`KEYS` is
+/// asked of every primary).
+pub async fn dump_prefix(conn: &mut switchboard::redis_conn::RedisConn, prefix: &str) -> String {
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(conn).await.expect("keys");
+    let mut text = String::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(conn).await.expect("type");
+        let value: redis::Value = match kind.as_str() {
+            "string" => redis::cmd("GET").arg(&key).query_async(conn).await,
+            "hash" => redis::cmd("HGETALL").arg(&key).query_async(conn).await,
+            "stream" => redis::cmd("XRANGE").arg(&key).arg("-").arg("+").query_async(conn).await,
+            "set" => redis::cmd("SMEMBERS").arg(&key).query_async(conn).await,
+            "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(conn).await,
+            _ => continue,
+        }
+        .expect("value");
+        text.push_str(&format!("{key} = {value:?}\n"));
+    }
+    text
+}

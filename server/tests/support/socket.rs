@@ -161,15 +161,24 @@ impl Socket {
 
     /// Collects a join's history: every page (`history` frame) up to the one without `more`.
     pub async fn history(&mut self, room: &str) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
-        let (mut all, mut first_gap) = (Vec::new(), None);
+        let answer = self.history_answer(room).await;
+        (answer.messages, answer.gap)
+    }
+
+    /// Collects a join's whole answer: messages, gap, revisions of older messages, position.
+    pub async fn history_answer(&mut self, room: &str) -> HistoryAnswer {
+        let mut answer = HistoryAnswer::default();
         loop {
-            if let ServerFrame::History { room: r, messages, gap, more } = self.next().await.expect("socket closed")
+            if let ServerFrame::History { room: r, messages, gap, revisions, upto, more } =
+                self.next().await.expect("socket closed")
                 && r == room
             {
-                all.extend(messages);
-                first_gap = first_gap.or(gap);
+                answer.messages.extend(messages);
+                answer.gap = answer.gap.or(gap);
+                answer.revisions.extend(revisions);
+                answer.upto = answer.upto.or(upto);
                 if !more {
-                    return (all, first_gap);
+                    return answer;
                 }
             }
         }
@@ -196,4 +205,17 @@ impl Socket {
         })
         .await
     }
+}
+
+/// A join's whole history answer, every page together.
+#[derive(Debug, Default)]
+pub struct HistoryAnswer {
+    /// The messages, oldest first.
+    pub messages: Vec<protocol::ChatMessage>,
+    /// The trimmed range, if any.
+    pub gap: Option<protocol::Gap>,
+    /// The state of older messages changed within the range.
+    pub revisions: Vec<protocol::Revision>,
+    /// The newest entry covered.
+    pub upto: Option<protocol::MessageId>,
 }

@@ -123,11 +123,12 @@ fn message(room: &str, id: &str, user: &str, text: &str) -> ChatMessage {
         text: text.into(),
         ts: 5,
         client_id: None,
+        ..ChatMessage::default()
     }
 }
 
 fn history(room: &str, messages: Vec<ChatMessage>, gap: Option<Gap>, more: bool) -> ServerFrame {
-    ServerFrame::History { room: room.into(), messages, gap, more }
+    ServerFrame::History { room: room.into(), messages, gap, revisions: Vec::new(), upto: None, more }
 }
 
 fn error(code: ErrorCode, text: &str, client_id: Option<&str>) -> ServerFrame {

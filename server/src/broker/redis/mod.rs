@@ -1,7 +1,8 @@
 //! The Redis broker: history in capped streams, delivery over pub/sub.
 //!
-//! A send is one Lua script — dedupe (`SET NX` on the sender's client id), `XADD`
-//! to the room's capped stream, `PUBLISH` of the stored message — so a message is
+//! A send, and a change to a message, is one Lua script (`scripts`) — dedupe (`SET NX`
+//! on the sender's client id), `XADD` to the room's capped stream, `PUBLISH` of the
+//! stored message or of the changed message's state — so a message is
 //! either stored and published once, or not at all, and the sender is acked only
 //! after Redis stored it (and, with [`Durability`], after replicas confirmed it).
 //! Live delivery uses one subscription per room with local members: on a single
@@ -12,53 +13,36 @@
 //!
 //! Key layout (every key under the configured prefix `p`; the room is hash-tagged
 //! so all of a room's keys live in one cluster slot):
-//! - `{p}room:{<room>}:log` — the stream, trimmed to `cap` entries (in batches of a tenth);
+//! - `{p}room:{<room>}:log` — the stream, trimmed to `cap` entries (in batches of a tenth):
+//!   messages, and changes to them (an `op`, a `target`; see [`super::change`]);
+//! - `{p}room:{<room>}:rev` — hash: message id → its state after its changes (JSON
+//!   [`Revision`]); a deletion also removes the message's entry;
 //! - `{p}room:{<room>}:trimmed` — the newest id trimmed away, so a catch-up can say exactly
 //!   which range is gone (Redis' own `max-deleted-entry-id` ignores trimming);
 //! - `{p}room:{<room>}:seen:<user>:<client id>` — dedupe marker holding the stored id;
 //! - `{p}room:{<room>}` — the pub/sub channel (sharded on a cluster, so it shares the slot).
 
+mod entries;
 mod handle;
 mod relay;
+mod scripts;
 mod sharded;
 mod subscriber;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::fanout::{Fanout, Subscription};
-use super::{Appended, Broker, BrokerError, Draft, Durability, Replay, RoomEvent};
+use super::{Appended, Broker, BrokerError, Change, Changed, Draft, Durability, Replay, RoomEvent};
 use crate::redis_conn::{RedisConn, RedisTarget};
 use async_trait::async_trait;
-use protocol::{ChatMessage, Gap, MessageId, RoomName};
+use entries::StreamEntry;
+use protocol::{Gap, MessageId, Revision, RoomName};
 pub use sharded::ShardedSubscriber;
 pub use subscriber::Subscriber;
 
 /// How long a client id is remembered for dedupe: longer than any client retries.
 const DEDUPE_TTL_SECS: u64 = 24 * 3600;
-
-const APPEND: &str = r#"
-local existing = redis.call('GET', KEYS[1])
-if existing then return {0, existing} end
-local id = redis.call('XADD', KEYS[2], '*', 'user', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4], 'name', ARGV[8])
-redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
-local cap = tonumber(ARGV[1])
-local len = redis.call('XLEN', KEYS[2])
-if len > cap + math.max(1, math.floor(cap / 10)) then
-  local old = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', len - cap + 1)
-  redis.call('SET', KEYS[3], old[#old - 1][1])
-  redis.call('XTRIM', KEYS[2], 'MINID', old[#old][1])
-end
-redis.call(ARGV[9], ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], name = ARGV[8], text = ARGV[3], client_id = ARGV[4]}))
-return {1, id}
-"#;
-
-const SINCE: &str = r#"
-local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
-local trimmed = redis.call('GET', KEYS[2]) or '0-0'
-return {entries, trimmed}
-"#;
 
 /// Key and channel names under a prefix.
 #[derive(Debug, Clone)]
@@ -77,6 +61,9 @@ impl Keys {
     }
     fn trimmed(&self, room: &RoomName) -> String {
         format!("{}room:{{{room}}}:trimmed", self.prefix)
+    }
+    fn states(&self, room: &RoomName) -> String {
+        format!("{}room:{{{room}}}:rev", self.prefix)
     }
     fn seen(&self, room: &RoomName, user: &str, client_id: &str) -> String {
         format!("{}room:{{{room}}}:seen:{user}:{client_id}", self.prefix)
@@ -101,33 +88,7 @@ pub fn decode_event(payload: &[u8]) -> Result<RoomEvent, BrokerError> {
     Ok(event)
 }
 
-/// One stream entry as `XRANGE` answers it: the id and the fields.
-type StreamEntry = (String, HashMap<String, String>);
-
-/// Messages of a stream entry list (`XRANGE`/`XREVRANGE` answers).
-fn messages(room: &RoomName, entries: Vec<StreamEntry>) -> Vec<ChatMessage> {
-    entries.into_iter().filter_map(|entry| message(room, entry)).collect()
-}
-
-/// The message a stream entry holds; `None` (logged: the stream was written by something else,
-/// or damaged) when it lacks the author or the text, rather than a message of empty strings.
-fn message(room: &RoomName, (id, mut fields): StreamEntry) -> Option<ChatMessage> {
-    let (Ok(id), Some(user), Some(text)) = (MessageId::parse(&id), fields.remove("user"), fields.remove("text")) else {
-        tracing::error!(%room, %id, "corrupt stream entry (id, author or text): skipped");
-        return None;
-    };
-    Some(ChatMessage {
-        room: room.to_string(),
-        ts: id.millis(),
-        id,
-        user,
-        name: fields.remove("name").unwrap_or_default(),
-        text,
-        client_id: fields.remove("cid"),
-    })
-}
-
-/// Every retained message of `room` after `after` and the trimmed range, in one atomic script.
+/// Every retained entry of `room` after `after` and the trimmed range, in one atomic script.
 pub async fn replay(
     conn: &mut RedisConn,
     script: &redis::Script,
@@ -136,21 +97,23 @@ pub async fn replay(
     after: MessageId,
     limit: usize,
 ) -> Result<Replay, BrokerError> {
-    let (entries, trimmed): (Vec<StreamEntry>, String) = script
+    let (entries, trimmed, states): (Vec<StreamEntry>, String, Vec<String>) = script
         .key(keys.log(room))
         .key(keys.trimmed(room))
+        .key(keys.states(room))
         .arg(after.to_string())
         .arg(limit.max(1))
         .invoke_async(conn)
         .await?;
+    let mut replay = entries::read(room, entries, &states);
     // No trim yet reads as an empty string: no gap.
-    let gap = MessageId::parse(&trimmed).ok().filter(|&until| until > after).map(|until| Gap { after, until });
-    Ok(Replay { messages: messages(room, entries), gap })
+    replay.gap = MessageId::parse(&trimmed).ok().filter(|&until| until > after).map(|until| Gap { after, until });
+    Ok(replay)
 }
 
 /// The script behind [`replay`].
 pub fn since_script() -> redis::Script {
-    redis::Script::new(SINCE)
+    scripts::since()
 }
 
 /// What the broker needs of the task that listens to room channels.
@@ -170,7 +133,9 @@ pub struct RedisBroker {
     cap: usize,
     durability: Durability,
     append: redis::Script,
+    change: redis::Script,
     since: redis::Script,
+    recent: redis::Script,
 }
 
 impl RedisBroker {
@@ -199,8 +164,10 @@ impl RedisBroker {
             listener,
             cap: cap.max(1),
             durability,
-            append: redis::Script::new(APPEND),
+            append: scripts::append(),
+            change: scripts::change(),
             since: since_script(),
+            recent: scripts::recent(),
         }
     }
 
@@ -228,6 +195,7 @@ impl Broker for RedisBroker {
             .key(self.keys.seen(room, &draft.user, &draft.client_id))
             .key(self.keys.log(room))
             .key(self.keys.trimmed(room))
+            .key(self.keys.states(room))
             .arg(self.cap)
             .arg(&draft.user)
             .arg(&draft.text)
@@ -254,19 +222,62 @@ impl Broker for RedisBroker {
         Ok(())
     }
 
-    async fn recent(&self, room: &RoomName, limit: usize) -> Result<Vec<ChatMessage>, BrokerError> {
+    async fn revise(&self, room: &RoomName, change: Change) -> Result<Changed, BrokerError> {
         let mut conn = self.conn.clone();
-        let entries: Vec<StreamEntry> = redis::cmd("XREVRANGE")
-            .arg(self.keys.log(room))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut conn)
+        let (outcome, id, state): (i64, String, String) = self
+            .change
+            .key(self.keys.seen(room, &change.user, &change.client_id))
+            .key(self.keys.log(room))
+            .key(self.keys.trimmed(room))
+            .key(self.keys.states(room))
+            .arg(self.cap)
+            .arg(&change.user)
+            .arg(change.op.as_str())
+            .arg(change.target.to_string())
+            .arg(change.op.argument())
+            .arg(&change.client_id)
+            .arg(DEDUPE_TTL_SECS)
+            .arg(self.keys.channel(room))
+            .arg(conn.room_publish())
+            .invoke_async(&mut conn)
             .await?;
-        let mut recent = messages(room, entries);
-        recent.reverse();
-        Ok(recent)
+        match outcome {
+            -1 => return Ok(Changed::NoSuchMessage),
+            -2 => return Ok(Changed::NotAuthor),
+            _ => {}
+        }
+        let id = MessageId::parse(&id)?;
+        self.replicated(room).await?;
+        if outcome == 0 {
+            return Ok(Changed::Duplicate(id));
+        }
+        Ok(Changed::Stored { id, revision: serde_json::from_str(&state)? })
+    }
+
+    async fn revisions(&self, room: &RoomName, ids: &[MessageId]) -> Result<Vec<Revision>, BrokerError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let fields: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let states: Vec<Option<String>> =
+            redis::cmd("HMGET").arg(self.keys.states(room)).arg(fields).query_async(&mut conn).await?;
+        Ok(states.iter().flatten().filter_map(|state| entries::revision(room, state)).collect())
+    }
+
+    async fn recent(&self, room: &RoomName, limit: usize) -> Result<Replay, BrokerError> {
+        let mut conn = self.conn.clone();
+        let (mut newest_first, mut states): (Vec<StreamEntry>, Vec<String>) = self
+            .recent
+            .key(self.keys.log(room))
+            .key(self.keys.states(room))
+            .arg(limit.max(1))
+            .invoke_async(&mut conn)
+            .await?;
+        newest_first.reverse();
+        states.resize(newest_first.len(), String::new());
+        states.reverse();
+        Ok(entries::read(room, newest_first, &states))
     }
 
     async fn since(&self, room: &RoomName, after: MessageId, limit: usize) -> Result<Replay, BrokerError> {

@@ -3,7 +3,7 @@
 //!
 //! Pub/sub is at-most-once: whatever is published while a subscription is down
 //! (a dropped connection, a failover, a slot moving to another node) is lost to
-//! it. The relay remembers the last message id it delivered per room; after a
+//! it. The relay remembers the last history id (message or change) it delivered per room; after a
 //! subscription comes back, the listener asks it to read the stream after that
 //! id and deliver what was missed. Ids at or below the last delivered one are
 //! dropped, so the overlap between a refill and the live messages is never
@@ -71,11 +71,16 @@ impl Relay {
 
     /// Delivers an event locally, dropping messages at or below the last delivered id.
     pub fn deliver(&mut self, room: &RoomName, event: RoomEvent) {
-        if let RoomEvent::Message(message) = &event {
-            if self.last.get(room).is_some_and(|&last| message.id <= last) {
+        let stored = match &event {
+            RoomEvent::Message(message) => Some(message.id),
+            RoomEvent::Revised { id, .. } => Some(*id),
+            _ => None,
+        };
+        if let Some(id) = stored {
+            if self.last.get(room).is_some_and(|&last| id <= last) {
                 return;
             }
-            self.last.insert(room.clone(), message.id);
+            self.last.insert(room.clone(), id);
         }
         self.fanout.deliver(room, event);
     }
@@ -92,8 +97,15 @@ impl Relay {
                 if !missed.messages.is_empty() {
                     info!(%room, missed = missed.messages.len(), "filled a pub/sub hole from the stream");
                 }
-                for message in missed.messages {
-                    self.deliver(room, RoomEvent::Message(message));
+                // Messages and changes, back in the order they were stored.
+                let mut events: Vec<(MessageId, RoomEvent)> =
+                    missed.messages.into_iter().map(|m| (m.id, RoomEvent::Message(m))).collect();
+                events.extend(
+                    missed.revisions.into_iter().map(|(id, revision)| (id, RoomEvent::Revised { id, revision })),
+                );
+                events.sort_by_key(|(id, _)| *id);
+                for (_, event) in events {
+                    self.deliver(room, event);
                 }
             }
             Err(err) => warn!(%room, %err, "could not fill the pub/sub hole"),

@@ -2,11 +2,11 @@
 //! [`services::access`](crate::services::access)), leaving, being removed, and
 //! the frames that manage private rooms, blocks and the public directory.
 
-use protocol::{ChatMessage, ErrorCode, Gap, MAX_ROOMS_PER_FRAME, MessageId, RoomJoin, RoomName, ServerFrame};
+use protocol::{ErrorCode, MAX_ROOMS_PER_FRAME, MessageId, RoomJoin, RoomName, ServerFrame};
 use tracing::{Instrument, debug};
 
 use super::{Connection, HISTORY_PAGE_BYTES};
-use crate::chat::ChatService;
+use crate::chat::{ChatService, HistoryPage};
 use crate::services::{AccessError, Asker, Membership};
 use crate::ws::forward::{Route, forward};
 use crate::ws::registry::Notice;
@@ -81,13 +81,13 @@ impl Connection {
             self.services.chat.leave(&self.user, &room).await;
             return self.refuse(AccessError::NoSuchRoom(room.clone()), Some(&room)).await;
         }
-        let newest = joined.history.last().map(|m| m.id);
-        let (messages, gap) = (std::mem::take(&mut joined.history), joined.gap.take());
+        let newest = joined.page.newest();
+        let page = std::mem::take(&mut joined.page);
         let users = std::mem::take(&mut joined.members);
         let names = self.services.profile.display_names(&users).await;
         let roster =
             members.map(|Membership { owner, users }| ServerFrame::Members { room: room.to_string(), owner, users });
-        if !self.send_history(&room, messages, gap).await
+        if !self.send_history(&room, page).await
             || !self.queue(ServerFrame::Presence { room: room.to_string(), users, names }).await
         {
             return;
@@ -105,24 +105,33 @@ impl Connection {
     }
 
     /// Sends a join's history in pages of about [`HISTORY_PAGE_BYTES`] (the gap, if any, with
-    /// the first; every page but the last says `more`); `false` when the connection closed meanwhile.
-    async fn send_history(&self, room: &RoomName, messages: Vec<ChatMessage>, mut gap: Option<Gap>) -> bool {
-        let mut page = Vec::new();
+    /// the first; the revisions of older messages and the position with the last; every page
+    /// but the last says `more`); `false` when the connection closed meanwhile.
+    async fn send_history(&self, room: &RoomName, page: HistoryPage) -> bool {
+        let HistoryPage { messages, revisions, upto, mut gap } = page;
+        let mut part = Vec::new();
         let mut bytes = 0;
         let total = messages.len();
         for (index, message) in messages.into_iter().enumerate() {
             bytes += message.text.len() + message.user.len() + message.name.len() + 96;
-            page.push(message);
+            part.push(message);
             if bytes >= HISTORY_PAGE_BYTES && index + 1 < total {
-                let messages = std::mem::take(&mut page);
-                let frame = ServerFrame::History { room: room.to_string(), messages, gap: gap.take(), more: true };
+                let frame = ServerFrame::History {
+                    room: room.to_string(),
+                    messages: std::mem::take(&mut part),
+                    gap: gap.take(),
+                    revisions: Vec::new(),
+                    upto: None,
+                    more: true,
+                };
                 if !self.queue(frame).await {
                     return false;
                 }
                 bytes = 0;
             }
         }
-        self.queue(ServerFrame::History { room: room.to_string(), messages: page, gap, more: false }).await
+        let room = room.to_string();
+        self.queue(ServerFrame::History { room, messages: part, gap, revisions, upto, more: false }).await
     }
 
     pub(super) async fn leave(&mut self, raw: &str) {
