@@ -3,11 +3,16 @@
 //! Pure data, no Leptos and no browser, so the rules are unit-tested on the
 //! host: a message id is shown at most once (history and live delivery overlap
 //! after a reconnect), the user's own messages are marked, `/me` messages are
-//! actions, and a sent message is shown as pending until the server acks it.
+//! actions, a sent message is shown as pending until the server acks it, a change to a
+//! message (edit, deletion, reactions) replaces what its line shows, and a message that
+//! names this user (`@name`) is a mention.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use protocol::{ChatMessage, MessageId, ServerFrame, action_text};
+use protocol::{AccountKey, ChatMessage, MessageId, Revision, ServerFrame, action_text, mentions};
+
+/// What a deleted message is shown as.
+pub const DELETED_TEXT: &str = "message deleted";
 
 /// How a line is drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +23,8 @@ pub enum LineKind {
     Action,
     /// A join, leave or system notice.
     Notice,
+    /// A message its author deleted (the line says so; the text is gone).
+    Deleted,
 }
 
 /// One line of the transcript.
@@ -37,13 +44,50 @@ pub struct Line {
     pub mine: bool,
     /// Sent but not yet acknowledged by the server.
     pub pending: bool,
+    /// The author edited the text.
+    pub edited: bool,
+    /// Reactions: each emoji with the users (account names) who reacted, in order.
+    pub reactions: BTreeMap<String, Vec<String>>,
+    /// Someone else's message naming this user.
+    pub mention: bool,
+    /// How many changes the line has taken (a redraw key: the same message, drawn anew).
+    pub version: u32,
 }
 
 impl Line {
     /// Whether this is another user's stored message newer than `read`.
     pub fn is_new_after(&self, read: MessageId) -> bool {
-        self.kind != LineKind::Notice && !self.mine && self.key.parse::<MessageId>().is_ok_and(|id| id > read)
+        matches!(self.kind, LineKind::Text | LineKind::Action) && !self.mine && self.id().is_some_and(|id| id > read)
     }
+
+    /// The stored message's id (`None` for notices and pending sends).
+    pub fn id(&self) -> Option<MessageId> {
+        if self.pending || self.kind == LineKind::Notice { None } else { self.key.parse().ok() }
+    }
+
+    /// Takes a message's state after a change.
+    fn revise(&mut self, revision: &Revision, me: &str) {
+        self.version += 1;
+        if revision.deleted {
+            self.kind = LineKind::Deleted;
+            DELETED_TEXT.clone_into(&mut self.text);
+            self.reactions.clear();
+            self.mention = false;
+            return;
+        }
+        if let Some(text) = &revision.text {
+            (self.kind, self.text) = shown_text(text);
+            self.mention = !self.mine && mentions_me(text, me);
+        }
+        self.edited = revision.edited > 0;
+        self.reactions.clone_from(&revision.reactions);
+    }
+}
+
+/// Whether `text` names `me` (`@alice`, any case).
+pub fn mentions_me(text: &str, me: &str) -> bool {
+    let me = AccountKey::of(me);
+    mentions(text).any(|name| AccountKey::of(name) == me)
 }
 
 /// The transcript of one room.
@@ -70,10 +114,21 @@ impl ChatLog {
         self.last_id
     }
 
-    /// How many other users' messages came after `read` (all of them with no position yet).
-    pub fn unread_after(&self, read: Option<MessageId>) -> u32 {
-        let unread = self.lines.iter().filter(|line| line.is_new_after(read.unwrap_or_default()));
-        u32::try_from(unread.count()).unwrap_or(u32::MAX)
+    /// How many other users' messages came after `read` (all of them with no position yet),
+    /// and how many of those mention this user.
+    pub fn unread_after(&self, read: Option<MessageId>) -> (u32, u32) {
+        let unread: Vec<&Line> = self.lines.iter().filter(|line| line.is_new_after(read.unwrap_or_default())).collect();
+        let mentions = unread.iter().filter(|line| line.mention).count();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        (count(unread.len()), count(mentions))
+    }
+
+    /// The newest `limit` stored messages shown (what a refresh after a gap asks about).
+    pub fn held_ids(&self, limit: usize) -> Vec<MessageId> {
+        let mut ids: Vec<MessageId> =
+            self.lines.iter().filter(|l| l.kind != LineKind::Deleted).filter_map(Line::id).collect();
+        ids.sort();
+        ids.split_off(ids.len().saturating_sub(limit))
     }
 
     /// Whether the message with this id is shown already.
@@ -83,7 +138,7 @@ impl ChatLog {
 
     /// Adds a message typed by this user, shown as pending until [`ChatLog::apply`] sees its ack.
     pub fn push_pending(&mut self, me: &str, client_id: &str, text: &str) {
-        self.lines.push(message_line(me, client_id.to_owned(), text, 0, true, true));
+        self.lines.push(message_line(me, client_id.to_owned(), text, 0, (true, true)));
     }
 
     /// Whether a message with this client id is shown as pending.
@@ -111,18 +166,32 @@ impl ChatLog {
             kind: LineKind::Notice,
             mine: false,
             pending: false,
+            edited: false,
+            reactions: BTreeMap::new(),
+            mention: false,
+            version: 0,
         });
     }
 
     /// Applies a frame from the server; `me` is this page's user.
     pub fn apply(&mut self, frame: &ServerFrame, me: &str) {
         match frame {
-            ServerFrame::History { messages, gap, .. } => {
+            ServerFrame::History { messages, gap, revisions, upto, .. } => {
                 if gap.is_some() {
                     self.push_notice("Some messages from while you were away are no longer in the history.".into(), 0);
                 }
                 for message in messages {
                     self.add_message(message, me);
+                }
+                self.revise(revisions, me);
+                if let Some(upto) = upto {
+                    self.note_id(*upto);
+                }
+            }
+            ServerFrame::Revised { id, revisions, .. } => {
+                self.revise(revisions, me);
+                if let Some(id) = id {
+                    self.note_id(*id);
                 }
             }
             ServerFrame::Message(message) => self.add_message(message, me),
@@ -155,7 +224,29 @@ impl ChatLog {
             return;
         }
         let author = if message.name.is_empty() { &message.user } else { &message.name };
-        self.lines.push(message_line(author, message.id.to_string(), &message.text, message.ts, mine, false));
+        let mut line = message_line(author, message.id.to_string(), &message.text, message.ts, (mine, false));
+        line.mention = !mine && mentions_me(&message.text, me);
+        if message.deleted || !message.reactions.is_empty() || message.edited > 0 {
+            let revision = Revision {
+                text: (!message.deleted).then(|| message.text.clone()),
+                edited: message.edited,
+                deleted: message.deleted,
+                reactions: message.reactions.clone(),
+                ..Revision::default()
+            };
+            line.revise(&revision, me);
+        }
+        self.lines.push(line);
+    }
+
+    /// Applies changes to the messages they name, where shown (others are not held).
+    fn revise(&mut self, revisions: &[Revision], me: &str) {
+        for revision in revisions {
+            let key = revision.target.to_string();
+            if let Some(line) = self.lines.iter_mut().find(|l| !l.pending && l.key == key) {
+                line.revise(revision, me);
+            }
+        }
     }
 
     fn confirm(&mut self, client_id: &str, id: MessageId, me: &str) {
@@ -181,138 +272,20 @@ impl ChatLog {
     }
 }
 
-fn message_line(user: &str, key: String, text: &str, ts: u64, mine: bool, pending: bool) -> Line {
-    let (kind, text) = match action_text(text) {
+/// A message's line; `(mine, pending)`.
+fn message_line(user: &str, key: String, text: &str, ts: u64, (mine, pending): (bool, bool)) -> Line {
+    let (kind, text) = shown_text(text);
+    let (edited, reactions, mention, version) = (false, BTreeMap::new(), false, 0);
+    Line { key, user: user.to_owned(), text, ts, kind, mine, pending, edited, reactions, mention, version }
+}
+
+/// How a message's text is drawn: a `/me` action without `/me`, or the text.
+fn shown_text(text: &str) -> (LineKind, String) {
+    match action_text(text) {
         Some(action) => (LineKind::Action, action.to_owned()),
         None => (LineKind::Text, text.to_owned()),
-    };
-    Line { key, user: user.to_owned(), text, ts, kind, mine, pending }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A message id from its text (test data is always valid).
-    fn mid(text: &str) -> protocol::MessageId {
-        text.parse().expect("a valid message id")
-    }
-
-    fn msg(id: &str, user: &str, text: &str, cid: Option<&str>) -> ChatMessage {
-        ChatMessage {
-            room: "general".into(),
-            id: mid(id),
-            user: user.into(),
-            name: String::new(),
-            text: text.into(),
-            ts: 5,
-            client_id: cid.map(Into::into),
-            ..ChatMessage::default()
-        }
-    }
-
-    #[test]
-    fn a_message_id_is_shown_once() {
-        let mut log = ChatLog::default();
-        let m = msg("1-0", "bob", "hi", None);
-        log.apply(
-            &ServerFrame::History {
-                room: "general".into(),
-                messages: vec![m.clone()],
-                gap: None,
-                revisions: Vec::new(),
-                upto: None,
-                more: false,
-            },
-            "alice",
-        );
-        log.apply(&ServerFrame::Message(m), "alice");
-        assert_eq!(log.lines().len(), 1);
-        assert_eq!(log.last_id(), Some(mid("1-0")));
-    }
-
-    #[test]
-    fn own_messages_are_pending_until_acked_and_not_duplicated() {
-        let mut log = ChatLog::default();
-        log.push_pending("alice", "c1", "hello");
-        assert!(log.lines()[0].pending);
-        log.apply(&ServerFrame::Ack { client_id: "c1".into(), id: mid("7-1") }, "alice");
-        log.apply(&ServerFrame::Message(msg("7-1", "alice", "hello", Some("c1"))), "alice");
-        assert_eq!(log.lines().len(), 1);
-        assert!(!log.lines()[0].pending && log.lines()[0].mine);
-
-        // Live copy before the ack: still one line.
-        log.push_pending("alice", "c2", "again");
-        log.apply(&ServerFrame::Message(msg("8-0", "alice", "again", Some("c2"))), "alice");
-        log.apply(&ServerFrame::Ack { client_id: "c2".into(), id: mid("8-0") }, "alice");
-        assert_eq!(log.lines().len(), 2);
-        assert_eq!(log.last_id(), Some(mid("8-0")));
-    }
-
-    #[test]
-    fn a_send_stored_again_under_another_id_is_shown_once() {
-        let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Message(msg("1-0", "bob", "hi", Some("b1"))), "alice");
-        // The failover lost 1-0 before bob was acked; his outbox sent b1 again, stored as 2-0.
-        log.apply(&ServerFrame::Message(msg("2-0", "bob", "hi", Some("b1"))), "alice");
-        assert_eq!(log.lines().len(), 1);
-        assert_eq!(log.last_id(), Some(mid("2-0")), "catch-up goes on from the newest id");
-        // Another user's client id may be the same string: a different send.
-        log.apply(&ServerFrame::Message(msg("3-0", "carol", "yo", Some("b1"))), "alice");
-        assert_eq!(log.lines().len(), 2);
-        // Our own: acked under one id, then seen live under another.
-        log.push_pending("alice", "a1", "mine");
-        log.apply(&ServerFrame::Ack { client_id: "a1".into(), id: mid("4-0") }, "alice");
-        log.apply(&ServerFrame::Message(msg("5-0", "alice", "mine", Some("a1"))), "alice");
-        assert_eq!(log.lines().len(), 3);
-    }
-
-    #[test]
-    fn me_is_an_action_and_others_are_not_mine() {
-        let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Message(msg("1-0", "bob", "/me waves", None)), "alice");
-        assert_eq!(log.lines()[0].kind, LineKind::Action);
-        assert_eq!(log.lines()[0].text, "waves");
-        assert!(!log.lines()[0].mine);
-    }
-
-    #[test]
-    fn a_gap_is_said_once_in_plain_words() {
-        let mut log = ChatLog::default();
-        let gap = Some(protocol::Gap { after: mid("1-0"), until: mid("5-0") });
-        log.apply(
-            &ServerFrame::History {
-                room: "general".into(),
-                messages: vec![msg("6-0", "bob", "x", None)],
-                gap,
-                revisions: Vec::new(),
-                upto: None,
-                more: false,
-            },
-            "alice",
-        );
-        assert_eq!(log.lines().len(), 2);
-        assert_eq!(log.lines()[0].kind, LineKind::Notice);
-        assert!(log.lines()[0].text.contains("no longer in the history"));
-    }
-
-    #[test]
-    fn joins_and_leaves_are_notices() {
-        let mut log = ChatLog::default();
-        log.apply(
-            &ServerFrame::Joined { room: "general".into(), user: "bob".into(), name: String::new(), ts: 1 },
-            "alice",
-        );
-        log.apply(&ServerFrame::Left { room: "general".into(), user: "bob".into(), ts: 2 }, "alice");
-        assert_eq!(log.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["bob joined", "bob left"]);
-        assert_ne!(log.lines()[0].key, log.lines()[1].key);
-    }
-
-    #[test]
-    fn ids_order_numerically() {
-        let mut log = ChatLog::default();
-        log.apply(&ServerFrame::Message(msg("10-0", "b", "x", None)), "a");
-        log.apply(&ServerFrame::Message(msg("9-5", "b", "y", None)), "a");
-        assert_eq!(log.last_id(), Some(mid("10-0")));
-    }
-}
+mod tests;

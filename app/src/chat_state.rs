@@ -61,6 +61,9 @@ pub struct ChatHandles {
     /// The unacknowledged messages of this user, in browser storage (browser only).
     #[cfg(feature = "hydrate")]
     pub outbox: StoredValue<crate::client::outbox::Outbox, LocalStorage>,
+    /// Read positions waiting to be reported (browser only).
+    #[cfg(feature = "hydrate")]
+    pub reads: StoredValue<crate::client::read_reports::ReadReports, LocalStorage>,
 }
 
 impl ChatHandles {
@@ -85,6 +88,8 @@ impl ChatHandles {
             commands: StoredValue::new_local(None),
             #[cfg(feature = "hydrate")]
             outbox: StoredValue::new_local(crate::client::outbox::Outbox::load(user)),
+            #[cfg(feature = "hydrate")]
+            reads: StoredValue::new_local(Default::default()),
         }
     }
 
@@ -209,11 +214,34 @@ impl ChatHandles {
         }
         self.access.update(|access| {
             access.read.insert(room.to_owned(), id);
+            access.mentions.remove(room);
         });
         self.unread.update(|unread| {
             unread.remove(room);
         });
-        self.ask(protocol::ClientFrame::Read { room: room.to_owned(), id });
+        #[cfg(feature = "hydrate")]
+        if let Some(frame) = self.reads.try_update_value(|reads| reads.report(room, id, js_sys::Date::now())).flatten()
+        {
+            self.ask(frame);
+        }
+    }
+
+    /// Replaces the text of this user's message `id` in the room on screen.
+    pub fn edit(&self, id: protocol::MessageId, text: String) {
+        let (room, client_id) = (self.current.get_untracked(), new_client_id());
+        self.ask(protocol::ClientFrame::Edit { room, id, text, client_id });
+    }
+
+    /// Deletes this user's message `id` in the room on screen, for everyone.
+    pub fn delete(&self, id: protocol::MessageId) {
+        let (room, client_id) = (self.current.get_untracked(), new_client_id());
+        self.ask(protocol::ClientFrame::Delete { room, id, client_id });
+    }
+
+    /// Adds (or with `remove`, takes back) this user's reaction to message `id` in the room on screen.
+    pub fn react(&self, id: protocol::MessageId, emoji: &str, remove: bool) {
+        let (room, client_id) = (self.current.get_untracked(), new_client_id());
+        self.ask(protocol::ClientFrame::React { room, id, emoji: emoji.to_owned(), remove, client_id });
     }
 
     /// Opens `room` on screen: the divider goes where it had been read to, then it is read. A

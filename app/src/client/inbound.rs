@@ -51,6 +51,8 @@ pub struct Access {
     pub directory: Option<Vec<String>>,
     /// The users this user blocks.
     pub blocked: Vec<String>,
+    /// Unread messages that mention this user, per room (not counting the room on screen).
+    pub mentions: HashMap<String, u32>,
 }
 
 /// How long "… is typing" stays without a new typing notice, in milliseconds.
@@ -241,7 +243,7 @@ fn on_room_removed(parts: &mut impl ChatParts, room: &str, message: &str) {
         listed
     });
     parts.edit_unread(|unread| unread.remove(room).is_some());
-    parts.edit_access(|access| access.rosters.remove(room).is_some());
+    parts.edit_access(|access| access.rosters.remove(room).is_some() | access.mentions.remove(room).is_some());
     if listed && !message.is_empty() {
         parts.edit_log(room, |log| {
             log.push_notice(format!("⚠ {message}"), 0);
@@ -305,12 +307,17 @@ fn recount<'f>(parts: &mut impl ChatParts, page: &Page<'_>, room: &'f str) -> Fo
         read = access.read.get(room).copied();
         false
     });
-    let mut count = 0;
+    let (mut count, mut mentioned) = (0, 0);
     parts.edit_log(room, |log| {
-        count = log.unread_after(read);
+        (count, mentioned) = log.unread_after(read);
         false
     });
     let on_screen = room == page.current;
+    let mentioned = if on_screen { 0 } else { mentioned };
+    parts.edit_access(|access| match mentioned {
+        0 => access.mentions.remove(room).is_some(),
+        n => access.mentions.insert(room.to_owned(), n) != Some(n),
+    });
     parts.edit_unread(|unread| match count {
         0 => unread.remove(room).is_some(),
         _ if on_screen => unread.remove(room).is_some(),

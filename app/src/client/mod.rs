@@ -3,8 +3,9 @@
 //! The client's decisions are pure and compiled everywhere, so they are
 //! unit-tested on the host: [`inbound`] (what each server frame changes in the
 //! page), [`link`] (the connection's phases and the reconnect schedule),
-//! [`rejoin`] (the frames that rejoin a user's rooms) and [`outbox`] (the
-//! unacknowledged messages; its storage is the browser's). In the browser only:
+//! [`rejoin`] (the frames that rejoin a user's rooms), [`read_reports`] (how far the
+//! user read, coalesced) and [`outbox`] (the unacknowledged messages; its storage is
+//! the browser's). In the browser only:
 //! [`connection`] keeps the page connected, driving the link, with one
 //! `session` per socket that reads frames, applies them through [`inbound`]
 //! and carries out what they ask.
@@ -14,6 +15,7 @@ pub mod connection;
 pub mod inbound;
 pub mod link;
 pub mod outbox;
+pub mod read_reports;
 pub mod rejoin;
 #[cfg(feature = "hydrate")]
 mod session;

@@ -20,8 +20,9 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use leptos::prelude::*;
+use leptos::reactive::traits::UpdateValue;
 use leptos::task::spawn_local;
-use protocol::{CLOSE_LOGGED_OUT, ClientFrame, RoomJoin, ServerFrame};
+use protocol::{CLOSE_LOGGED_OUT, ClientFrame, MAX_REFRESH_IDS, RoomJoin, ServerFrame};
 
 use super::ConnectionState;
 use super::connection::{Command, End};
@@ -29,6 +30,7 @@ use super::inbound::{self, FollowUp, Page, TYPING_SHOWN_MS};
 use super::link::Link;
 use super::outbox::{Outbox, Pending};
 use super::rejoin::{FRAME_BUDGET_BYTES, join_frames};
+use crate::chat_log::mentions_me;
 use crate::chat_state::ChatHandles;
 
 enum Event {
@@ -145,6 +147,7 @@ impl<'a> Session<'a> {
             return Step::Send(Vec::new());
         }
         let mut frames = vec![ClientFrame::Ping];
+        frames.extend(self.chat.reads.try_update_value(|reads| reads.due(js_sys::Date::now())).unwrap_or_default());
         frames.extend(self.outbox.entries().iter().filter(|p| self.retry.contains(&p.client_id)).map(send_frame));
         self.retry.clear();
         Step::Send(frames)
@@ -202,22 +205,33 @@ impl<'a> Session<'a> {
         {
             chat.settle_divider(room);
         }
+        let mut answer = Vec::new();
+        if let ServerFrame::History { room, gap: Some(_), .. } = frame {
+            // Changes to what this page holds may have been trimmed with the gap: ask again.
+            let ids = chat.log(room).map(|log| log.with_untracked(|log| log.held_ids(MAX_REFRESH_IDS)));
+            answer.push(ClientFrame::Refresh { room: room.clone(), ids: ids.unwrap_or_default() });
+        }
+        if let ServerFrame::Message(message) = frame
+            && !page_visible()
+            && message.user != self.me
+            && mentions_me(&message.text, self.me)
+        {
+            notify_mention(&chat.shown(&message.user), &message.text);
+        }
         match follow_up {
             FollowUp::Nothing => {}
             FollowUp::Forget(client_id) => self.outbox.remove(client_id),
             FollowUp::Retry(client_id) => self.retry.push(client_id.to_owned()),
             FollowUp::TypingShown { room, user } => expire_typing_later(chat, room.to_owned(), user.to_owned()),
-            FollowUp::Join(room) => {
-                return vec![ClientFrame::Join { room: room.to_owned(), since: chat.last_id(room) }];
-            }
+            FollowUp::Join(room) => answer.push(ClientFrame::Join { room: room.to_owned(), since: chat.last_id(room) }),
             FollowUp::Seen(room) if page_visible() => chat.mark_read(room),
             FollowUp::Seen(_) => {}
             FollowUp::Open(room) => {
                 chat.open.set(Some(room.to_owned()));
-                return vec![ClientFrame::Join { room: room.to_owned(), since: None }];
+                answer.push(ClientFrame::Join { room: room.to_owned(), since: None });
             }
         }
-        Vec::new()
+        answer
     }
 
     /// After `welcome`: rejoins the user's rooms (from any device, the one on screen, any
@@ -237,6 +251,18 @@ impl<'a> Session<'a> {
 /// Whether the user can see the page now (a hidden tab has not read what arrives).
 fn page_visible() -> bool {
     web_sys::window().and_then(|window| window.document()).is_none_or(|document| !document.hidden())
+}
+
+/// Raises a browser notification for a message that mentions the user, if they allowed
+/// notifications (the page asks when the user first opens a room; see `pages::chat`).
+fn notify_mention(author: &str, text: &str) {
+    if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+        return;
+    }
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(text);
+    options.set_tag("switchboard-mention");
+    let _ = web_sys::Notification::new_with_options(&format!("{author} mentioned you"), &options);
 }
 
 /// Hides `user`'s typing notice in `room` once it has run its time, unless renewed.

@@ -15,25 +15,11 @@ use leptos_router::hooks::use_params_map;
 use protocol::{DEFAULT_ROOM, RoomName};
 
 use super::sidebar::{PanelToggle, SidePanel};
+use super::transcript_line::TranscriptLine;
 use crate::api::{ApiError, Logout, LogoutAll, Me, whoami};
-use crate::chat_log::{Line, LineKind};
 use crate::chat_state::ChatHandles;
 use crate::client::ConnectionState;
 use crate::room_label::room_label;
-
-/// `HH:MM` of a timestamp, in the browser's time zone.
-fn clock(ts: u64) -> String {
-    if ts == 0 {
-        return String::new();
-    }
-    #[cfg(feature = "hydrate")]
-    {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
-        format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    format!("{:02}:{:02}", ts / 3_600_000 % 24, ts / 60_000 % 60)
-}
 
 /// The chat routes (`/` and `/r/<room>`): redirect to `/login` without a session.
 #[component]
@@ -129,6 +115,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
 fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     let current = chat.current;
     let me_for_box = user.clone();
+    let me_for_lines = StoredValue::new(user.clone());
     let valid_room = move || RoomName::parse(&current.get()).is_ok();
     let draft = RwSignal::new(String::new());
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -162,11 +149,15 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     view! {
         <Show when=valid_room fallback=|| view! { <p class="error">"That is not a valid room name."</p> }>
             <ol class="transcript" aria-live="polite" aria-label="Messages">
-                <For each=lines key=|(first_new, line)| (line.key.clone(), line.pending, *first_new) let:((first_new, line))>
+                <For
+                    each=lines
+                    key=|(first_new, line)| (line.key.clone(), line.pending, line.version, *first_new)
+                    let:((first_new, line))
+                >
                     <Show when=move || first_new>
                         <li class="divider" role="separator">"New messages"</li>
                     </Show>
-                    <TranscriptLine line/>
+                    <TranscriptLine chat line me=me_for_lines.get_value()/>
                 </For>
             </ol>
         </Show>
@@ -190,34 +181,6 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     }
 }
 
-/// One line of the transcript. Names are cut with an ellipsis (the full name is the
-/// tooltip); message text wraps anywhere, so no word can push the page sideways.
-#[component]
-fn TranscriptLine(line: Line) -> impl IntoView {
-    let user = line.user.clone();
-    view! {
-        <li
-            class="line"
-            class:mine=line.mine
-            class:pending=line.pending
-            class:action=line.kind == LineKind::Action
-            class:notice=line.kind == LineKind::Notice
-            data-id=line.key.clone()
-        >
-            <time class="ts">{clock(line.ts)}</time>
-            {match line.kind {
-                LineKind::Notice => view! { <span class="text">{line.text}</span> }.into_any(),
-                LineKind::Action => view! {
-                    <span class="text">"* " <span class="user" title=user.clone()>{line.user}</span> " " {line.text}</span>
-                }.into_any(),
-                LineKind::Text => view! {
-                    <span class="user" title=user.clone()>{line.user}</span> <span class="text">{line.text}</span>
-                }.into_any(),
-            }}
-        </li>
-    }
-}
-
 /// The footer: connection status ("retry now" while waiting), page loads and instances.
 #[component]
 fn StatusLine(chat: ChatHandles, loads: u64, instance: String) -> impl IntoView {
@@ -232,11 +195,33 @@ fn StatusLine(chat: ChatHandles, loads: u64, instance: String) -> impl IntoView 
             {move || matches!(chat.state.get(), ConnectionState::Reconnecting(_) | ConnectionState::Offline).then(|| view! {
                 <button type="button" class="retry" on:click=move |_| chat.retry_now()>"retry now"</button>
             })}
+            <NotifyButton/>
             <span class="loads">"this session loaded the page " <span id="loads">{loads}</span> " times"</span>
             <span class="instances">
                 "page from " <span id="page-instance">{instance}</span>
                 " · socket on " <span id="socket-instance">{socket_instance}</span>
             </span>
         </footer>
+    }
+}
+
+/// Offers to notify the user of mentions while the tab is hidden, until they answered the
+/// browser's question (a permission is asked on a click, as browsers require).
+#[component]
+fn NotifyButton() -> impl IntoView {
+    let asked = RwSignal::new(true);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| asked.set(web_sys::Notification::permission() != web_sys::NotificationPermission::Default));
+    let ask = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = web_sys::Notification::request_permission();
+        }
+        asked.set(true);
+    };
+    view! {
+        <Show when=move || !asked.get()>
+            <button type="button" id="notify" class="retry" on:click=ask>"notify me of mentions"</button>
+        </Show>
     }
 }

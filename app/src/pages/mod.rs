@@ -6,3 +6,4 @@ pub mod field_form;
 pub mod login;
 pub mod people;
 pub mod sidebar;
+mod transcript_line;

@@ -120,7 +120,7 @@ fn RoomList(chat: ChatHandles, me: String) -> impl IntoView {
     }
 }
 
-/// One room of the list: its link, unread count and leave button.
+/// One room of the list: its link, unread and mention counts, and leave button.
 #[component]
 fn RoomEntry(
     chat: ChatHandles,
@@ -129,7 +129,11 @@ fn RoomEntry(
     leave: impl Fn(String) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let target = room.clone();
-    let unread = Memo::new(move |_| chat.unread.with(|u| u.get(&target).copied().unwrap_or(0)));
+    let unread = Memo::new({
+        let target = target.clone();
+        move |_| chat.unread.with(|u| u.get(&target).copied().unwrap_or(0))
+    });
+    let mentions = Memo::new(move |_| chat.access.with(|a| a.mentions.get(&target).copied().unwrap_or(0)));
     let is_current = {
         let room = room.clone();
         move || chat.current.get() == room
@@ -142,6 +146,9 @@ fn RoomEntry(
             <A href=href attr:title=title>
                 {label}
             </A>
+            <Show when=move || { mentions.get() > 0 }>
+                <span class="mentions" title="unread messages that mention you">"@"{mentions}</span>
+            </Show>
             <Show when=move || { unread.get() > 0 }>
                 <span class="unread" title="unread messages">{unread}</span>
             </Show>
