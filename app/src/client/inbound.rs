@@ -366,7 +366,12 @@ fn on_error<'f>(
 ) -> FollowUp<'f> {
     let client_id = client_id.as_deref();
     let retryable = code.is_retryable();
-    let room = client_id.and_then(|id| page.pending(id)).map_or(page.current, |pending| pending.room.as_str());
+    let pending = client_id.and_then(|id| page.pending(id));
+    let room = pending.map_or(page.current, |pending| pending.room.as_str());
+    // A client id outside the outbox is a change (edit, deletion, reaction): it is not kept
+    // for a retry, so the words must not promise one.
+    let change = client_id.is_some() && pending.is_none();
+    let message = if change && retryable { "That change could not be made right now; please try again." } else { message };
     parts.edit_log(room, |log| {
         if let Some(client_id) = client_id.filter(|_| !retryable) {
             log.drop_pending(client_id);
@@ -375,7 +380,7 @@ fn on_error<'f>(
         true
     });
     match client_id {
-        Some(client_id) if retryable => FollowUp::Retry(client_id),
+        Some(client_id) if retryable && !change => FollowUp::Retry(client_id),
         Some(client_id) => FollowUp::Forget(client_id),
         None => FollowUp::Nothing,
     }

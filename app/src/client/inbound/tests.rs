@@ -328,6 +328,16 @@ fn a_refused_send_leaves_the_transcript_and_the_outbox() {
 }
 
 #[test]
+fn a_change_the_server_could_not_make_is_not_promised_a_retry() {
+    let mut page = Fixture::new();
+    let frame = error(ErrorCode::Unavailable, "it will be retried", Some("edit-1"));
+    assert_eq!(page.apply(&frame), FollowUp::Forget("edit-1"), "not kept for a retry");
+    assert_eq!(page.lines("general"), ["⚠ That change could not be made right now; please try again."]);
+    let frame = error(ErrorCode::NotAllowed, "only its author can edit or delete a message", Some("edit-2"));
+    assert_eq!(page.apply(&frame), FollowUp::Forget("edit-2"), "forgetting an id not in the outbox is a no-op");
+}
+
+#[test]
 fn an_error_about_no_send_is_shown_in_the_room_on_screen() {
     let mut page = Fixture::new();
     let frame = error(ErrorCode::TooManyRooms, "you are in too many rooms; leave one first", None);
