@@ -371,7 +371,8 @@ fn on_error<'f>(
     // A client id outside the outbox is a change (edit, deletion, reaction): it is not kept
     // for a retry, so the words must not promise one.
     let change = client_id.is_some() && pending.is_none();
-    let message = if change && retryable { "That change could not be made right now; please try again." } else { message };
+    let message =
+        if change && retryable { "That change could not be made right now; please try again." } else { message };
     parts.edit_log(room, |log| {
         if let Some(client_id) = client_id.filter(|_| !retryable) {
             log.drop_pending(client_id);
