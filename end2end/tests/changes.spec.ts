@@ -98,3 +98,49 @@ test("a mention is highlighted and counted apart in the room list", async ({ bro
   await aliceContext.close();
   await bobContext.close();
 });
+
+test("a mention raises a browser notification while the tab is hidden, and only then", async ({ browser, baseURL }) => {
+  const [aliceContext, alice] = await newPinnedPage(browser, baseURL!, 1);
+  const [bobContext, bob] = await newPinnedPage(browser, baseURL!, 2);
+  // The page's view of the browser: a tab it can be told is hidden, and notifications the user
+  // allowed, recorded instead of shown (a headless browser has no notification centre).
+  await alice.addInitScript(() => {
+    const shown: string[] = [];
+    let hidden = false;
+    Object.assign(window, {
+      shown,
+      hide: (value: boolean) => {
+        hidden = value;
+        document.dispatchEvent(new Event("visibilitychange"));
+      },
+    });
+    Object.defineProperty(document, "hidden", { get: () => hidden });
+    Object.defineProperty(document, "visibilityState", { get: () => (hidden ? "hidden" : "visible") });
+    class RecordedNotification {
+      static permission = "granted";
+      static requestPermission = () => Promise.resolve("granted");
+      constructor(title: string, options?: { body?: string }) {
+        shown.push(`${title}: ${options?.body ?? ""}`);
+      }
+    }
+    Object.assign(window, { Notification: RecordedNotification });
+  });
+  const [aliceName, bobName] = [uniqueUser("alice"), uniqueUser("bob")];
+  await register(alice, aliceName);
+  await register(bob, bobName);
+  const room = `notify${Date.now().toString(36)}`;
+  for (const page of [alice, bob]) {
+    await page.goto(`/r/${room}`);
+    await connected(page);
+  }
+  const shown = () => alice.evaluate(() => (window as unknown as { shown: string[] }).shown);
+  await say(bob, `@${aliceName} seen while looking`);
+  await expect(alice.locator(".line.mention")).toHaveCount(1);
+  await alice.evaluate(() => (window as unknown as { hide: (v: boolean) => void }).hide(true));
+  await say(bob, "no name in this one");
+  await say(bob, `@${aliceName} are you there?`);
+  await expect.poll(shown).toEqual([`${bobName} mentioned you: @${aliceName} are you there?`]);
+  await alice.evaluate(() => (window as unknown as { hide: (v: boolean) => void }).hide(false));
+  await aliceContext.close();
+  await bobContext.close();
+});

@@ -277,7 +277,39 @@ async fn changes_are_trimmed_with_the_history(backend: Box<dyn Backend>) {
     assert_eq!(late.expect("revise"), Changed::NoSuchMessage);
 }
 
+async fn a_fresh_join_counts_messages_not_changes(backend: Box<dyn Backend>) {
+    let broker = backend.broker(500).await;
+    let general = room("general");
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            broker.append(&general, draft("alice", &format!("m{i}"), &format!("m{i}"))).await.expect("append").id(),
+        );
+    }
+    for (n, user) in ["bob", "carol", "dave"].into_iter().enumerate() {
+        let react = change(user, &format!("r{n}"), ids[5], ChangeOp::React("👍".into()));
+        broker.revise(&general, react).await.expect("react");
+    }
+    broker.revise(&general, change("alice", "e", ids[4], ChangeOp::Edit("m4!".into()))).await.expect("edit");
+    let recent = broker.recent(&general, 3).await.expect("recent");
+    let texts: Vec<&str> = recent.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["m3", "m4!", "m5"], "three messages, whatever the changes after them");
+    assert_eq!(recent.messages[2].reactions["👍"].len(), 3);
+    assert_eq!(recent.revisions.len(), 4);
+    // However many changes pile up after the last message, a join still shows the messages.
+    for n in 0..150 {
+        let react =
+            change("bob", &format!("x{n}"), ids[5], ChangeOp::React(if n % 2 == 0 { "🎉" } else { "😮" }.into()));
+        broker.revise(&general, react).await.expect("react");
+    }
+    let recent = broker.recent(&general, 3).await.expect("recent");
+    let texts: Vec<&str> = recent.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["m3", "m4!", "m5"]);
+    assert_eq!(recent.messages[2].reactions.len(), 3, "👍, 🎉 and 😮");
+}
+
 contract_tests!([memory, redis, cluster]:
+    a_fresh_join_counts_messages_not_changes,
     changes_are_authorized_applied_once_and_delivered_in_order,
     a_deleted_message_leaves_no_text_in_storage,
     changes_are_trimmed_with_the_history,

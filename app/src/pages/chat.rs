@@ -221,7 +221,7 @@ fn NotifyButton() -> impl IntoView {
     };
     view! {
         <Show when=move || !asked.get()>
-            <button type="button" id="notify" class="retry" on:click=ask>"notify me of mentions"</button>
+            <button type="button" id="notify" class="notify" on:click=ask>"notify me of mentions"</button>
         </Show>
     }
 }

@@ -67,14 +67,25 @@ impl Log {
         }
     }
 
-    /// The entries after `after` (all with `None`), the last `limit` of them or the first.
+    /// The first `limit` entries after `after`, or with `None` the newest entries down to the
+    /// oldest of the last `limit` messages (as the Redis script reads them).
     fn read(&self, room: &RoomName, after: Option<MessageId>, limit: usize) -> Replay {
-        let newer = self.entries.iter().filter(|e| after.is_none_or(|after| e.id() > after));
         let picked: Vec<&Entry> = match after {
-            Some(_) => newer.take(limit).collect(),
+            Some(after) => self.entries.iter().filter(|e| e.id() > after).take(limit).collect(),
             None => {
-                let all: Vec<&Entry> = newer.collect();
-                all[all.len().saturating_sub(limit)..].to_vec()
+                let mut messages = 0;
+                let mut picked: Vec<&Entry> = self
+                    .entries
+                    .iter()
+                    .rev()
+                    .take_while(|e| {
+                        let message = matches!(e, Entry::Message(_));
+                        messages += usize::from(message);
+                        !message || messages <= limit
+                    })
+                    .collect();
+                picked.reverse();
+                picked
             }
         };
         let mut replay = Replay { upto: picked.last().map(|e| e.id()), ..Replay::default() };

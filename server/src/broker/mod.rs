@@ -217,7 +217,7 @@ pub trait Broker: Send + Sync + 'static {
     /// The current state of those of `ids` that were ever changed.
     async fn revisions(&self, room: &RoomName, ids: &[MessageId]) -> Result<Vec<Revision>, BrokerError>;
 
-    /// The last `limit` entries of a room (messages and changes), oldest first.
+    /// The last `limit` messages of a room, oldest first, with the changes among and after them.
     async fn recent(&self, room: &RoomName, limit: usize) -> Result<Replay, BrokerError>;
 
     /// Every retained entry after `after` (at most `limit`), and the range trimmed away, if any.

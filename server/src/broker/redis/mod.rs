@@ -272,6 +272,7 @@ impl Broker for RedisBroker {
             .key(self.keys.log(room))
             .key(self.keys.states(room))
             .arg(limit.max(1))
+            .arg(limit.max(1).saturating_mul(2).max(64))
             .invoke_async(&mut conn)
             .await?;
         newest_first.reverse();

@@ -111,10 +111,32 @@ local trimmed = redis.call('GET', KEYS[2]) or '0-0'
 return {entries, trimmed, states(entries, KEYS[3])}
 "#;
 
-/// KEYS: stream, states. ARGV: count. Newest first.
+/// KEYS: stream, states. ARGV: messages wanted, entries per read. Newest first: the newest
+/// entries down to the oldest of the last `ARGV[1]` messages, read in chunks (changes in
+/// between count for nothing, so a burst of reactions does not shorten a room's history; the
+/// stream's cap bounds the reading).
 const RECENT: &str = r#"
-local entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[1])
-return {entries, states(entries, KEYS[2])}
+local wanted = tonumber(ARGV[1])
+local chunk = tonumber(ARGV[2])
+local kept, messages, from = {}, 0, '+'
+while true do
+  local entries = redis.call('XREVRANGE', KEYS[1], from, '-', 'COUNT', chunk)
+  for _, entry in ipairs(entries) do
+    local change = false
+    local fields = entry[2]
+    for j = 1, #fields, 2 do
+      if fields[j] == 'op' then change = true end
+    end
+    if not change then
+      if messages == wanted then return {kept, states(kept, KEYS[2])} end
+      messages = messages + 1
+    end
+    kept[#kept + 1] = entry
+  end
+  if #entries < chunk then break end
+  from = '(' .. entries[#entries][1]
+end
+return {kept, states(kept, KEYS[2])}
 "#;
 
 /// The script that stores a message.
@@ -132,7 +154,7 @@ pub fn since() -> redis::Script {
     redis::Script::new(&format!("{STATES}{SINCE}"))
 }
 
-/// The script that reads the newest entries.
+/// The script that reads the newest messages and the changes among them.
 pub fn recent() -> redis::Script {
     redis::Script::new(&format!("{STATES}{RECENT}"))
 }
