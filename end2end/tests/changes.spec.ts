@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { newPinnedPage, register, say, uniqueUser } from "./helpers";
+import { instancePid, newPinnedPage, register, say, uniqueUser, waitAllReady } from "./helpers";
 
 async function connected(page: Page): Promise<void> {
   await expect(page.locator("#connection")).toHaveText(/^connected to /);
@@ -141,6 +141,43 @@ test("a mention raises a browser notification while the tab is hidden, and only 
   await say(bob, `@${aliceName} are you there?`);
   await expect.poll(shown).toEqual([`${bobName} mentioned you: @${aliceName} are you there?`]);
   await alice.evaluate(() => (window as unknown as { hide: (v: boolean) => void }).hide(false));
+  await aliceContext.close();
+  await bobContext.close();
+});
+
+test("a reaction made while the page's instance hangs is applied once after the reconnect", async ({ browser, baseURL }) => {
+  const [aliceContext, alice] = await newPinnedPage(browser, baseURL!, 1);
+  const [bobContext, bob] = await newPinnedPage(browser, baseURL!, 2);
+  const [aliceName, bobName] = [uniqueUser("alice"), uniqueUser("bob")];
+  await register(alice, aliceName);
+  await register(bob, bobName);
+  const room = `hang${Date.now().toString(36)}`;
+  for (const page of [alice, bob]) {
+    await page.goto(`/r/${room}`);
+    await connected(page);
+  }
+  await say(bob, "react to this");
+  await expect(line(alice, "react to this")).toHaveCount(1);
+  // Alice's instance stops answering: her page still thinks it is connected, so the reaction
+  // goes into a socket nobody reads. The page keeps it and sends it again after reconnecting.
+  const pid = instancePid(1);
+  process.kill(pid, "SIGSTOP");
+  try {
+    await line(alice, "react to this").locator("button.react-open").click();
+    await line(alice, "react to this").locator(".picker button.pick", { hasText: "🎉" }).click();
+    await expect(alice.locator("#socket-instance")).not.toHaveText("app-1", { timeout: 30_000 });
+    await connected(alice);
+    const chip = line(bob, "react to this").locator("button.reaction");
+    await expect(chip).toHaveText("🎉 1", { timeout: 20_000 });
+    await expect(chip).toHaveAttribute("title", aliceName);
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+  // The instance comes back and reads what was sent to it: the reaction is still counted once.
+  await waitAllReady();
+  await bob.reload();
+  await connected(bob);
+  await expect(line(bob, "react to this").locator("button.reaction")).toHaveText("🎉 1");
   await aliceContext.close();
   await bobContext.close();
 });

@@ -21,6 +21,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::ConnectionState;
+use super::held::Held;
 use super::link::{Link, Phase};
 use super::outbox::{Outbox, Pending};
 use super::session::Session;
@@ -38,7 +39,8 @@ pub enum Command {
     Typing(String),
     /// Change the user's display name.
     Rename(String),
-    /// Send this frame as it is (room management: create, invite, remove, block, directory).
+    /// Send this frame as it is (room management: create, invite, remove, block, directory;
+    /// a change to a message, which is also kept until the server answers it).
     Frame(protocol::ClientFrame),
     /// Skip the rest of the backoff wait.
     RetryNow,
@@ -77,12 +79,12 @@ pub(super) enum End {
 
 async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
     let mut link = Link::default();
-    // Rooms left while the page could not send, left after the next `welcome`.
-    let mut leaving: Vec<String> = Vec::new();
+    // Rooms left while the page could not send, and changes not answered yet: after `welcome`.
+    let mut held = Held::default();
     loop {
         match link.phase() {
             Phase::Waiting(pause) => {
-                if !wait(pause, &chat, &mut commands, &outbox, &mut leaving).await {
+                if !wait(pause, &chat, &mut commands, &outbox, &mut held).await {
                     return;
                 }
                 link.waited();
@@ -97,7 +99,7 @@ async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: Unboun
                 chat.state.set(ConnectionState::Connecting);
                 if let Ok(socket) = WebSocket::open(&socket_url()) {
                     link.opened();
-                    match Session::new(&chat, &me, &outbox, &mut link, &mut leaving).run(socket, &mut commands).await {
+                    match Session::new(&chat, &me, &outbox, &mut link, &mut held).run(socket, &mut commands).await {
                         End::Stop => return,
                         End::LoggedOut(reason) => return go_to_login(&reason),
                         End::Closed => {}
@@ -115,7 +117,7 @@ async fn wait(
     chat: &ChatHandles,
     commands: &mut UnboundedReceiver<Command>,
     outbox: &Outbox,
-    leaving: &mut Vec<String>,
+    held: &mut Held,
 ) -> bool {
     let deadline = js_sys::Date::now() + pause.as_secs_f64() * 1000.0;
     loop {
@@ -138,10 +140,14 @@ async fn wait(
                 Some(Command::Send(pending)) => {
                     outbox.push(pending);
                 }
-                // Joins are replayed from the room list after `welcome`; leaves are kept for then;
-                // room management asked for while away is dropped (the user sees no answer).
-                Some(Command::Join(_) | Command::Typing(_) | Command::Rename(_) | Command::Frame(_)) => {}
-                Some(Command::Leave(room)) => leaving.push(room),
+                // Joins are replayed from the room list after `welcome`; leaves and changes to
+                // messages are kept for then; room management asked for while away is dropped
+                // (the user sees no answer).
+                Some(Command::Frame(frame)) => {
+                    held.keep_change(&frame);
+                }
+                Some(Command::Join(_) | Command::Typing(_) | Command::Rename(_)) => {}
+                Some(Command::Leave(room)) => held.leave(room),
             },
         }
     }

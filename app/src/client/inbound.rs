@@ -107,9 +107,10 @@ impl Page<'_> {
 pub enum FollowUp<'f> {
     /// Nothing.
     Nothing,
-    /// The outbox entry with this client id is done with: acknowledged, or refused for good.
+    /// The outbox entry (or held change) with this client id is done with: acknowledged, or
+    /// refused for good.
     Forget(&'f str),
-    /// The server could not store this send now: send it again on the next tick.
+    /// The server could not store this send (or make this change) now: send it again on the next tick.
     Retry(&'f str),
     /// A room came onto the user's list from elsewhere: join it.
     Join(&'f str),
@@ -170,7 +171,8 @@ pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerF
         }
         ServerFrame::Ack { client_id, .. } => {
             let Some(pending) = page.pending(client_id) else {
-                return FollowUp::Nothing;
+                // A change to a message (or an ack that came twice): done with it.
+                return FollowUp::Forget(client_id);
             };
             log_frame(parts, &pending.room, page, frame);
             return FollowUp::Forget(client_id);
@@ -366,13 +368,8 @@ fn on_error<'f>(
 ) -> FollowUp<'f> {
     let client_id = client_id.as_deref();
     let retryable = code.is_retryable();
-    let pending = client_id.and_then(|id| page.pending(id));
-    let room = pending.map_or(page.current, |pending| pending.room.as_str());
-    // A client id outside the outbox is a change (edit, deletion, reaction): it is not kept
-    // for a retry, so the words must not promise one.
-    let change = client_id.is_some() && pending.is_none();
-    let message =
-        if change && retryable { "That change could not be made right now; please try again." } else { message };
+    // A client id outside the outbox is a change to a message: said in the room on screen.
+    let room = client_id.and_then(|id| page.pending(id)).map_or(page.current, |pending| pending.room.as_str());
     parts.edit_log(room, |log| {
         if let Some(client_id) = client_id.filter(|_| !retryable) {
             log.drop_pending(client_id);
@@ -381,7 +378,7 @@ fn on_error<'f>(
         true
     });
     match client_id {
-        Some(client_id) if retryable && !change => FollowUp::Retry(client_id),
+        Some(client_id) if retryable => FollowUp::Retry(client_id),
         Some(client_id) => FollowUp::Forget(client_id),
         None => FollowUp::Nothing,
     }

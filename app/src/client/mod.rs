@@ -3,7 +3,8 @@
 //! The client's decisions are pure and compiled everywhere, so they are
 //! unit-tested on the host: [`inbound`] (what each server frame changes in the
 //! page), [`link`] (the connection's phases and the reconnect schedule),
-//! [`rejoin`] (the frames that rejoin a user's rooms), [`read_reports`] (how far the
+//! [`rejoin`] (the frames that rejoin a user's rooms), [`held`] (leaves and changes
+//! waiting for the server), [`read_reports`] (how far the
 //! user read, coalesced) and [`outbox`] (the unacknowledged messages; its storage is
 //! the browser's). In the browser only:
 //! [`connection`] keeps the page connected, driving the link, with one
@@ -12,6 +13,7 @@
 
 #[cfg(feature = "hydrate")]
 pub mod connection;
+pub mod held;
 pub mod inbound;
 pub mod link;
 pub mod outbox;

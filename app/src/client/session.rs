@@ -26,6 +26,7 @@ use protocol::{CLOSE_LOGGED_OUT, ClientFrame, MAX_REFRESH_IDS, RoomJoin, ServerF
 
 use super::ConnectionState;
 use super::connection::{Command, End};
+use super::held::{Held, change_id};
 use super::inbound::{self, FollowUp, Page, TYPING_SHOWN_MS};
 use super::link::Link;
 use super::outbox::{Outbox, Pending};
@@ -64,8 +65,8 @@ pub(super) struct Session<'a> {
     me: &'a str,
     outbox: &'a Outbox,
     link: &'a mut Link,
-    /// Rooms the user left while the page could not send: left after the next `welcome`.
-    leaving: &'a mut Vec<String>,
+    /// Rooms the user left while the page could not send, and changes not answered yet.
+    held: &'a mut Held,
     /// Sends the server could not store (its Redis was away): retried on the next tick.
     retry: Vec<String>,
     /// Ticks since the server's last frame.
@@ -79,9 +80,9 @@ impl<'a> Session<'a> {
         me: &'a str,
         outbox: &'a Outbox,
         link: &'a mut Link,
-        leaving: &'a mut Vec<String>,
+        held: &'a mut Held,
     ) -> Self {
-        Self { chat, me, outbox, link, leaving, retry: Vec::new(), silent_ticks: 0 }
+        Self { chat, me, outbox, link, held, retry: Vec::new(), silent_ticks: 0 }
     }
 
     /// Runs the socket until it ends.
@@ -124,15 +125,18 @@ impl<'a> Session<'a> {
             Command::Leave(room) => ClientFrame::Leave { room },
             Command::Typing(room) => ClientFrame::Typing { room },
             Command::Rename(name) => ClientFrame::Rename { name },
-            Command::Frame(frame) => frame,
+            Command::Frame(frame) => {
+                self.held.keep_change(&frame);
+                frame
+            }
         };
         if self.link.can_send() {
             return Step::Send(vec![frame]);
         }
-        // Until `welcome` (and after `move`) the frame waits: the outbox and the room list are
-        // replayed after the next `welcome`, and a leave is kept for then.
+        // Until `welcome` (and after `move`) the frame waits: the outbox, the room list and
+        // the held changes are replayed after the next `welcome`, and a leave is kept for then.
         if let ClientFrame::Leave { room } = frame {
-            self.leaving.push(room);
+            self.held.leave(room);
         }
         Step::Send(Vec::new())
     }
@@ -149,6 +153,9 @@ impl<'a> Session<'a> {
         let mut frames = vec![ClientFrame::Ping];
         frames.extend(self.chat.reads.try_update_value(|reads| reads.due(js_sys::Date::now())).unwrap_or_default());
         frames.extend(self.outbox.entries().iter().filter(|p| self.retry.contains(&p.client_id)).map(send_frame));
+        let changes =
+            self.held.changes().iter().filter(|f| change_id(f).is_some_and(|id| self.retry.iter().any(|r| r == id)));
+        frames.extend(changes.cloned());
         self.retry.clear();
         Step::Send(frames)
     }
@@ -197,7 +204,7 @@ impl<'a> Session<'a> {
         let outbox = self.outbox.entries();
         let current = self.chat.current.get_untracked();
         let now_ms = js_sys::Date::now();
-        let page = Page { me: self.me, current: &current, now_ms, outbox: &outbox, leaving: self.leaving.as_slice() };
+        let page = Page { me: self.me, current: &current, now_ms, outbox: &outbox, leaving: self.held.leaving() };
         let mut chat = *self.chat;
         let follow_up = inbound::apply(&mut chat, &page, frame);
         if let ServerFrame::History { room, more: false, .. } = frame
@@ -220,7 +227,10 @@ impl<'a> Session<'a> {
         }
         match follow_up {
             FollowUp::Nothing => {}
-            FollowUp::Forget(client_id) => self.outbox.remove(client_id),
+            FollowUp::Forget(client_id) => {
+                self.outbox.remove(client_id);
+                self.held.settled(client_id);
+            }
             FollowUp::Retry(client_id) => self.retry.push(client_id.to_owned()),
             FollowUp::TypingShown { room, user } => expire_typing_later(chat, room.to_owned(), user.to_owned()),
             FollowUp::Join(room) => answer.push(ClientFrame::Join { room: room.to_owned(), since: chat.last_id(room) }),
@@ -235,15 +245,16 @@ impl<'a> Session<'a> {
     }
 
     /// After `welcome`: rejoins the user's rooms (from any device, the one on screen, any
-    /// joined meanwhile), then sends the leaves asked for while away and every
-    /// unacknowledged message.
+    /// joined meanwhile), then sends the leaves asked for while away, every unacknowledged
+    /// message and every unanswered change.
     fn rejoin(&mut self) -> Vec<ClientFrame> {
         let chat = self.chat;
         let joins =
             chat.rooms.get_untracked().into_iter().map(|room| RoomJoin { since: chat.last_id(&room), room }).collect();
         let mut frames = join_frames(joins, FRAME_BUDGET_BYTES);
-        frames.extend(self.leaving.drain(..).map(|room| ClientFrame::Leave { room }));
+        frames.extend(self.held.take_leaves().into_iter().map(|room| ClientFrame::Leave { room }));
         frames.extend(self.outbox.entries().iter().map(send_frame));
+        frames.extend(self.held.changes().iter().cloned());
         frames
     }
 }

@@ -231,7 +231,7 @@ fn an_ack_confirms_the_pending_message_and_empties_its_outbox_entry() {
     echo.client_id = Some("c1".into());
     page.apply(&ServerFrame::Message(echo));
     let stray = ServerFrame::Ack { client_id: "c9".into(), id: mid("10-0") };
-    assert_eq!(page.apply(&stray), FollowUp::Nothing);
+    assert_eq!(page.apply(&stray), FollowUp::Forget("c9"), "forgetting what is not held changes nothing");
     assert_eq!(page.lines("r"), ["alice: hello"]);
     assert!(page.take_changes().is_empty(), "nothing re-renders");
 }
@@ -328,13 +328,15 @@ fn a_refused_send_leaves_the_transcript_and_the_outbox() {
 }
 
 #[test]
-fn a_change_the_server_could_not_make_is_not_promised_a_retry() {
+fn a_change_is_retried_or_forgotten_as_a_send_is() {
     let mut page = Fixture::new();
-    let frame = error(ErrorCode::Unavailable, "it will be retried", Some("edit-1"));
-    assert_eq!(page.apply(&frame), FollowUp::Forget("edit-1"), "not kept for a retry");
-    assert_eq!(page.lines("general"), ["⚠ That change could not be made right now; please try again."]);
+    let frame = error(ErrorCode::Unavailable, "not now", Some("edit-1"));
+    assert_eq!(page.apply(&frame), FollowUp::Retry("edit-1"));
+    assert_eq!(page.lines("general"), ["⚠ not now"], "said in the room on screen");
     let frame = error(ErrorCode::NotAllowed, "only its author can edit or delete a message", Some("edit-2"));
-    assert_eq!(page.apply(&frame), FollowUp::Forget("edit-2"), "forgetting an id not in the outbox is a no-op");
+    assert_eq!(page.apply(&frame), FollowUp::Forget("edit-2"));
+    let ack = ServerFrame::Ack { client_id: "edit-1".into(), id: "9-0".parse().expect("an id") };
+    assert_eq!(page.apply(&ack), FollowUp::Forget("edit-1"), "answered: no longer held");
 }
 
 #[test]
