@@ -373,9 +373,11 @@ impl Browser {
     /// A browser with an empty cookie jar.
     pub fn new() -> Self {
         let jar = Arc::new(Jar::default());
+        // A request that never ends fails the test with a reason instead of stalling the suite.
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(PATIENCE.max(Duration::from_secs(60)))
             .build()
             .expect("http client");
         Self { jar, http }
