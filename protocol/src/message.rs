@@ -143,7 +143,8 @@ pub fn mentions(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn is_false(value: &bool) -> bool {
+/// Whether a flag is unset (serde skips writing it).
+pub(crate) fn is_false(value: &bool) -> bool {
     !*value
 }
 
