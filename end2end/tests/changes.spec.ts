@@ -9,17 +9,23 @@ function line(page: Page, text: string) {
   return page.locator(".transcript .line", { hasText: text });
 }
 
-test("edits, deletions and reactions are seen on another instance at once and after a refresh", async ({ browser, baseURL }) => {
-  const [aliceContext, alice] = await newPinnedPage(browser, baseURL!, 1);
-  const [bobContext, bob] = await newPinnedPage(browser, baseURL!, 2, { viewport: { width: 390, height: 800 } });
+/** Registers a new Alice and Bob on their pages and opens a fresh room `<prefix>…` on both. */
+async function twoInARoom(alice: Page, bob: Page, prefix: string): Promise<[string, string, string]> {
   const [aliceName, bobName] = [uniqueUser("alice"), uniqueUser("bob")];
   await register(alice, aliceName);
   await register(bob, bobName);
-  const room = `changes${Date.now().toString(36)}`;
+  const room = `${prefix}${Date.now().toString(36)}`;
   for (const page of [alice, bob]) {
     await page.goto(`/r/${room}`);
     await connected(page);
   }
+  return [aliceName, bobName, room];
+}
+
+test("edits, deletions and reactions are seen on another instance at once and after a refresh", async ({ browser, baseURL }) => {
+  const [aliceContext, alice] = await newPinnedPage(browser, baseURL!, 1);
+  const [bobContext, bob] = await newPinnedPage(browser, baseURL!, 2, { viewport: { width: 390, height: 800 } });
+  const [aliceName, bobName, room] = await twoInARoom(alice, bob, "changes");
   await expect(alice.locator("#socket-instance")).toHaveText("app-1");
   await expect(bob.locator("#socket-instance")).toHaveText("app-2");
   await say(alice, "helo wrold");
@@ -73,14 +79,7 @@ test("edits, deletions and reactions are seen on another instance at once and af
 test("a mention is highlighted and counted apart in the room list", async ({ browser, baseURL }) => {
   const [aliceContext, alice] = await newPinnedPage(browser, baseURL!, 1);
   const [bobContext, bob] = await newPinnedPage(browser, baseURL!, 2);
-  const [aliceName, bobName] = [uniqueUser("alice"), uniqueUser("bob")];
-  await register(alice, aliceName);
-  await register(bob, bobName);
-  const room = `mentions${Date.now().toString(36)}`;
-  for (const page of [bob, alice]) {
-    await page.goto(`/r/${room}`);
-    await connected(page);
-  }
+  const [aliceName, bobName, room] = await twoInARoom(alice, bob, "mentions");
   // Alice looks at another room; Bob writes twice in this one, naming her once.
   await alice.locator('.room-entry[data-room="general"] a').click();
   await expect(alice.locator("#room-title")).toContainText("general");
@@ -125,14 +124,7 @@ test("a mention raises a browser notification while the tab is hidden, and only 
     }
     Object.assign(window, { Notification: RecordedNotification });
   });
-  const [aliceName, bobName] = [uniqueUser("alice"), uniqueUser("bob")];
-  await register(alice, aliceName);
-  await register(bob, bobName);
-  const room = `notify${Date.now().toString(36)}`;
-  for (const page of [alice, bob]) {
-    await page.goto(`/r/${room}`);
-    await connected(page);
-  }
+  const [aliceName, bobName, room] = await twoInARoom(alice, bob, "notify");
   const shown = () => alice.evaluate(() => (window as unknown as { shown: string[] }).shown);
   await say(bob, `@${aliceName} seen while looking`);
   await expect(alice.locator(".line.mention")).toHaveCount(1);
@@ -148,14 +140,7 @@ test("a mention raises a browser notification while the tab is hidden, and only 
 test("a reaction made while the page's instance hangs is applied once after the reconnect", async ({ browser, baseURL }) => {
   const [aliceContext, alice] = await newPinnedPage(browser, baseURL!, 1);
   const [bobContext, bob] = await newPinnedPage(browser, baseURL!, 2);
-  const [aliceName, bobName] = [uniqueUser("alice"), uniqueUser("bob")];
-  await register(alice, aliceName);
-  await register(bob, bobName);
-  const room = `hang${Date.now().toString(36)}`;
-  for (const page of [alice, bob]) {
-    await page.goto(`/r/${room}`);
-    await connected(page);
-  }
+  const [aliceName, bobName, room] = await twoInARoom(alice, bob, "hang");
   await say(bob, "react to this");
   await expect(line(alice, "react to this")).toHaveCount(1);
   // Alice's instance stops answering: her page still thinks it is connected, so the reaction
