@@ -8,7 +8,7 @@
 //! [`session`], [`presence`], [`ratelimit`], [`signals`] (instance-wide
 //! orders) —, the chat domain [`chat`] and [`auth`], the application
 //! [`services`] both transports call, the transports [`ws`] (the websocket
-//! gateway) and [`routes`], and [`serve`] (the connection loop), [`state`],
+//! gateway), [`stream`] (its HTTP fallback, the same gateway) and [`routes`], and [`serve`] (the connection loop), [`state`],
 //! [`drain`], [`telemetry`].
 #![warn(missing_docs)]
 
@@ -29,6 +29,7 @@ pub mod services;
 pub mod session;
 pub mod signals;
 pub mod state;
+pub mod stream;
 pub mod telemetry;
 pub mod ws;
 
@@ -48,6 +49,7 @@ use crate::chat::{ChatService, ChatSettings};
 use crate::config::Config;
 use crate::drain::Drain;
 use crate::state::AppState;
+use crate::stream::table::StreamTable;
 use crate::ws::origin::OriginPolicy;
 use crate::ws::registry::SocketRegistry;
 
@@ -141,6 +143,7 @@ impl Server {
         let state = AppState::new(state::Shared {
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
             sockets: SocketRegistry::new(config.max_sockets_per_user),
+            streams: StreamTable::default(),
             limits: config.limits(),
             memberships: services.chat.local_memberships(),
             config: Arc::new(config),

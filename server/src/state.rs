@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::drain::Drain;
 use crate::presence::LocalMemberships;
 use crate::ratelimit::Limits;
+use crate::stream::table::StreamTable;
 use crate::ws::origin::OriginPolicy;
 use crate::ws::registry::SocketRegistry;
 
@@ -53,8 +54,10 @@ pub struct Shared {
     pub origins: Arc<OriginPolicy>,
     /// The graceful drain; every socket task watches it.
     pub drain: Drain,
-    /// The open websockets, by user.
+    /// The open websockets and fallback streams, by user.
     pub sockets: SocketRegistry,
+    /// The fallback streams this instance holds, by id.
+    pub streams: StreamTable,
     /// The rate-limit policy.
     pub limits: Limits,
     /// This instance's room memberships (re-entered if a Redis outage let them be reaped).

@@ -21,6 +21,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::state::AppState;
+use crate::ws::origin::OriginPolicy;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
@@ -44,17 +45,20 @@ pub fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
 
 /// Refuses cross-site calls to `/api/…` (server functions).
 pub async fn same_origin_api(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path().starts_with("/api/") {
-        let headers = request.headers();
-        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none");
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-        if cross_site || !state.origins.admits(origin, host) {
-            return (StatusCode::FORBIDDEN, "cross-site requests are refused").into_response();
-        }
+    if request.uri().path().starts_with("/api/") && cross_site(request.headers(), &state.origins) {
+        return (StatusCode::FORBIDDEN, "cross-site requests are refused").into_response();
     }
     next.run(request).await
+}
+
+/// Whether a request comes from another site: its `Sec-Fetch-Site` says so, or its `Origin`
+/// is neither the page's own nor an allowed one.
+pub fn cross_site(headers: &HeaderMap, origins: &OriginPolicy) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none");
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    cross_site || !origins.admits(origin, host)
 }
 
 const UNAVAILABLE: &str = r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Switchboard is unavailable</title>

@@ -18,9 +18,10 @@ pub mod session_renewal;
 
 use app::{App, shell};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -31,7 +32,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::state::AppState;
 use crate::telemetry::http::{REQUEST_ID, drop_implausible_request_id, page_metrics, request_span, scrape};
-use crate::ws;
+use crate::{stream, ws};
 
 /// The instance's router, ready to serve.
 pub fn router(state: AppState) -> Router {
@@ -53,8 +54,11 @@ pub fn router(state: AppState) -> Router {
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     let site = ServeDir::new(format!("{}/{}", leptos.site_root, leptos.site_pkg_dir)).precompressed_gzip();
+    let post_limit = state.config.max_frame_bytes.saturating_mul(stream::FRAMES_PER_POST);
     let pages = Router::new()
         .route("/ws", get(ws::upgrade))
+        .route("/stream", get(stream::open))
+        .route("/stream/{id}", post(stream::post).layer(DefaultBodyLimit::max(post_limit)))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .leptos_routes_with_context(&state, routes, context.clone(), {

@@ -59,6 +59,18 @@ pub enum Signal {
         /// Who took them out (the user themselves when they left).
         by: String,
     },
+    /// Frames a fallback `POST` carried to a stream held by another instance
+    /// ([`crate::stream`]); only `instance` acts on them.
+    Frames {
+        /// The instance holding the stream.
+        instance: String,
+        /// The stream's id.
+        stream: String,
+        /// The login the `POST` came with (the holder checks it is the stream's).
+        login: String,
+        /// The frames, in order.
+        frames: Vec<String>,
+    },
     /// A user's read position in a room moved: their sockets show it.
     Read {
         /// The user (as their sessions name them).

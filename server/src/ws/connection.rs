@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures::StreamExt;
-use futures::stream::{SplitSink, SplitStream};
+use futures::stream::Stream;
+use futures::{Sink, StreamExt};
 use protocol::{
     CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ClientFrame, ErrorCode,
     PROTOCOL_VERSION, RoomName, ServerFrame,
@@ -85,14 +85,15 @@ struct Connection {
     order: SendOrder,
 }
 
-/// Runs the reader loop of one socket, then ends its rooms and its writer.
-async fn serve(
-    sink: SplitSink<WebSocket, Message>,
-    mut stream: SplitStream<WebSocket>,
-    login: SocketLogin,
-    registration: Registration,
-    state: AppState,
-) {
+/// Runs the reader loop of one connection, then ends its rooms and its writer: the one
+/// gateway of both transports. A websocket's halves come from [`run`]; the HTTP fallback
+/// ([`crate::stream`]) passes a sink that turns messages into server-sent events and a
+/// stream of the frames its `POST`s carried.
+pub async fn serve<S, R>(sink: S, mut stream: R, login: SocketLogin, registration: Registration, state: AppState)
+where
+    S: Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     let config = &state.config;
     let closer = Arc::new(Closer::default());
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));

@@ -52,6 +52,12 @@ fn carry_out(state: &AppState, signal: Signal) {
                 state.sockets.notify(&user, &Notice::Read { room, id });
             }
         }
+        Signal::Frames { instance, stream, login, frames } if instance == state.instance => {
+            if let Err(refused) = state.streams.deliver(&stream, &login, frames) {
+                tracing::debug!(?refused, "frames for a stream that cannot take them");
+            }
+        }
+        Signal::Frames { .. } => {}
         Signal::RoomRemoved { user, room, by } => {
             if let Ok(room) = RoomName::parse(&room) {
                 let told = state.sockets.notify(&user, &Notice::RoomRemoved { room, by });

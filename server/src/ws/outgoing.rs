@@ -19,9 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::SinkExt;
-use futures::stream::SplitSink;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt};
 use protocol::{CLOSE_TOO_SLOW, ServerFrame};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -170,9 +169,14 @@ impl Outgoing {
     }
 }
 
-/// Writes queued frames to the socket until the connection closes; then the frames already
-/// queued (acks, errors) and one close frame, within a short deadline.
-pub async fn write(mut sink: SplitSink<WebSocket, Message>, writer: Writer) {
+/// Writes queued frames to the client until the connection closes; then the frames already
+/// queued (acks, errors) and one close frame, within a short deadline. The sink is a
+/// websocket's, or a fallback stream's ([`crate::stream`]), which turns the same messages into
+/// server-sent events.
+pub async fn write<S>(mut sink: S, writer: Writer)
+where
+    S: Sink<Message, Error = axum::Error> + Unpin,
+{
     let Writer { mut queue, backlog, closer, deadline } = writer;
     loop {
         let text = tokio::select! {

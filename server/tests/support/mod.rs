@@ -46,6 +46,7 @@ where
 }
 
 mod cluster;
+pub mod events;
 mod socket;
 
 #[allow(unused_imports)] // each test crate uses part of the harness
