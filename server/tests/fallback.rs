@@ -10,7 +10,8 @@ mod support;
 
 use protocol::{CLOSE_LOGGED_OUT, CLOSE_SERVICE_RESTART, ChatMessage, ClientFrame, ErrorCode, ServerFrame};
 use support::events::{Events, post_raw};
-use support::{Browser, Instance, PASSWORD, Pair, Socket, chatter};
+use support::{Browser, Instance, PASSWORD, Pair, RedisServer, Socket, chatter, tuned};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Registers `name` on `instance` and opens a stream there; waits for its `welcome`.
 async fn streamer(instance: &Instance, name: &str) -> (Browser, Events) {
@@ -144,6 +145,80 @@ async fn a_client_that_lies_is_refused_and_touches_no_stream(pair: Pair) {
     assert!(matches!(first, ServerFrame::Error { code: ErrorCode::BadFrame, .. }), "got {first:?}");
     alice.post(&[ClientFrame::Ping]).await;
     alice.expect(|f| matches!(f, ServerFrame::Pong).then_some(())).await;
+}
+
+/// A stream whose client stops reading is cut like a slow socket (4008): the close is the last
+/// event it finds when it reads again.
+#[tokio::test]
+async fn a_stream_nobody_reads_is_cut_as_too_slow() {
+    let redis = RedisServer::start().await;
+    let a = tuned(&redis, "app-a", |config| {
+        config.socket_queue_bytes = 16 * 1024;
+        config.sends_per_10s = 1_000;
+    })
+    .await;
+    let (_bob, mut bob_ws) = chatter(&a, "bob").await;
+    let alice = Browser::new();
+    assert!(alice.register(&a, "alice", PASSWORD).await.is_success());
+    let cookie = alice.cookie(&a).expect("a session");
+    // A client on a slow link: a tiny receive buffer, and it stops reading after the stream's name.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    let mut tcp = socket.connect(a.addr).await.expect("connect");
+    let request = format!("GET /stream HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n", a.addr);
+    tcp.write_all(request.as_bytes()).await.expect("request");
+    let mut seen = Vec::new();
+    let id = loop {
+        let mut chunk = [0_u8; 1024];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut chunk));
+        let read = read.await.expect("the stream's name in time").expect("read");
+        assert!(read > 0, "the stream answered");
+        seen.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some(id) = text.split("event: stream\ndata: ").nth(1).and_then(|rest| rest.split('\n').next())
+            && rest_complete(&text)
+        {
+            break id.to_owned();
+        }
+    };
+    let join = join().encode();
+    let http = reqwest::Client::new();
+    assert_eq!(post_raw(&http, &a, &id, &cookie, &a.url(), join).await, 204);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let text = "z".repeat(1_000);
+    for n in 0..400 {
+        bob_ws.send(&send(&format!("b{n}"), &text)).await;
+    }
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while a.open_sockets() > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .is_ok(),
+        "the server cut the stream"
+    );
+    // Reading again, the client finds what was queued, then the close (each event is a chunk).
+    let reading = async {
+        let mut chunk = vec![0_u8; 64 * 1024];
+        while !String::from_utf8_lossy(&seen).split("event: close\n").nth(1).is_some_and(|c| c.contains("\n\n")) {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => seen.extend_from_slice(&chunk[..read]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), reading).await.expect("the close in time");
+    let all = String::from_utf8_lossy(&seen);
+    let close = all.split("event: close\n").nth(1).expect("a close event at the end");
+    assert!(close.contains("\"code\":4008"), "too slow: {close:.200}");
+    assert!(all.matches("event: message").count() < 400, "cut before everything was queued");
+}
+
+/// Whether the stream's first event has fully arrived.
+fn rest_complete(text: &str) -> bool {
+    text.split("event: stream").nth(1).is_some_and(|rest| rest.contains("\n\n"))
 }
 
 contract_tests!(

@@ -16,15 +16,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc::{self, UnboundedReceiver};
-use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::ConnectionState;
 use super::held::Held;
-use super::link::{Link, Phase};
+use super::link::{Link, Phase, Transport};
 use super::outbox::{Outbox, Pending};
 use super::session::Session;
+use super::transport;
 use crate::chat_state::ChatHandles;
 
 /// What the page asks of its connection.
@@ -75,6 +75,8 @@ pub(super) enum End {
     LoggedOut(String),
     /// The page is going away.
     Stop,
+    /// A websocket tried from the fallback was welcomed: move to websockets now.
+    Upgrade,
 }
 
 async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: UnboundedReceiver<Command>) {
@@ -96,12 +98,22 @@ async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: Unboun
             },
             // Connecting: the socket phases (opened, welcomed, moving) end with their session.
             Phase::Connecting | Phase::Opened | Phase::Welcomed | Phase::Moving(_) => {
-                chat.state.set(ConnectionState::Connecting);
-                if let Ok(socket) = WebSocket::open(&socket_url()) {
+                let fallback = link.transport() == Transport::Fallback;
+                chat.state.set(if fallback {
+                    ConnectionState::ConnectingFallback
+                } else {
+                    ConnectionState::Connecting
+                });
+                let channel = if fallback { transport::fallback().await } else { transport::websocket(&socket_url()) };
+                if let Some(channel) = channel {
                     link.opened();
-                    match Session::new(&chat, &me, &outbox, &mut link, &mut held).run(socket, &mut commands).await {
+                    match Session::new(&chat, &me, &outbox, &mut link, &mut held).run(channel, &mut commands).await {
                         End::Stop => return,
                         End::LoggedOut(reason) => return go_to_login(&reason),
+                        End::Upgrade => {
+                            link.upgraded();
+                            continue;
+                        }
                         End::Closed => {}
                     }
                 }
@@ -176,7 +188,8 @@ fn go_to_login(notice: &str) {
     }
 }
 
-fn socket_url() -> String {
+/// The websocket's URL on the page's own host.
+pub(super) fn socket_url() -> String {
     let location = web_sys::window().map(|w| w.location());
     let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
     let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");

@@ -26,6 +26,13 @@
 //! Any other event leaves the phase as it is. (A redirect to the login page while
 //! re-pinning, a logout close and the page going away end the connection for good:
 //! the `connection` task stops there.)
+//!
+//! The link also chooses the [`Transport`]. Some proxies refuse the websocket upgrade
+//! or cut the socket at once; when [`SWITCH_AFTER`] connections in a row end before
+//! `welcome`, the next one uses the HTTP fallback (server-sent events and `POST`s), and
+//! the other way round, so a page finds whichever gets through. While on the fallback
+//! the page tries a websocket now and then ([`PROBE`]); when one is welcomed, the link
+//! is [`upgraded`](Link::upgraded) and connects over it at once.
 
 use std::time::Duration;
 
@@ -33,6 +40,21 @@ use protocol::Backoff;
 
 /// The reconnect schedule of a page: up to 250 ms, doubling up to 8 s (full jitter, see [`Backoff`]).
 pub const RECONNECT: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(8));
+
+/// How many connections in a row may end before `welcome` before the other transport is tried.
+pub const SWITCH_AFTER: u32 = 2;
+
+/// When a page on the fallback tries a websocket again: after up to 15 s, doubling to 5 minutes.
+pub const PROBE: Backoff = Backoff::new(Duration::from_secs(15), Duration::from_secs(300));
+
+/// How the page reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A websocket (`/ws`).
+    WebSocket,
+    /// Server-sent events down, `POST`s up (`/stream`), for networks that break websockets.
+    Fallback,
+}
 
 /// Where a page's connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +79,23 @@ pub enum Phase {
 pub struct Link {
     phase: Phase,
     backoff: Backoff,
+    transport: Transport,
+    /// Connections in a row on this transport that ended before `welcome`.
+    failures: u32,
+    /// When to try a websocket again while on the fallback.
+    probe: Backoff,
 }
 
 impl Default for Link {
     /// A page that has just loaded: it connects at once, on the [`RECONNECT`] schedule.
     fn default() -> Self {
-        Self { phase: Phase::Connecting, backoff: RECONNECT }
+        Self {
+            phase: Phase::Connecting,
+            backoff: RECONNECT,
+            transport: Transport::WebSocket,
+            failures: 0,
+            probe: PROBE,
+        }
     }
 }
 
@@ -70,6 +103,11 @@ impl Link {
     /// Where the connection is.
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// The transport the next (or current) connection uses.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// Whether the page sends frames now: only between `welcome` and the socket's end or `move`.
@@ -94,6 +132,9 @@ impl Link {
         if self.phase == Phase::Opened {
             self.phase = Phase::Welcomed;
             self.backoff.reset();
+            self.failures = 0;
+            // A new connection is a new chance (the network may have changed): probe soon.
+            self.probe = PROBE;
         }
     }
 
@@ -108,6 +149,16 @@ impl Link {
     /// server's delay after a `move`, else the next backoff delay for a random `fraction`
     /// in `[0, 1]`.
     pub fn socket_ended(&mut self, fraction: f64) {
+        if matches!(self.phase, Phase::Connecting | Phase::Opened) {
+            self.failures += 1;
+            if self.failures >= SWITCH_AFTER {
+                self.failures = 0;
+                self.transport = match self.transport {
+                    Transport::WebSocket => Transport::Fallback,
+                    Transport::Fallback => Transport::WebSocket,
+                };
+            }
+        }
         self.phase = match self.phase {
             Phase::Moving(after) => Phase::Waiting(after),
             Phase::Connecting | Phase::Opened | Phase::Welcomed => Phase::Waiting(self.backoff.next_delay(fraction)),
@@ -119,6 +170,23 @@ impl Link {
     pub fn waited(&mut self) {
         if matches!(self.phase, Phase::Waiting(_)) {
             self.phase = Phase::Repinning;
+        }
+    }
+
+    /// How long a page welcomed on the fallback waits before its next websocket try, for a
+    /// random `fraction` in `[0, 1]` (each try that fails waits longer).
+    pub fn next_probe(&mut self, fraction: f64) -> Duration {
+        self.probe.next_delay(fraction)
+    }
+
+    /// A websocket tried from the fallback was welcomed: the page moves to websockets and
+    /// connects at once (the fallback's connection is left behind, the server ends it).
+    pub fn upgraded(&mut self) {
+        if self.transport == Transport::Fallback && self.phase == Phase::Welcomed {
+            self.transport = Transport::WebSocket;
+            self.failures = 0;
+            self.probe = PROBE;
+            self.phase = Phase::Connecting;
         }
     }
 
@@ -207,6 +275,49 @@ mod tests {
         link.opened();
         link.socket_ended(1.0);
         assert_eq!(waiting(&link), Duration::from_millis(250), "the move did not count as a failure");
+    }
+
+    fn ended_before_welcome(link: &mut Link) {
+        link.opened();
+        link.socket_ended(1.0);
+        link.waited();
+        link.repinned(true, 1.0);
+    }
+
+    #[test]
+    fn two_connections_ended_before_welcome_switch_to_the_fallback_and_back() {
+        let mut link = Link::default();
+        assert_eq!(link.transport(), Transport::WebSocket);
+        ended_before_welcome(&mut link);
+        assert_eq!(link.transport(), Transport::WebSocket, "one failure is not a pattern");
+        ended_before_welcome(&mut link);
+        assert_eq!(link.transport(), Transport::Fallback, "the upgrade is broken here");
+        link.opened();
+        link.welcomed();
+        link.socket_ended(1.0); // a welcomed connection that ends is no reason to switch
+        link.waited();
+        link.repinned(true, 1.0);
+        ended_before_welcome(&mut link);
+        assert_eq!(link.transport(), Transport::Fallback);
+        ended_before_welcome(&mut link);
+        assert_eq!(link.transport(), Transport::WebSocket, "neither gets through: alternate");
+    }
+
+    #[test]
+    fn a_welcomed_probe_moves_the_page_back_to_websockets_at_once() {
+        let mut link = Link::default();
+        ended_before_welcome(&mut link);
+        ended_before_welcome(&mut link);
+        link.upgraded();
+        assert_eq!(link.transport(), Transport::Fallback, "not welcomed yet: nothing to leave");
+        link.opened();
+        link.welcomed();
+        assert!(link.next_probe(1.0) <= Duration::from_secs(15));
+        assert!(link.next_probe(1.0) <= Duration::from_secs(30), "a failed probe waits longer");
+        link.upgraded();
+        assert_eq!(link.transport(), Transport::WebSocket);
+        assert_eq!(link.phase(), Phase::Connecting, "no wait, no re-pin");
+        assert!(link.next_probe(1.0) <= Duration::from_secs(15), "the probe schedule starts over");
     }
 
     #[test]

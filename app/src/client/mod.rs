@@ -1,4 +1,5 @@
-//! The browser's side of the websocket.
+//! The browser's side of the connection: a websocket, or the HTTP fallback where
+//! websockets do not get through ([`link::Transport`]).
 //!
 //! The client's decisions are pure and compiled everywhere, so they are
 //! unit-tested on the host: [`inbound`] (what each server frame changes in the
@@ -21,6 +22,8 @@ pub mod read_reports;
 pub mod rejoin;
 #[cfg(feature = "hydrate")]
 mod session;
+#[cfg(feature = "hydrate")]
+mod transport;
 
 /// What the page's footer says about its connection (the connection's own phases are
 /// [`link::Phase`]; this adds what the user sees: the instance, a countdown, being offline).
@@ -31,8 +34,10 @@ pub enum ConnectionState {
     Idle,
     /// Opening the websocket.
     Connecting,
-    /// Connected to the named instance.
-    Connected(String),
+    /// Opening the HTTP fallback (websockets did not get through).
+    ConnectingFallback,
+    /// Connected to the named instance; `true` on the HTTP fallback.
+    Connected(String, bool),
     /// Waiting this many seconds before the next try.
     Reconnecting(u32),
     /// The browser reports no network.
@@ -45,7 +50,9 @@ impl ConnectionState {
         match self {
             Self::Idle => "starting…".into(),
             Self::Connecting => "connecting…".into(),
-            Self::Connected(instance) => format!("connected to {instance}"),
+            Self::ConnectingFallback => "connecting over HTTP…".into(),
+            Self::Connected(instance, false) => format!("connected to {instance}"),
+            Self::Connected(instance, true) => format!("connected to {instance} over HTTP (websockets are blocked)"),
             Self::Reconnecting(0) => "reconnecting…".into(),
             Self::Reconnecting(secs) => format!("reconnecting in {secs} s"),
             Self::Offline => "offline".into(),

@@ -1,7 +1,8 @@
-//! One websocket of a chat page, from open to close.
+//! One connection of a chat page (a websocket, or the HTTP fallback's stream), from open
+//! to close.
 //!
-//! The [`connection`](super::connection) task opens a socket and runs a [`Session`] on it until it
-//! ends; the session turns the page's commands into frames, pings, and reads the server's
+//! The [`connection`](super::connection) task opens a [`Channel`] and runs a [`Session`] on it
+//! until it ends; the session turns the page's commands into frames, pings, and reads the server's
 //! frames: `welcome` and `move` move the [`Link`] on (rejoin and resend after `welcome`,
 //! silence after `move`), and every frame goes through [`inbound::apply`], whose
 //! [`FollowUp`] the session carries out (outbox, retries, typing timers).
@@ -15,10 +16,8 @@
 
 use std::time::Duration;
 
-use futures::channel::mpsc::UnboundedReceiver;
-use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, WebSocketError};
+use futures::StreamExt;
+use futures::channel::mpsc::{self, UnboundedReceiver};
 use leptos::prelude::*;
 use leptos::reactive::traits::UpdateValue;
 use leptos::task::spawn_local;
@@ -28,17 +27,20 @@ use super::ConnectionState;
 use super::connection::{Command, End};
 use super::held::{Held, change_id};
 use super::inbound::{self, FollowUp, Page, TYPING_SHOWN_MS};
-use super::link::Link;
+use super::link::{Link, Transport};
 use super::outbox::{Outbox, Pending};
 use super::rejoin::{FRAME_BUDGET_BYTES, join_frames};
+use super::transport::{self, Channel, Incoming};
 use crate::chat_log::mentions_me;
 use crate::chat_state::ChatHandles;
 
 enum Event {
-    Frame(Result<Message, WebSocketError>),
+    Frame(Incoming),
     SocketEnded,
     Command(Command),
     Tick,
+    /// A websocket tried from the fallback was welcomed (`true`) or not.
+    Probed(bool),
 }
 
 /// How often a connected page pings (keeps idle sockets alive through proxies, detects dead
@@ -85,28 +87,43 @@ impl<'a> Session<'a> {
         Self { chat, me, outbox, link, held, retry: Vec::new(), silent_ticks: 0 }
     }
 
-    /// Runs the socket until it ends.
-    pub(super) async fn run(mut self, socket: WebSocket, commands: &mut UnboundedReceiver<Command>) -> End {
-        let (mut sink, stream) = socket.split();
-        let frames = stream.map(Event::Frame).chain(futures::stream::once(futures::future::ready(Event::SocketEnded)));
+    /// Runs the connection until it ends.
+    pub(super) async fn run(mut self, channel: Channel, commands: &mut UnboundedReceiver<Command>) -> End {
+        let Channel { incoming, mut outgoing, .. } = channel;
+        let frames =
+            incoming.map(Event::Frame).chain(futures::stream::once(futures::future::ready(Event::SocketEnded)));
         let ticks = gloo_timers::future::IntervalStream::new(TICK.as_millis() as u32).map(|()| Event::Tick);
-        let mut events = futures::stream::select(futures::stream::select(frames, commands.map(Event::Command)), ticks);
+        let (probed, probes) = mpsc::unbounded();
+        let mut events = futures::stream::select(
+            futures::stream::select(frames, commands.map(Event::Command)),
+            futures::stream::select(ticks, probes.map(Event::Probed)),
+        );
+        let mut probing = false;
         while let Some(event) = events.next().await {
             let step = match event {
                 Event::Command(command) => self.on_command(command),
                 Event::Tick => self.on_tick(),
                 Event::Frame(frame) => self.on_frame(frame),
                 Event::SocketEnded => Step::End(End::Closed),
+                Event::Probed(true) => Step::End(End::Upgrade),
+                Event::Probed(false) => {
+                    probing = false;
+                    Step::Send(Vec::new())
+                }
             };
             match step {
                 Step::End(end) => return end,
                 Step::Send(frames) => {
                     for frame in frames {
-                        if sink.send(Message::Text(frame.encode())).await.is_err() {
+                        if !outgoing.send(frame.encode()).await {
                             return End::Closed;
                         }
                     }
                 }
+            }
+            if !probing && self.link.can_send() && self.link.transport() == Transport::Fallback {
+                probing = true;
+                probe_later(self.link.next_probe(js_sys::Math::random()), probed.clone());
             }
         }
         End::Closed
@@ -160,22 +177,19 @@ impl<'a> Session<'a> {
         Step::Send(frames)
     }
 
-    fn on_frame(&mut self, frame: Result<Message, WebSocketError>) -> Step {
+    fn on_frame(&mut self, frame: Incoming) -> Step {
         let text = match frame {
-            Ok(Message::Text(text)) => text,
-            Ok(Message::Bytes(_)) => String::new(),
-            Err(WebSocketError::ConnectionClose(close)) if close.code == CLOSE_LOGGED_OUT => {
-                return Step::End(End::LoggedOut(close.reason));
+            Incoming::Text(text) => text,
+            Incoming::Closed { code, reason } if code == CLOSE_LOGGED_OUT => {
+                return Step::End(End::LoggedOut(reason));
             }
-            Err(WebSocketError::ConnectionClose(close))
-                if close.code >= 1003 && !close.reason.is_empty() && !self.link.is_moving() =>
-            {
+            Incoming::Closed { code, reason } if code >= 1003 && !reason.is_empty() && !self.link.is_moving() => {
                 // The server said why (too slow, too big, too many frames...): tell the user, then reconnect.
-                let notice = format!("⚠ the connection was closed: {}", close.reason);
+                let notice = format!("⚠ the connection was closed: {reason}");
                 self.chat.with_log(&self.chat.current.get_untracked(), |log| log.push_notice(notice, 0));
                 return Step::End(End::Closed);
             }
-            Err(_) => return Step::End(End::Closed),
+            Incoming::Closed { .. } | Incoming::Ended => return Step::End(End::Closed),
         };
         self.silent_ticks = 0;
         let Ok(frame) = ServerFrame::decode(&text) else {
@@ -184,7 +198,8 @@ impl<'a> Session<'a> {
         match &frame {
             ServerFrame::Welcome { instance, .. } => {
                 self.link.welcomed();
-                self.chat.state.set(ConnectionState::Connected(instance.clone()));
+                let fallback = self.link.transport() == Transport::Fallback;
+                self.chat.state.set(ConnectionState::Connected(instance.clone(), fallback));
                 let mut frames = self.apply(&frame);
                 frames.extend(self.rejoin());
                 Step::Send(frames)
@@ -257,6 +272,16 @@ impl<'a> Session<'a> {
         frames.extend(self.held.changes().iter().cloned());
         frames
     }
+}
+
+/// Tries a websocket after `pause`; says on `probed` whether it was welcomed.
+fn probe_later(pause: Duration, probed: mpsc::UnboundedSender<bool>) {
+    spawn_local(async move {
+        gloo_timers::future::sleep(pause).await;
+        if !probed.is_closed() {
+            let _ = probed.unbounded_send(transport::probe(&super::connection::socket_url()).await);
+        }
+    });
 }
 
 /// Whether the user can see the page now (a hidden tab has not read what arrives).

@@ -184,9 +184,9 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
 /// The footer: connection status ("retry now" while waiting), page loads and instances.
 #[component]
 fn StatusLine(chat: ChatHandles, loads: u64, instance: String) -> impl IntoView {
-    let connected = move || matches!(chat.state.get(), ConnectionState::Connected(_));
+    let connected = move || matches!(chat.state.get(), ConnectionState::Connected(..));
     let socket_instance = move || match chat.state.get() {
-        ConnectionState::Connected(instance) => instance,
+        ConnectionState::Connected(instance, _) => instance,
         _ => "—".to_owned(),
     };
     view! {

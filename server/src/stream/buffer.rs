@@ -183,14 +183,15 @@ pub struct EventSink(pub std::sync::Arc<EventBuffer>);
 impl Sink<Message> for EventSink {
     type Error = axum::Error;
 
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let buffer = &self.0;
-        buffer.room.register(cx.waker());
-        let state = buffer.lock();
+    /// Always ready while the stream is open: the wait for room is in [`poll_flush`](Self::poll_flush),
+    /// so a close (and the frames before it) always gets into the buffer, over the limit by at
+    /// most the writer's one batch, even when the client has stopped taking events.
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let state = self.0.lock();
         if state.closed && state.events.back().is_none_or(|last| last.kind != CLOSE) {
             return Poll::Ready(Err(axum::Error::new("the stream has ended")));
         }
-        if state.untaken <= buffer.limit || state.closed { Poll::Ready(Ok(())) } else { Poll::Pending }
+        Poll::Ready(Ok(()))
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
@@ -205,8 +206,12 @@ impl Sink<Message> for EventSink {
         Ok(())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+    /// Waits while more than the limit is not taken by a response.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let buffer = &self.0;
+        buffer.room.register(cx.waker());
+        let state = buffer.lock();
+        if state.untaken <= buffer.limit || state.closed { Poll::Ready(Ok(())) } else { Poll::Pending }
     }
 
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -269,16 +274,17 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_waits_while_too_much_is_untaken() {
+    fn the_writer_waits_while_too_much_is_untaken_but_can_always_close() {
         let buffer = std::sync::Arc::new(EventBuffer::new(1024));
         let mut sink = EventSink(buffer.clone());
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_ready());
-        buffer.push("message", "y".repeat(2000));
-        assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_pending(), "over the limit");
+        assert!(Pin::new(&mut sink).poll_flush(&mut cx).is_ready());
+        Pin::new(&mut sink).start_send(Message::Text("y".repeat(2000).into())).expect("taken");
+        assert!(Pin::new(&mut sink).poll_flush(&mut cx).is_pending(), "over the limit");
+        assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_ready(), "a close can always be queued");
         let attached = buffer.attach(0).expect("attaches");
         assert!(buffer.take(attached).is_some());
-        assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_ready(), "taken: room again");
+        assert!(Pin::new(&mut sink).poll_flush(&mut cx).is_ready(), "taken: room again");
     }
 }

@@ -199,7 +199,14 @@ where
             metrics().frames_out.increment(frames);
             sink.flush().await.map(|()| len)
         };
-        let len = match tokio::time::timeout(deadline, write).await {
+        // A write stuck on a client that does not read is left as soon as the connection is
+        // closing: the tail below still tries to get the close through, for a second.
+        let outcome = tokio::select! {
+            biased;
+            outcome = tokio::time::timeout(deadline, write) => outcome,
+            () = closer.closing() => break,
+        };
+        let len = match outcome {
             Ok(Ok(len)) => len,
             Ok(Err(err)) => {
                 debug!(%err, "socket write failed");
@@ -220,14 +227,16 @@ where
     }
     let frame = closer.take_frame();
     let tail = async {
+        // Fed, then flushed once by `close`: a client that stopped reading still gets its close
+        // queued behind the frames (a fallback stream keeps it for when the client reads again).
         while let Ok(text) = queue.try_recv() {
-            if sink.send(Message::Text(text)).await.is_err() {
+            if sink.feed(Message::Text(text)).await.is_err() {
                 break;
             }
         }
-        // After the peer's own close frame this send is refused, and `close` flushes the
-        // reply the websocket library queued: the peer always sees a clean close.
-        let _ = sink.send(Message::Close(frame)).await;
+        // After the peer's own close frame this is refused, and `close` flushes the reply the
+        // websocket library queued: the peer always sees a clean close.
+        let _ = sink.feed(Message::Close(frame)).await;
         let _ = sink.close().await;
     };
     if tokio::time::timeout(CLOSING_WRITES, tail).await.is_err() {
