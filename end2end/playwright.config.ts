@@ -38,7 +38,7 @@ export default defineConfig({
     { name: "chromium", testIgnore: /(embedded|redis-failover)\.spec\.ts/, use: chromium },
     // Instances on a real Redis Cluster (scripts/test: scripts/cluster up --redis-cluster): the core specs
     // again, and a Redis master SIGKILLed under a chat.
-    { name: "redis-cluster", testMatch: /(foundation|presence|rooms|private|changes|redis-failover)\.spec\.ts/, use: chromium },
+    { name: "redis-cluster", testMatch: /(foundation|presence|rooms|private|changes|fallback|redis-failover)\.spec\.ts/, use: chromium },
     // The embedded default: one instance with no REDIS_URL (scripts/test starts it after the cluster pass).
     { name: "embedded", testMatch: /embedded\.spec\.ts/, use: chromium },
   ],

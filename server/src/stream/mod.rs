@@ -41,6 +41,7 @@ use crate::routes::guard::cross_site;
 use crate::services::SocketLogin;
 use crate::signals::Signal;
 use crate::state::AppState;
+use crate::telemetry::metrics::metrics;
 use crate::ws::connection;
 use crate::ws::registry::Registration;
 use buffer::{EventBuffer, EventSink, Numbered};
@@ -81,6 +82,7 @@ pub async fn open(State(state): State<AppState>, session: Session, headers: Head
         state.streams.remove(&id);
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    metrics().fallback_opened.increment(1);
     let span = info_span!("stream", user = %login.user, instance = %state.instance);
     tokio::spawn(run(id.clone(), buffer.clone(), frames, login, registration, state).instrument(span));
     respond(id, buffer, attachment, true)
@@ -121,6 +123,7 @@ fn resume(state: &AppState, login: &SocketLogin, last: &str) -> Response {
     match resumed {
         Some((id, buffer, attachment)) => {
             debug!(%id, "stream resumed");
+            metrics().fallback_resumed.increment(1);
             respond(id, buffer, attachment, false)
         }
         None => StatusCode::NO_CONTENT.into_response(),
@@ -211,7 +214,10 @@ pub async fn post(
     }
     let signal = Signal::Frames { instance: holder.to_owned(), stream: id, login: login.login, frames };
     match state.backend.signals.send(&signal).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            metrics().fallback_relayed.increment(1);
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(err) => {
             tracing::warn!(error = %err, "could not hand frames to their stream's instance");
             (StatusCode::SERVICE_UNAVAILABLE, "could not reach the stream's instance").into_response()

@@ -38,6 +38,8 @@ const NAMES: &[&str] = &[
     "switchboard_slow_consumers_total",
     "switchboard_drains_total",
     "switchboard_moves_total",
+    "switchboard_fallback_streams_total",
+    "switchboard_fallback_relayed_total",
     "switchboard_logins_total",
     "switchboard_page_renders_total",
     "switchboard_page_seconds",
@@ -103,6 +105,12 @@ pub struct Metrics {
     pub drains: Counter,
     /// `move` frames sent by a drain.
     pub moves: Counter,
+    /// HTTP fallback streams opened.
+    pub fallback_opened: Counter,
+    /// HTTP fallback responses that resumed a stream (`Last-Event-ID`).
+    pub fallback_resumed: Counter,
+    /// Fallback `POST`s handed to the instance holding their stream.
+    pub fallback_relayed: Counter,
     /// Logins and registrations that succeeded.
     pub logins_ok: Counter,
     /// Logins and registrations refused (wrong password, taken name, limits).
@@ -136,6 +144,9 @@ impl Metrics {
             slow_consumers: counter!("switchboard_slow_consumers_total"),
             drains: counter!("switchboard_drains_total"),
             moves: counter!("switchboard_moves_total"),
+            fallback_opened: counter!("switchboard_fallback_streams_total", "how" => "opened"),
+            fallback_resumed: counter!("switchboard_fallback_streams_total", "how" => "resumed"),
+            fallback_relayed: counter!("switchboard_fallback_relayed_total"),
             logins_ok: counter!("switchboard_logins_total", "outcome" => "ok"),
             logins_failed: counter!("switchboard_logins_total", "outcome" => "refused"),
             page_renders: counter!("switchboard_page_renders_total"),
