@@ -147,8 +147,8 @@ async fn a_client_that_lies_is_refused_and_touches_no_stream(pair: Pair) {
     alice.expect(|f| matches!(f, ServerFrame::Pong).then_some(())).await;
 }
 
-/// A stream whose client stops reading is cut like a slow socket (4008): the close is the last
-/// event it finds when it reads again.
+/// A stream whose client stops reading is cut like a slow socket (4008): reading again (within
+/// the write deadline), it finds what was queued and then the close.
 #[tokio::test]
 async fn a_stream_nobody_reads_is_cut_as_too_slow() {
     let redis = RedisServer::start().await;
@@ -189,16 +189,10 @@ async fn a_stream_nobody_reads_is_cut_as_too_slow() {
     for n in 0..400 {
         bob_ws.send(&send(&format!("b{n}"), &text)).await;
     }
-    assert!(
-        tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            while a.open_sockets() > 1 {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .is_ok(),
-        "the server cut the stream"
-    );
+    // Every message stored, so every one was offered to the stream's queue.
+    for _ in 0..400 {
+        bob_ws.expect(|f| matches!(f, ServerFrame::Ack { .. }).then_some(())).await;
+    }
     // Reading again, the client finds what was queued, then the close (each event is a chunk).
     let reading = async {
         let mut chunk = vec![0_u8; 64 * 1024];

@@ -199,14 +199,7 @@ where
             metrics().frames_out.increment(frames);
             sink.flush().await.map(|()| len)
         };
-        // A write stuck on a client that does not read is left as soon as the connection is
-        // closing: the tail below still tries to get the close through, for a second.
-        let outcome = tokio::select! {
-            biased;
-            outcome = tokio::time::timeout(deadline, write) => outcome,
-            () = closer.closing() => break,
-        };
-        let len = match outcome {
+        let len = match tokio::time::timeout(deadline, write).await {
             Ok(Ok(len)) => len,
             Ok(Err(err)) => {
                 debug!(%err, "socket write failed");
