@@ -110,11 +110,8 @@ async fn run(chat: ChatHandles, me: String, outbox: Outbox, mut commands: Unboun
                     match Session::new(&chat, &me, &outbox, &mut link, &mut held).run(channel, &mut commands).await {
                         End::Stop => return,
                         End::LoggedOut(reason) => return go_to_login(&reason),
-                        End::Upgrade => {
-                            link.upgraded();
-                            continue;
-                        }
-                        End::Closed => {}
+                        End::Upgrade if link.upgraded() => continue,
+                        End::Upgrade | End::Closed => {}
                     }
                 }
                 link.socket_ended(js_sys::Math::random());

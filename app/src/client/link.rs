@@ -181,13 +181,17 @@ impl Link {
 
     /// A websocket tried from the fallback was welcomed: the page moves to websockets and
     /// connects at once (the fallback's connection is left behind, the server ends it).
-    pub fn upgraded(&mut self) {
-        if self.transport == Transport::Fallback && self.phase == Phase::Welcomed {
-            self.transport = Transport::WebSocket;
-            self.failures = 0;
-            self.probe = PROBE;
-            self.phase = Phase::Connecting;
+    /// `false` when the link was not welcomed on the fallback (after a `move`, say): nothing
+    /// changed, and the connection's end is handled as any other.
+    pub fn upgraded(&mut self) -> bool {
+        if self.transport != Transport::Fallback || self.phase != Phase::Welcomed {
+            return false;
         }
+        self.transport = Transport::WebSocket;
+        self.failures = 0;
+        self.probe = PROBE;
+        self.phase = Phase::Connecting;
+        true
     }
 
     /// The load balancer answered (`ok`: `Repinning` → `Connecting`) or could not be
@@ -308,13 +312,13 @@ mod tests {
         let mut link = Link::default();
         ended_before_welcome(&mut link);
         ended_before_welcome(&mut link);
-        link.upgraded();
+        assert!(!link.upgraded());
         assert_eq!(link.transport(), Transport::Fallback, "not welcomed yet: nothing to leave");
         link.opened();
         link.welcomed();
         assert!(link.next_probe(1.0) <= Duration::from_secs(15));
         assert!(link.next_probe(1.0) <= Duration::from_secs(30), "a failed probe waits longer");
-        link.upgraded();
+        assert!(link.upgraded());
         assert_eq!(link.transport(), Transport::WebSocket);
         assert_eq!(link.phase(), Phase::Connecting, "no wait, no re-pin");
         assert!(link.next_probe(1.0) <= Duration::from_secs(15), "the probe schedule starts over");

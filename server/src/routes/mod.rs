@@ -1,4 +1,5 @@
-//! The HTTP surface: Leptos pages and server functions, `/ws`, health probes,
+//! The HTTP surface: Leptos pages and server functions, `/ws` and its HTTP fallback
+//! (`/stream`, [`crate::stream`]), health probes,
 //! and the static site (`/pkg`). Sessions wrap everything but the static site:
 //! a script or a stylesheet never costs a session read and write (and a page
 //! writes its session only to renew it, [`session_renewal`]), and the
