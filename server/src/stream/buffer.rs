@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
 use futures::Sink;
 use futures::task::AtomicWaker;
 use tokio::sync::Notify;
@@ -36,8 +36,9 @@ pub struct Numbered {
     pub seq: u64,
     /// `message` for a protocol frame, `close` for the close.
     pub kind: &'static str,
-    /// The event's data: a frame's JSON, or the close's code and reason.
-    pub data: String,
+    /// The event's data: a frame's JSON (the encoded frame itself, shared, not copied), or
+    /// the close's code and reason.
+    pub data: Utf8Bytes,
 }
 
 #[derive(Default)]
@@ -152,7 +153,7 @@ impl EventBuffer {
     }
 
     /// Adds an event (nothing after the close).
-    fn push(&self, kind: &'static str, data: String) {
+    fn push(&self, kind: &'static str, data: Utf8Bytes) {
         let mut state = self.lock();
         if state.closed {
             return;
@@ -196,10 +197,10 @@ impl Sink<Message> for EventSink {
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
         match message {
-            Message::Text(text) => self.0.push("message", text.as_str().to_owned()),
+            Message::Text(text) => self.0.push("message", text),
             Message::Close(frame) => {
                 let (code, reason) = frame.map_or((1000, String::new()), |f| (f.code, f.reason.as_str().to_owned()));
-                self.0.push(CLOSE, serde_json::json!({ "code": code, "reason": reason }).to_string());
+                self.0.push(CLOSE, serde_json::json!({ "code": code, "reason": reason }).to_string().into());
             }
             Message::Binary(_) | Message::Ping(_) | Message::Pong(_) => {}
         }
@@ -225,7 +226,7 @@ mod tests {
     use super::*;
 
     fn text(buffer: &EventBuffer, n: u64) {
-        buffer.push("message", format!("frame {n}"));
+        buffer.push("message", format!("frame {n}").into());
     }
 
     #[tokio::test]
@@ -238,7 +239,7 @@ mod tests {
         // The client saw event 1 only; it reconnects with Last-Event-ID 1.
         let second = buffer.attach(1).expect("kept events resume");
         assert_eq!(buffer.next(first).await, None, "the older response stops");
-        assert_eq!(buffer.next(second).await.map(|e| e.data), Some("frame 2".to_owned()));
+        assert_eq!(buffer.next(second).await.map(|e| e.data.to_string()), Some("frame 2".to_owned()));
         assert_eq!(buffer.next(second).await.map(|e| e.seq), Some(3));
         assert!(buffer.attach(7).is_none(), "an event never sent");
     }
@@ -249,7 +250,7 @@ mod tests {
         let attached = buffer.attach(0).expect("attaches");
         let big = "x".repeat(KEEP_BYTES / 2 + 1);
         for _ in 0..4 {
-            buffer.push("message", big.clone());
+            buffer.push("message", big.as_str().into());
         }
         for _ in 0..4 {
             buffer.next(attached).await;

@@ -94,14 +94,7 @@ async fn admit(state: &AppState, session: &Session, headers: &HeaderMap) -> Resu
     if cross_site(headers, &state.origins) {
         return Err((StatusCode::FORBIDDEN, "cross-site requests are refused").into_response());
     }
-    match state.services.sessions.login(session).await {
-        Ok(Some(login)) => Ok(login),
-        Ok(None) => Err((StatusCode::UNAUTHORIZED, "log in first").into_response()),
-        Err(err) => {
-            tracing::warn!(error = %err, "stream refused with 503");
-            Err((StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response())
-        }
-    }
+    crate::ws::logged_in(state, session).await
 }
 
 /// Attaches a response to the stream `last` names, after its event. A stream this instance
@@ -137,7 +130,7 @@ fn respond(id: String, buffer: Arc<EventBuffer>, attachment: u64, fresh: bool) -
     let detach = Detach { buffer, attachment };
     let events = futures::stream::unfold((detach, id), |(detach, id)| async move {
         let Numbered { seq, kind, data } = detach.buffer.next(detach.attachment).await?;
-        let event = Event::default().event(kind).id(format!("{id}:{seq}")).data(data);
+        let event = Event::default().event(kind).id(format!("{id}:{seq}")).data(data.as_str());
         Some((Ok::<_, Infallible>(event), (detach, id)))
     });
     Sse::new(futures::stream::iter(first).chain(events))

@@ -27,6 +27,7 @@ use tracing::{Instrument, debug};
 
 use protocol::CLOSE_POLICY_VIOLATION;
 
+use crate::services::SocketLogin;
 use crate::state::AppState;
 
 /// What a socket reads with one system call, and keeps allocated while idle: client frames
@@ -36,6 +37,19 @@ const READ_BUFFER_BYTES: usize = 512;
 
 /// How many bytes of frames are gathered before they are written (a flush writes them anyway).
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The session's login, or the answer for a connection without one: 401 when nobody is
+/// logged in, 503 when the session store does not answer. Both transports ask this.
+pub async fn logged_in(state: &AppState, session: &Session) -> Result<SocketLogin, Response> {
+    match state.services.sessions.login(session).await {
+        Ok(Some(login)) => Ok(login),
+        Ok(None) => Err((StatusCode::UNAUTHORIZED, "log in first").into_response()),
+        Err(err) => {
+            tracing::warn!(error = %err, "connection refused with 503");
+            Err((StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response())
+        }
+    }
+}
 
 /// Handles `GET /ws`.
 pub async fn upgrade(
@@ -50,13 +64,9 @@ pub async fn upgrade(
         debug!(?origin, ?host, "websocket refused: foreign origin");
         return (StatusCode::FORBIDDEN, "websocket origin not allowed").into_response();
     }
-    let login = match state.services.sessions.login(&session).await {
-        Ok(Some(login)) => login,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "log in first").into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "websocket refused with 503");
-            return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable").into_response();
-        }
+    let login = match logged_in(&state, &session).await {
+        Ok(login) => login,
+        Err(refused) => return refused,
     };
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
