@@ -56,7 +56,7 @@ if [ "$MODE" = heaptrack ]; then
   kill -KILL "$APP_PID"            # every socket still open: "leaked" = live heap now
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID= APP_PID=
-  file=$(ls "$WORK"/idle-heaptrack*.zst "$WORK"/idle-heaptrack*.gz 2>/dev/null | head -1)
+  file=$( (ls "$WORK"/idle-heaptrack*.zst "$WORK"/idle-heaptrack*.gz 2>/dev/null || true) | head -1)
   echo "heaptrack data: $file"
   heaptrack_print -f "$file" --print-leaks 1 --print-peaks 1 --print-allocators 0 --print-temporary 0 \
     -n 40 > "$PROF_DIR/idle-heaptrack.txt" 2>&1 || true

@@ -14,16 +14,27 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
 
 use protocol::RoomName;
 use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::{BrokerError, RoomEvent};
 use crate::telemetry::metrics::metrics;
 
-/// How many events a slow local receiver may fall behind before it lags.
-const ROOM_BUFFER: usize = 1024;
+/// How many events a local receiver may fall behind before it lags (and its socket is closed
+/// with 4008 to catch up from history). A room's ring is allocated whole when the room's first
+/// local member joins, whatever the room's size: 256 slots are 8 KiB, where 1,024 were 33 KiB
+/// per room (1.1 KiB per socket in rooms of 30). Members take events without waiting (into
+/// their socket's queue, itself bounded by `SOCKET_QUEUE`, 256 frames by default), so a ring
+/// this size lags only when a member is not scheduled while 256 events arrive.
+pub const ROOM_BUFFER: usize = 256;
 
 /// The backend side of a subscription: listening to a room across instances.
 pub trait RemoteSubscriptions: Send + Sync + 'static {
@@ -114,7 +125,8 @@ impl Fanout {
                 }
             }
         };
-        let subscription = Subscription { room: room.clone(), receiver, fanout: self.clone() };
+        let subscription =
+            Subscription { receiver, membership: Membership { room: room.clone(), fanout: self.clone() } };
         if let Some((confirmed, ready_tx)) = confirm {
             let outcome = confirmed.await.unwrap_or(Err(BrokerError::NotListening));
             // Waiters learn the outcome; `None` tells them it failed.
@@ -150,24 +162,58 @@ impl Fanout {
 
 /// A local member's view of a room: receives its events until dropped.
 pub struct Subscription {
-    room: RoomName,
     receiver: broadcast::Receiver<Arc<Delivery>>,
-    fanout: Fanout,
+    membership: Membership,
 }
 
 impl Subscription {
     /// The room subscribed to.
     pub fn room(&self) -> &RoomName {
-        &self.room
+        &self.membership.room
     }
 
     /// The next event. `Err(Lagged(n))` means this member fell `n` events behind and must resync.
     pub async fn recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::RecvError> {
         self.receiver.recv().await
     }
+
+    /// The same events as a [`Stream`], for a task that waits on several rooms at once (a
+    /// socket's own task: one task per room would cost each idle member a task).
+    pub fn into_stream(self) -> RoomEvents {
+        let Self { receiver, membership } = self;
+        RoomEvents { events: BroadcastStream::new(receiver), membership }
+    }
 }
 
-impl Drop for Subscription {
+/// A subscription as a stream of events; `Err(Lagged(n))` when the member fell `n` events behind.
+pub struct RoomEvents {
+    events: BroadcastStream<Arc<Delivery>>,
+    membership: Membership,
+}
+
+impl RoomEvents {
+    /// The room subscribed to.
+    pub fn room(&self) -> &RoomName {
+        &self.membership.room
+    }
+}
+
+impl Stream for RoomEvents {
+    type Item = Result<Arc<Delivery>, BroadcastStreamRecvError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.poll_next_unpin(cx)
+    }
+}
+
+/// A local member's place in a room, given back when dropped (the last one stops the backend
+/// listening to the room).
+struct Membership {
+    room: RoomName,
+    fanout: Fanout,
+}
+
+impl Drop for Membership {
     fn drop(&mut self) {
         self.fanout.release(&self.room);
     }

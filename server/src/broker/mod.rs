@@ -23,7 +23,7 @@ use protocol::{ChatMessage, Gap, MessageId, Revision, RoomName};
 use serde::{Deserialize, Serialize};
 
 pub use change::{Change, ChangeOp, Changed};
-pub use fanout::{Delivery, Subscription};
+pub use fanout::{Delivery, RoomEvents, Subscription};
 
 /// A message as a user sent it, before the broker stored it.
 #[derive(Debug, Clone, PartialEq, Eq)]

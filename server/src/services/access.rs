@@ -8,7 +8,7 @@
 //! enter gets the answer a room that does not exist gets — [`AccessError::NoSuchRoom`],
 //! the same words — so a guessed name tells a stranger nothing. Access lost
 //! later (a removal) ends the room's delivery in order with its messages (see
-//! `ws::forward`) and on every socket of the user ([`Signal::RoomRemoved`]).
+//! `ws::connection::live`) and on every socket of the user ([`Signal::RoomRemoved`]).
 //!
 //! Storage outages fail closed for private rooms and direct conversations (no
 //! entry without a positive answer); the room list and directory stay

@@ -1,17 +1,20 @@
 //! One websocket connection: the per-socket task.
 //!
-//! Three kinds of task cooperate: the reader (this module's loop) decodes
-//! client frames, calls a service and queues the answer; one [`forward`]er per
-//! joined room moves room events into the socket's bounded queue; the
-//! [`outgoing`] writer drains that queue into the socket within a deadline.
+//! Two tasks cooperate: the socket's own (this module's loop) decodes client
+//! frames, calls a service and queues the answer, and moves its rooms' live
+//! events ([`feeds`]) into the socket's bounded queue; the [`outgoing`] writer
+//! drains that queue into the socket within a deadline. An idle user's cost is
+//! what these two hold while they wait, so the rooms are no tasks of their own
+//! and the rarely taken paths are boxed.
 //! The reader holds no storage: every use case is a call into
 //! [`Services`](crate::services::Services). Every way a connection can end — the
 //! client leaves, a write fails or times out, the client is too slow, the
 //! frame is too big, the instance shuts down — goes through one [`Closer`],
-//! which sends exactly one close frame with a meaningful code and stops all three.
+//! which sends exactly one close frame with a meaningful code and stops both.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -30,12 +33,15 @@ use crate::ratelimit::bucket::TokenBucket;
 use crate::services::{RenameError, Services, SocketLogin};
 use crate::state::AppState;
 use crate::telemetry::metrics::{Limited, metrics, observe};
+use crate::ws::feeds::Rooms;
 use crate::ws::outgoing::{self, Closer, Outgoing};
 use crate::ws::read_error::on_read_error;
-use crate::ws::registry::Registration;
+use crate::ws::registry::{Order, Registration};
 use crate::ws::send_order::SendOrder;
+use crate::ws::woken::Woken;
 
 mod changes;
+mod live;
 mod rooms;
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
@@ -59,7 +65,7 @@ pub fn run(
 ) -> impl Future<Output = ()> + Send {
     let span = request.in_scope(|| info_span!("socket", user = %login.user, instance = %state.instance));
     let (sink, stream) = socket.split();
-    serve(sink, stream, login, registration, state).instrument(span)
+    span.in_scope(|| serve(sink, stream, login, registration, state)).instrument(span)
 }
 
 /// Closes a socket at once with a code and a reason.
@@ -73,12 +79,12 @@ struct Connection {
     user: String,
     /// The account key (the case-folded user name).
     key: protocol::AccountKey,
-    /// The display name, shared with the forwarders (a rename in another tab updates it).
-    display: Arc<Mutex<String>>,
+    /// The display name (a rename in another tab updates it through the rooms' events).
+    display: String,
     services: Arc<Services>,
     out: Outgoing,
     closer: Arc<Closer>,
-    rooms: HashMap<RoomName, JoinHandle<()>>,
+    rooms: Rooms,
     typing: TokenBucket,
     renames: TokenBucket,
     /// Rooms whose next send waits for an earlier one the client will retry.
@@ -88,8 +94,18 @@ struct Connection {
 /// Runs the reader loop of one connection, then ends its rooms and its writer: the one
 /// gateway of both transports. A websocket's halves come from [`run`]; the HTTP fallback
 /// ([`crate::stream`]) passes a sink that turns messages into server-sent events and a
-/// stream of the frames its `POST`s carried.
-pub async fn serve<S, R>(sink: S, mut stream: R, login: SocketLogin, registration: Registration, state: AppState)
+/// stream of the frames its `POST`s carried. The writer is spawned at once, in the current span.
+///
+/// Not an `async fn`: an `async fn` moves its arguments into locals of its own and keeps the
+/// arguments' slots too, for the socket's whole life; the `async move` block below uses what it
+/// captured in place, so each is held once.
+pub fn serve<S, R>(
+    sink: S,
+    mut stream: R,
+    login: SocketLogin,
+    registration: Registration,
+    state: AppState,
+) -> impl Future<Output = ()> + use<S, R>
 where
     S: Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -100,48 +116,82 @@ where
     let (out, writer) =
         outgoing::channel(config.socket_queue, config.socket_queue_bytes, write_timeout, closer.clone());
     let mut writer = tokio::spawn(outgoing::write(sink, writer).in_current_span());
-    // The idle socket's task is what a connected user costs: the rarely taken, deep paths (open,
-    // welcome, handling a frame, a move) are boxed, so the task keeps only the loop's own state.
-    let mut connection = Box::pin(Connection::open(&login, out, closer.clone(), state.services.clone())).await;
-    let mut session_check = tokio::time::interval(Duration::from_secs(config.session_check_secs.max(1)));
-    session_check.tick().await;
-    let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
-    let _tracked = state.drain.track_socket();
-    let _open = OpenSocket::count();
-    let moving = state.drain.sockets();
-    Box::pin(connection.welcome(&state.instance)).await;
-    loop {
-        tokio::select! {
-            () = closer.closing() => break,
-            () = registration.closed.cancelled() => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
-            notices = registration.notices() => for notice in notices {
-                Box::pin(connection.on_notice(notice)).await;
-            },
-            _ = session_check.tick(), if login.session_id.is_some() => {
-                let Some(id) = &login.session_id else { continue };
-                if matches!(Box::pin(state.services.sessions.renew(id)).await, Ok(false)) {
-                    closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
+    async move {
+        let config = &state.config;
+        // The idle socket's task is what a connected user costs: the rarely taken, deep paths (open,
+        // welcome, handling a frame, a move) are boxed, so the task keeps only the loop's own state.
+        let mut connection = Box::pin(Connection::open(&login, out, closer.clone(), state.services.clone())).await;
+        let mut session_check = tokio::time::interval(Duration::from_secs(config.session_check_secs.max(1)));
+        session_check.tick().await;
+        let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
+        let _tracked = state.drain.track_socket();
+        let _open = OpenSocket::count();
+        let drain = state.drain.sockets();
+        // Made once, not once per turn of the loop: the loop turns for every live event, and a
+        // wait made anew registers itself anew (the drain's with every socket of the instance).
+        let (closing, moving, order) = (closer.closing(), drain.cancelled(), registration.next());
+        tokio::pin!(closing, moving, order);
+        // Everything but the rooms is polled only when it woke the task (`Woken`).
+        let rare = Woken::new();
+        let has_session = login.session_id.is_some();
+        Box::pin(connection.welcome(&state.instance)).await;
+        loop {
+            let mut waits =
+                Waits { closing: closing.as_mut(), order: order.as_mut(), moving: moving.as_mut(), has_session };
+            tokio::select! {
+                biased;
+                Some((room, event)) = connection.rooms.next() => {
+                    if let Some(room) = connection.on_room_event(room, event) {
+                        Box::pin(connection.removed(room)).await;
+                    }
                 }
+                woke = std::future::poll_fn(|cx| rare.poll(cx, |cx| waits.poll(cx, &closer, &mut session_check, &mut stream))) => match woke {
+                    Woke::Closing => break,
+                    Woke::Order(next) => {
+                        order.set(registration.next());
+                        match next {
+                            Order::Close => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
+                            Order::Notices(notices) => for notice in notices {
+                                Box::pin(connection.on_notice(notice)).await;
+                            },
+                        }
+                    }
+                    Woke::SessionCheck => {
+                        let Some(id) = &login.session_id else { continue };
+                        if matches!(Box::pin(state.services.sessions.renew(id)).await, Ok(false)) {
+                            closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
+                        }
+                    }
+                    Woke::Moving => Box::pin(connection.move_away(state.drain.spread())).await,
+                    Woke::Frame(frame) => match counted(frame) {
+                        Some(Ok(_)) if !flood.take() => {
+                            metrics().rate_limited(Limited::Frames);
+                            closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down");
+                        }
+                        Some(Ok(Message::Text(text))) => Box::pin(connection.on_text(text.as_str())).await,
+                        Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
+                        Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Err(err)) => on_read_error(&closer, &err),
+                    },
+                },
             }
-            () = moving.cancelled(), if !closer.is_closing() => Box::pin(connection.move_away(state.drain.spread())).await,
-            frame = stream.next() => match counted(frame) {
-                Some(Ok(_)) if !flood.take() => {
-                    metrics().rate_limited(Limited::Frames);
-                    closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down");
-                }
-                Some(Ok(Message::Text(text))) => Box::pin(connection.on_text(text.as_str())).await,
-                Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
-                Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Err(err)) => on_read_error(&closer, &err),
-            },
         }
+        connection.finish();
+        drop(connection);
+        wind_down(&mut writer, &mut stream, write_timeout).await;
     }
-    connection.finish();
-    drop(connection);
+}
+
+/// The end of a connection, once its rooms are left: waits for the writer to write what is
+/// queued and the close frame, then reads until the client answers the close.
+async fn wind_down<R>(writer: &mut JoinHandle<()>, stream: &mut R, write_timeout: Duration)
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     // The writer ends by itself within one write deadline (a client that reads slowly still
     // gets its close frame); past that it is aborted, never left behind.
-    if tokio::time::timeout(write_timeout + Duration::from_secs(2), &mut writer).await.is_err() {
+    if tokio::time::timeout(write_timeout + Duration::from_secs(2), &mut *writer).await.is_err() {
         debug!("writer did not finish in time: aborted");
         writer.abort();
     }
@@ -149,8 +199,67 @@ where
     // most: a TCP socket closed with unread data is reset, and the client would lose our close
     // frame (a flood cut with 1008 then looked like a dropped connection).
     let _ = tokio::time::timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = stream.next().await {} }).await;
-    // Dropping the reader's half here (and the writer's with its task) ends the TCP connection.
+    // Dropping the reader's half after this (and the writer's with its task) ends the TCP connection.
     debug!("socket closed");
+}
+
+/// What woke the socket's task, besides its rooms.
+enum Woke {
+    /// The connection is closing: the loop ends.
+    Closing,
+    /// The instance's order to this socket (a logout, notices).
+    Order(Order),
+    /// Time to check that the session still exists.
+    SessionCheck,
+    /// The instance is draining: the client moves elsewhere.
+    Moving,
+    /// A frame from the client, or its end.
+    Frame(Option<Result<Message, axum::Error>>),
+}
+
+/// The socket's waits that rarely end, polled together in this order (`biased`).
+struct Waits<'a, C, O, M> {
+    closing: Pin<&'a mut C>,
+    order: Pin<&'a mut O>,
+    moving: Pin<&'a mut M>,
+    has_session: bool,
+}
+
+impl<C, O, M> Waits<'_, C, O, M>
+where
+    C: Future<Output = ()>,
+    O: Future<Output = Order>,
+    M: Future<Output = ()>,
+{
+    fn poll<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        closer: &Closer,
+        session_check: &mut tokio::time::Interval,
+        stream: &mut R,
+    ) -> Poll<Woke>
+    where
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        if self.closing.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Woke::Closing);
+        }
+        if let Poll::Ready(frame) = stream.poll_next_unpin(cx) {
+            return Poll::Ready(Woke::Frame(frame));
+        }
+        // Orders and the drain only while open: once closing, the loop waits for `closing` alone.
+        let open = !closer.is_closing();
+        if open && let Poll::Ready(order) = self.order.as_mut().poll(cx) {
+            return Poll::Ready(Woke::Order(order));
+        }
+        if self.has_session && session_check.poll_tick(cx).is_ready() {
+            return Poll::Ready(Woke::SessionCheck);
+        }
+        if open && self.moving.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Woke::Moving);
+        }
+        Poll::Pending
+    }
 }
 
 /// Counts a frame read from the client.
@@ -183,11 +292,11 @@ impl Connection {
         Self {
             user: login.user.clone(),
             key: protocol::AccountKey::of(&login.user),
-            display: Arc::new(Mutex::new(name)),
+            display: name,
             services,
             out,
             closer,
-            rooms: HashMap::new(),
+            rooms: Rooms::default(),
             typing: TokenBucket::new(1, 2),
             renames: TokenBucket::new(1, 3),
             order: SendOrder::default(),
@@ -267,7 +376,7 @@ impl Connection {
     }
 
     fn name(&self) -> String {
-        self.display.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.display.clone()
     }
 
     /// Changes the user's display name; every room the user is in (and so every tab) hears it.
@@ -275,10 +384,10 @@ impl Connection {
         if !self.renames.take() {
             return self.error(ErrorCode::RateLimited, "you are renaming too fast".into(), None).await;
         }
-        let joined: Vec<RoomName> = self.rooms.keys().cloned().collect();
+        let joined: Vec<RoomName> = self.rooms.names();
         match self.services.profile.rename(&self.user, raw, &joined).await {
             Ok(name) => {
-                *self.display.lock().unwrap_or_else(PoisonError::into_inner) = name.clone();
+                self.display.clone_from(&name);
                 self.queue(ServerFrame::Renamed { user: self.user.clone(), name }).await;
             }
             Err(err @ (RenameError::BadName(_) | RenameError::Taken(_))) => {
@@ -343,8 +452,7 @@ impl Connection {
 
     /// Leaves every room when the socket ends — after the grace period, so a reconnect is no leave.
     fn finish(&mut self) {
-        for (room, forwarder) in std::mem::take(&mut self.rooms) {
-            forwarder.abort();
+        for room in self.rooms.take_all() {
             self.services.chat.leave_later(&self.user, &room);
         }
     }

@@ -9,13 +9,15 @@
 //! 1008 close instead.
 
 pub mod connection;
-pub mod forward;
+pub mod feeds;
 pub mod orders;
 pub mod origin;
 pub mod outgoing;
+pub mod queue;
 pub mod read_error;
 pub mod registry;
 pub mod send_order;
+pub mod woken;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
@@ -71,7 +73,7 @@ pub async fn upgrade(
     let max = state.config.max_frame_bytes;
     let registration = state.sockets.register(&login.user, &login.login);
     // The socket's span is a child of its upgrade request's, so its logs carry the request id.
-    let request = tracing::Span::current();
+    let admitted = Box::new((login, registration, state, tracing::Span::current()));
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
@@ -79,12 +81,16 @@ pub async fn upgrade(
         .max_frame_size(max)
         // The callback returns the socket's future itself, not an `async` block awaiting it: each
         // such layer would keep its own copy of the socket, the login and the state for the
-        // socket's whole life (the task is what an idle user costs).
-        .on_upgrade(move |socket| match registration {
-            Some(registration) => Either::Left(connection::run(socket, login, registration, state, request)),
-            None => Either::Right(
-                connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
-                    .instrument(request),
-            ),
+        // socket's whole life (the task is what an idle user costs). For the same reason it
+        // captures one box: axum's task keeps the callback's slot after calling it.
+        .on_upgrade(move |socket| {
+            let (login, registration, state, request) = *admitted;
+            match registration {
+                Some(registration) => Either::Left(connection::run(socket, login, registration, state, request)),
+                None => Either::Right(
+                    connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
+                        .instrument(request),
+                ),
+            }
         })
 }

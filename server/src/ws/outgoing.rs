@@ -15,18 +15,17 @@
 //! Every way a connection ends goes through one [`Closer`], which sends exactly
 //! one close frame with a meaningful code.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::{Sink, SinkExt};
 use protocol::{CLOSE_TOO_SLOW, ServerFrame};
-use tokio::sync::{Notify, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::debug;
 
 use crate::telemetry::metrics::metrics;
+use crate::ws::queue::{FrameQueue, Refused};
 
 /// How long the last frames and the close frame may take once a connection is closing.
 const CLOSING_WRITES: Duration = Duration::from_secs(1);
@@ -66,8 +65,8 @@ impl Closer {
     }
 
     /// Resolves when the connection starts closing.
-    pub async fn closing(&self) {
-        self.token.cancelled().await;
+    pub fn closing(&self) -> WaitForCancellationFuture<'_> {
+        self.token.cancelled()
     }
 
     fn take_frame(&self) -> Option<CloseFrame> {
@@ -75,60 +74,40 @@ impl Closer {
     }
 }
 
-/// Bytes queued but not yet written, and a signal when some were written.
-#[derive(Default)]
-struct Backlog {
-    bytes: AtomicUsize,
-    written: Notify,
-}
-
-/// The sending end of a socket's queue; cheap to clone (the reader and every room forwarder hold one).
+/// The sending end of a socket's queue; cheap to clone (the reader and the socket's rooms hold one).
 #[derive(Clone)]
 pub struct Outgoing {
-    queue: mpsc::Sender<Utf8Bytes>,
-    backlog: Arc<Backlog>,
-    budget: usize,
+    queue: Arc<FrameQueue>,
     closer: Arc<Closer>,
 }
 
-/// The writer's end, handed to [`write`].
+/// The writer's end, handed to [`write`]; dropping it closes the queue.
 pub struct Writer {
-    queue: mpsc::Receiver<Utf8Bytes>,
-    backlog: Arc<Backlog>,
+    queue: Arc<FrameQueue>,
     closer: Arc<Closer>,
     deadline: Duration,
 }
 
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
 /// A socket's queue bounded by `frames` and `budget` bytes, whose writes must finish within `deadline`.
 pub fn channel(frames: usize, budget: usize, deadline: Duration, closer: Arc<Closer>) -> (Outgoing, Writer) {
-    let (tx, rx) = mpsc::channel(frames.max(8));
-    let backlog = Arc::new(Backlog::default());
-    let outgoing = Outgoing { queue: tx, backlog: backlog.clone(), budget: budget.max(1024), closer: closer.clone() };
-    (outgoing, Writer { queue: rx, backlog, closer, deadline: deadline.max(Duration::from_millis(100)) })
+    let queue = Arc::new(FrameQueue::new(frames.max(8), budget.max(1024)));
+    let outgoing = Outgoing { queue: queue.clone(), closer: closer.clone() };
+    (outgoing, Writer { queue, closer, deadline: deadline.max(Duration::from_millis(100)) })
 }
 
 impl Outgoing {
     /// Queues a reply to the client's own request, waiting while the socket is over its byte
     /// budget (an empty queue always takes one frame). `false` when the connection is closing.
     pub async fn reply(&self, frame: &ServerFrame) -> bool {
-        let text = frame.encode();
-        let len = text.len();
-        loop {
-            let written = self.backlog.written.notified();
-            tokio::pin!(written);
-            written.as_mut().enable();
-            let queued = self.backlog.bytes.load(Ordering::Acquire);
-            if queued == 0 || queued + len <= self.budget {
-                break;
-            }
-            tokio::select! {
-                () = written => {}
-                () = self.closer.closing() => return false,
-            }
-        }
-        self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
+        let text = Utf8Bytes::from(frame.encode());
         tokio::select! {
-            sent = self.queue.send(text.into()) => sent.is_ok(),
+            pushed = self.queue.push(text) => pushed.is_ok(),
             () = self.closer.closing() => false,
         }
     }
@@ -144,22 +123,16 @@ impl Outgoing {
                 return true;
             }
         };
-        let len = text.len();
-        if self.backlog.bytes.load(Ordering::Acquire) + len > self.budget {
-            self.closer.cut_slow();
-            return false;
-        }
-        self.backlog.bytes.fetch_add(len, Ordering::AcqRel);
-        match self.queue.try_send(text) {
+        match self.queue.try_push(text) {
             Ok(()) => {
                 metrics().deliveries.increment(1);
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 self.closer.cut_slow();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(Refused::Closed) => false,
         }
     }
 
@@ -177,12 +150,15 @@ pub async fn write<S>(mut sink: S, writer: Writer)
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
-    let Writer { mut queue, backlog, closer, deadline } = writer;
+    let Writer { queue, closer, deadline } = &writer;
+    // Made once: the loop turns for every batch, and a wait made anew registers itself anew.
+    let closing = closer.closing();
+    tokio::pin!(closing);
     loop {
         let text = tokio::select! {
             biased;
-            () = closer.closing() => break,
-            text = queue.recv() => match text {
+            () = &mut closing => break,
+            text = queue.pop() => match text {
                 Some(text) => text,
                 None => break,
             },
@@ -192,14 +168,14 @@ where
             let (mut len, mut frames) = (text.len(), 1);
             sink.feed(Message::Text(text)).await?;
             while len < BATCH_BYTES {
-                let Ok(next) = queue.try_recv() else { break };
+                let Some(next) = queue.try_pop() else { break };
                 (len, frames) = (len + next.len(), frames + 1);
                 sink.feed(Message::Text(next)).await?;
             }
             metrics().frames_out.increment(frames);
             sink.flush().await.map(|()| len)
         };
-        let len = match tokio::time::timeout(deadline, write).await {
+        let len = match tokio::time::timeout(*deadline, write).await {
             Ok(Ok(len)) => len,
             Ok(Err(err)) => {
                 debug!(%err, "socket write failed");
@@ -215,14 +191,13 @@ where
                 return;
             }
         };
-        backlog.bytes.fetch_sub(len, Ordering::AcqRel);
-        backlog.written.notify_waiters();
+        queue.written(len);
     }
     let frame = closer.take_frame();
     let tail = async {
         // Fed, then flushed once by `close`: a client that stopped reading still gets its close
         // queued behind the frames (a fallback stream keeps it for when the client reads again).
-        while let Ok(text) = queue.try_recv() {
+        while let Some(text) = queue.try_pop() {
             if sink.feed(Message::Text(text)).await.is_err() {
                 break;
             }

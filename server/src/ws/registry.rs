@@ -8,11 +8,11 @@
 //! removal ends the room on every socket of that user.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::{AccountKey, RoomName};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 /// A change to a user's rooms, for each of their sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +40,29 @@ pub enum Notice {
     },
 }
 
-/// What the instance can say to one socket.
+/// What the instance asks of one of its sockets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Changes to the user's rooms, oldest first.
+    Notices(Vec<Notice>),
+    /// Close: the login (or every login of the user) ended.
+    Close,
+}
+
+/// What the instance can say to one socket: one place, one wake-up (a socket waits on it for
+/// its whole life, so what that wait holds is part of every idle user's cost).
 #[derive(Default)]
 struct Link {
-    closed: CancellationToken,
+    closed: AtomicBool,
     notices: Mutex<Vec<Notice>>,
     wake: Notify,
+}
+
+impl Link {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
 }
 
 #[derive(Default)]
@@ -68,8 +85,6 @@ pub struct Registration {
     user: String,
     id: u64,
     link: Arc<Link>,
-    /// Cancelled when the instance wants this socket closed.
-    pub closed: CancellationToken,
 }
 
 impl SocketRegistry {
@@ -89,8 +104,7 @@ impl SocketRegistry {
         }
         let link = Arc::new(Link::default());
         sockets.push((id, login.to_owned(), link.clone()));
-        let closed = link.closed.clone();
-        Some(Registration { registry: self.clone(), user: AccountKey::of(user).to_string(), id, link, closed })
+        Some(Registration { registry: self.clone(), user: AccountKey::of(user).to_string(), id, link })
     }
 
     /// Tells every socket of `user` (a user name or account key) here about a change to their
@@ -109,14 +123,14 @@ impl SocketRegistry {
     pub fn close_login(&self, login: &str) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let matching = inner.by_user.values().flatten().filter(|(_, l, _)| l == login);
-        matching.map(|(_, _, link)| link.closed.cancel()).count()
+        matching.map(|(_, _, link)| link.close()).count()
     }
 
     /// Closes every socket of `user` (all their sessions ended); returns how many.
     pub fn close_user(&self, user: &str) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let sockets = inner.by_user.get(AccountKey::of(user).as_str()).map(Vec::as_slice).unwrap_or_default();
-        sockets.iter().map(|(_, _, link)| link.closed.cancel()).count()
+        sockets.iter().map(|(_, _, link)| link.close()).count()
     }
 
     /// How many sockets `user` holds here.
@@ -127,15 +141,25 @@ impl SocketRegistry {
 }
 
 impl Registration {
-    /// Waits for notices to this socket, then takes them, oldest first.
-    pub async fn notices(&self) -> Vec<Notice> {
+    /// Waits for the instance's next order to this socket: [`Order::Close`] (again and again,
+    /// once given) or the notices given since the last call.
+    pub async fn next(&self) -> Order {
         loop {
+            if self.is_closed() {
+                return Order::Close;
+            }
             let notices = std::mem::take(&mut *self.link.notices.lock().unwrap_or_else(PoisonError::into_inner));
             if !notices.is_empty() {
-                return notices;
+                return Order::Notices(notices);
             }
+            // `notify_one` keeps a permit when no one waits: an order since the check is not missed.
             self.link.wake.notified().await;
         }
+    }
+
+    /// Whether the instance asked this socket to close.
+    pub fn is_closed(&self) -> bool {
+        self.link.closed.load(Ordering::Acquire)
     }
 }
 
@@ -169,8 +193,8 @@ mod tests {
         assert!(registry.register("alice", "l1").is_some());
     }
 
-    #[test]
-    fn closes_by_login_and_by_user() {
+    #[tokio::test]
+    async fn closes_by_login_and_by_user() {
         let registry = SocketRegistry::new(5);
         let (Some(a1), Some(a2), Some(b)) =
             (registry.register("alice", "one"), registry.register("alice", "two"), registry.register("bob", "three"))
@@ -178,9 +202,10 @@ mod tests {
             panic!("registered");
         };
         assert_eq!(registry.close_login("one"), 1);
-        assert!(a1.closed.is_cancelled() && !a2.closed.is_cancelled());
+        assert!(a1.is_closed() && !a2.is_closed());
         assert_eq!(registry.close_user("alice"), 2);
-        assert!(a2.closed.is_cancelled() && !b.closed.is_cancelled());
+        assert!(a2.is_closed() && !b.is_closed());
+        assert_eq!(a1.next().await, Order::Close, "a closed socket is told so, before any notice");
     }
 
     #[tokio::test]
@@ -196,9 +221,9 @@ mod tests {
         assert_eq!(registry.notify("alice", &notice), 2);
         assert_eq!(registry.notify("alice", &Notice::RoomRemoved { room: room.clone(), by: "carol".into() }), 2);
         let removed = Notice::RoomRemoved { room, by: "carol".into() };
-        assert_eq!(a1.notices().await, [notice.clone(), removed.clone()], "in order");
-        assert_eq!(a2.notices().await, [notice, removed]);
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), b.notices()).await;
+        assert_eq!(a1.next().await, Order::Notices(vec![notice.clone(), removed.clone()]), "in order");
+        assert_eq!(a2.next().await, Order::Notices(vec![notice, removed]));
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), b.next()).await;
         assert!(waiting.is_err(), "bob was told nothing");
         assert_eq!(
             registry.notify(

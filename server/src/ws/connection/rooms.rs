@@ -3,12 +3,11 @@
 //! the frames that manage private rooms, blocks and the public directory.
 
 use protocol::{ErrorCode, MAX_ROOMS_PER_FRAME, MessageId, RoomJoin, RoomName, ServerFrame};
-use tracing::{Instrument, debug};
+use tracing::debug;
 
 use super::{Connection, HISTORY_PAGE_BYTES};
 use crate::chat::{ChatService, HistoryPage};
 use crate::services::{AccessError, Asker, Membership};
-use crate::ws::forward::{Route, forward};
 use crate::ws::registry::Notice;
 
 /// How many public rooms a directory answer lists.
@@ -19,18 +18,9 @@ impl Connection {
         Asker { user: &self.user, key: &self.key }
     }
 
-    /// Whether this socket is in `room` now (a forwarder that ended — the user was removed —
-    /// no longer counts, and its presence goes).
-    pub(super) fn holds(&mut self, room: &RoomName) -> bool {
-        match self.rooms.get(room) {
-            Some(forwarder) if forwarder.is_finished() => {
-                self.rooms.remove(room);
-                self.services.chat.leave_later(&self.user, room);
-                false
-            }
-            Some(_) => true,
-            None => false,
-        }
+    /// Whether this socket is in `room` now.
+    pub(super) fn holds(&self, room: &RoomName) -> bool {
+        self.rooms.contains(room)
     }
 
     /// Says why a room operation was refused; a room refused at a join is also named as not
@@ -75,7 +65,7 @@ impl Connection {
             Err(err) => return self.fail(err, None).await,
         };
         // A removal between the check and the subscription would be announced before this socket
-        // listened: checked again now that it listens (a removal from now on reaches the forwarder).
+        // listened: checked again now that it listens (a removal from now on reaches the room's feed).
         if members.is_some() && !self.services.access.still_member(&self.key, &room).await {
             drop(joined);
             self.services.chat.leave(&self.user, &room).await;
@@ -97,11 +87,9 @@ impl Connection {
         {
             return;
         }
-        // The subscription was made before the history was read and has buffered since; the
-        // forwarder starts after the history and skips what it already held.
-        let route = Route { me: self.user.clone(), display: self.display.clone(), newest, out: self.out.clone() };
-        let forwarder = tokio::spawn(forward(joined, route).in_current_span());
-        self.rooms.insert(room, forwarder);
+        // The subscription was made before the history was read and has buffered since; its
+        // events are taken after the history, skipping what the history already held.
+        self.rooms.insert(room, joined.subscription.into_stream(), newest);
     }
 
     /// Sends a join's history in pages of about [`HISTORY_PAGE_BYTES`] (the gap, if any, with
@@ -137,8 +125,7 @@ impl Connection {
     pub(super) async fn leave(&mut self, raw: &str) {
         let Ok(room) = ChatService::room(raw) else { return };
         self.services.access.leave(self.asker(), &room).await;
-        if let Some(forwarder) = self.rooms.remove(&room) {
-            forwarder.abort();
+        if self.rooms.remove(&room) {
             self.services.chat.leave(&self.user, &room).await;
         }
     }
@@ -153,12 +140,11 @@ impl Connection {
                 self.queue(ServerFrame::ReadUpTo { room: room.to_string(), id }).await;
             }
             Notice::RoomRemoved { room, by } => {
-                if let Some(forwarder) = self.rooms.remove(&room) {
-                    forwarder.abort();
+                if self.rooms.remove(&room) {
                     debug!(%room, "out of the room: delivery ended");
                 }
                 self.services.chat.leave(&self.user, &room).await;
-                // The same words as the room's own removal event (`ws::forward`), which may come first.
+                // The same words as the room's own removal event (`connection::live`), which may come first.
                 let message =
                     if by == self.key.as_str() { String::new() } else { "You were removed from this room.".to_owned() };
                 self.queue(ServerFrame::RoomRemoved { room: room.to_string(), message }).await;
