@@ -181,21 +181,15 @@ impl Subscription {
     /// socket's own task: one task per room would cost each idle member a task).
     pub fn into_stream(self) -> RoomEvents {
         let Self { receiver, membership } = self;
-        RoomEvents { events: BroadcastStream::new(receiver), membership }
+        RoomEvents { events: BroadcastStream::new(receiver), _membership: membership }
     }
 }
 
 /// A subscription as a stream of events; `Err(Lagged(n))` when the member fell `n` events behind.
 pub struct RoomEvents {
     events: BroadcastStream<Arc<Delivery>>,
-    membership: Membership,
-}
-
-impl RoomEvents {
-    /// The room subscribed to.
-    pub fn room(&self) -> &RoomName {
-        &self.membership.room
-    }
+    /// Held for its `Drop`: the member's place, given back with the stream.
+    _membership: Membership,
 }
 
 impl Stream for RoomEvents {

@@ -12,9 +12,7 @@
 //! frame is too big, the instance shuts down — goes through one [`Closer`],
 //! which sends exactly one close frame with a meaningful code and stops both.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -43,6 +41,9 @@ use crate::ws::woken::Woken;
 mod changes;
 mod live;
 mod rooms;
+mod waits;
+
+use waits::{Waits, Woke};
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
@@ -201,65 +202,6 @@ where
     let _ = tokio::time::timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = stream.next().await {} }).await;
     // Dropping the reader's half after this (and the writer's with its task) ends the TCP connection.
     debug!("socket closed");
-}
-
-/// What woke the socket's task, besides its rooms.
-enum Woke {
-    /// The connection is closing: the loop ends.
-    Closing,
-    /// The instance's order to this socket (a logout, notices).
-    Order(Order),
-    /// Time to check that the session still exists.
-    SessionCheck,
-    /// The instance is draining: the client moves elsewhere.
-    Moving,
-    /// A frame from the client, or its end.
-    Frame(Option<Result<Message, axum::Error>>),
-}
-
-/// The socket's waits that rarely end, polled together in this order (`biased`).
-struct Waits<'a, C, O, M> {
-    closing: Pin<&'a mut C>,
-    order: Pin<&'a mut O>,
-    moving: Pin<&'a mut M>,
-    has_session: bool,
-}
-
-impl<C, O, M> Waits<'_, C, O, M>
-where
-    C: Future<Output = ()>,
-    O: Future<Output = Order>,
-    M: Future<Output = ()>,
-{
-    fn poll<R>(
-        &mut self,
-        cx: &mut Context<'_>,
-        closer: &Closer,
-        session_check: &mut tokio::time::Interval,
-        stream: &mut R,
-    ) -> Poll<Woke>
-    where
-        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
-    {
-        if self.closing.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Woke::Closing);
-        }
-        if let Poll::Ready(frame) = stream.poll_next_unpin(cx) {
-            return Poll::Ready(Woke::Frame(frame));
-        }
-        // Orders and the drain only while open: once closing, the loop waits for `closing` alone.
-        let open = !closer.is_closing();
-        if open && let Poll::Ready(order) = self.order.as_mut().poll(cx) {
-            return Poll::Ready(Woke::Order(order));
-        }
-        if self.has_session && session_check.poll_tick(cx).is_ready() {
-            return Poll::Ready(Woke::SessionCheck);
-        }
-        if open && self.moving.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Woke::Moving);
-        }
-        Poll::Pending
-    }
 }
 
 /// Counts a frame read from the client.

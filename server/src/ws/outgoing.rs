@@ -135,11 +135,6 @@ impl Outgoing {
             Err(Refused::Closed) => false,
         }
     }
-
-    /// The connection's closer.
-    pub fn closer(&self) -> &Arc<Closer> {
-        &self.closer
-    }
 }
 
 /// Writes queued frames to the client until the connection closes; then the frames already
