@@ -63,6 +63,15 @@ impl World {
         Self { _instance: instance, creator, guests, case: 0 }
     }
 
+    /// Waits until the creator's socket has handled every frame sent before: an invitation or
+    /// removal answers the creator nothing, and a guest's next frame (a leave, a join) travels on
+    /// another socket, so without this the two could be handled in either order. A socket
+    /// handles its frames in order, so the directory's answer comes after theirs.
+    async fn creator_settled(&mut self) {
+        self.creator.send(&ClientFrame::Directory).await;
+        self.creator.expect(|f| matches!(f, ServerFrame::Directory { .. }).then_some(())).await;
+    }
+
     /// Plays `ops` on a fresh room; `Err` names the first frame the model forbids.
     async fn play(&mut self, ops: &[Op]) -> Result<(), String> {
         self.case += 1;
@@ -80,6 +89,7 @@ impl World {
                 Op::Invite(g) => {
                     let frame = ClientFrame::Invite { room: room.clone(), user: GUESTS[g].into() };
                     self.creator.send(&frame).await;
+                    self.creator_settled().await;
                     if !model[g].member {
                         let added = |f: ServerFrame| matches!(f, ServerFrame::RoomAdded { room: r, .. } if r == room);
                         self.guests[g].expect(|f| added(f).then_some(())).await;
@@ -92,6 +102,7 @@ impl World {
                         self.guests[g].send(&ClientFrame::Leave { room: room.clone() }).await;
                     } else {
                         self.creator.send(&ClientFrame::Remove { room: room.clone(), user: GUESTS[g].into() }).await;
+                        self.creator_settled().await;
                     }
                     if leaving || model[g].member {
                         let gone = |f: ServerFrame| matches!(f, ServerFrame::RoomRemoved { room: r, .. } if r == room);
