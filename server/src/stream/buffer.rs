@@ -21,10 +21,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use futures::Sink;
 use futures::task::AtomicWaker;
 use tokio::sync::Notify;
+use tungstenite::{Message, Utf8Bytes};
 
 /// How many bytes of events already handed to a response are kept for a resume.
 pub const KEEP_BYTES: usize = 64 * 1024;
@@ -199,10 +199,11 @@ impl Sink<Message> for EventSink {
         match message {
             Message::Text(text) => self.0.push("message", text),
             Message::Close(frame) => {
-                let (code, reason) = frame.map_or((1000, String::new()), |f| (f.code, f.reason.as_str().to_owned()));
+                let (code, reason) =
+                    frame.map_or((1000, String::new()), |f| (u16::from(f.code), f.reason.as_str().to_owned()));
                 self.0.push(CLOSE, serde_json::json!({ "code": code, "reason": reason }).to_string().into());
             }
-            Message::Binary(_) | Message::Ping(_) | Message::Pong(_) => {}
+            Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
         Ok(())
     }

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::ws::Message;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -36,6 +35,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tower_sessions::Session;
 use tracing::{Instrument, debug, info_span};
+use tungstenite::Message;
 
 use crate::routes::guard::cross_site;
 use crate::services::SocketLogin;

@@ -15,15 +15,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::Stream;
-use futures::{Sink, StreamExt};
+use futures::{Sink, SinkExt, StreamExt};
 use protocol::{
     CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ClientFrame, ErrorCode,
     PROTOCOL_VERSION, RoomName, ServerFrame,
 };
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span};
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
 
 use crate::broker::{Appended, ChangeOp};
 use crate::chat::{ChatError, ChatService};
@@ -36,6 +37,7 @@ use crate::ws::outgoing::{self, Closer, Outgoing};
 use crate::ws::read_error::on_read_error;
 use crate::ws::registry::{Order, Registration};
 use crate::ws::send_order::SendOrder;
+use crate::ws::socket::Socket;
 use crate::ws::woken::Woken;
 
 mod changes;
@@ -58,7 +60,7 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// and the arguments are held once, not once per layer of `async` (what a task holds is what
 /// an idle user costs).
 pub fn run(
-    socket: WebSocket,
+    socket: Socket,
     login: SocketLogin,
     registration: Registration,
     state: AppState,
@@ -70,8 +72,8 @@ pub fn run(
 }
 
 /// Closes a socket at once with a code and a reason.
-pub async fn refuse(mut socket: WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: reason.into() };
+pub async fn refuse(mut socket: Socket, code: u16, reason: &str) {
+    let frame = CloseFrame { code: code.into(), reason: reason.into() };
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
 }
 
@@ -172,7 +174,7 @@ where
                         Some(Ok(Message::Text(text))) => Box::pin(connection.on_text(text.as_str())).await,
                         Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
                         Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                         Some(Err(err)) => on_read_error(&closer, &err),
                     },
                 },

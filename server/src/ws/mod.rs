@@ -10,6 +10,8 @@
 
 pub mod connection;
 pub mod feeds;
+pub mod gather;
+pub mod handshake;
 pub mod orders;
 pub mod origin;
 pub mod outgoing;
@@ -17,28 +19,27 @@ pub mod queue;
 pub mod read_error;
 pub mod registry;
 pub mod send_order;
+pub mod socket;
 pub mod woken;
 
 use axum::extract::State;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::Either;
 use tower_sessions::Session;
 use tracing::{Instrument, debug};
+use tungstenite::protocol::WebSocketConfig;
 
 use protocol::CLOSE_POLICY_VIOLATION;
 
 use crate::services::SocketLogin;
 use crate::state::AppState;
+use crate::ws::handshake::Handshake;
 
 /// What a socket reads with one system call, and keeps allocated while idle: client frames
 /// are small (a larger one grows the buffer for as long as it takes to read it), and an idle
 /// socket's cost is what decides how many users an instance holds.
 const READ_BUFFER_BYTES: usize = 512;
-
-/// How many bytes of frames are gathered before they are written (a flush writes them anyway).
-const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
 /// The session's login, or the answer for a connection without one: 401 when nobody is
 /// logged in, 503 when the session store does not answer. Both transports ask this.
@@ -58,7 +59,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    handshake: Handshake,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
@@ -74,23 +75,26 @@ pub async fn upgrade(
     let registration = state.sockets.register(&login.user, &login.login);
     // The socket's span is a child of its upgrade request's, so its logs carry the request id.
     let admitted = Box::new((login, registration, state, tracing::Span::current()));
-    upgrade
+    // Each frame goes at once to the socket's own write buffer (`gather`), which the writer
+    // flushes once per batch and which is given back once written: tungstenite's would keep
+    // the capacity of the largest batch for the socket's life.
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(max)
-        .max_frame_size(max)
-        // The callback returns the socket's future itself, not an `async` block awaiting it: each
-        // such layer would keep its own copy of the socket, the login and the state for the
-        // socket's whole life (the task is what an idle user costs). For the same reason it
-        // captures one box: axum's task keeps the callback's slot after calling it.
-        .on_upgrade(move |socket| {
-            let (login, registration, state, request) = *admitted;
-            match registration {
-                Some(registration) => Either::Left(connection::run(socket, login, registration, state, request)),
-                None => Either::Right(
-                    connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
-                        .instrument(request),
-                ),
-            }
-        })
+        .write_buffer_size(0)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    // The callback returns the socket's future itself, not an `async` block awaiting it: each
+    // such layer would keep its own copy of the socket, the login and the state for the
+    // socket's whole life (the task is what an idle user costs). For the same reason it
+    // captures one box: the upgrade's task keeps the callback's slot after calling it.
+    handshake.accept(config, move |socket| {
+        let (login, registration, state, request) = *admitted;
+        match registration {
+            Some(registration) => Either::Left(connection::run(socket, login, registration, state, request)),
+            None => Either::Right(
+                connection::refuse(socket, CLOSE_POLICY_VIOLATION, "too many open connections for this user")
+                    .instrument(request),
+            ),
+        }
+    })
 }

@@ -18,11 +18,12 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::{Sink, SinkExt};
 use protocol::{CLOSE_TOO_SLOW, ServerFrame};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::debug;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 use crate::telemetry::metrics::metrics;
 use crate::ws::queue::{FrameQueue, Refused};
@@ -46,7 +47,7 @@ impl Closer {
     pub fn close(&self, code: u16, reason: &str) {
         let mut frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
         if frame.is_none() && !self.token.is_cancelled() {
-            *frame = Some(CloseFrame { code, reason: reason.into() });
+            *frame = Some(CloseFrame { code: code.into(), reason: reason.into() });
         }
         self.token.cancel();
     }

@@ -15,9 +15,9 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
-use axum::extract::ws::Utf8Bytes;
 use futures::task::AtomicWaker;
 use tokio::sync::Notify;
+use tungstenite::Utf8Bytes;
 
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::ws::Message;
 use futures::{Stream, StreamExt};
+use tungstenite::Message;
 
 use crate::ws::outgoing::Closer;
 use crate::ws::registry::Order;
