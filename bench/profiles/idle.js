@@ -3,6 +3,8 @@
 // {"type":"join","room":…} and waits for that room's `history`; rooms hold ROOM_SIZE sockets.
 // Opens the sockets in batches given on stdin ("open N" lines), prints "opened TOTAL" after
 // each batch, and holds every socket until stdin closes or it gets SIGTERM.
+// With HISTORY=N in the environment, each room first gets N messages of ~150 characters (from
+// a socket opened for that and closed after), so every socket's join answers a real history.
 //   node idle.js BASE_URL ACCOUNTS_JSONL ROOM_PREFIX [ROOM_SIZE=30] [CONCURRENCY=64]
 const fs = require('fs');
 const readline = require('readline');
@@ -12,7 +14,35 @@ const roomSize = Number(roomSizeArg || 30), concurrency = Number(concArg || 64);
 const accounts = fs.readFileSync(accountsFile, 'utf8').trim().split('\n').map(l => JSON.parse(l));
 const wsUrl = base.replace(/^http/, 'ws') + '/ws';
 const sockets = [];
+const history = Number(process.env.HISTORY || 0);
+const seeded = new Set();
 let failed = 0;
+
+// Posts `history` messages to room number `r` and waits for their acks.
+function seed(r) {
+  return new Promise((resolve) => {
+    const account = accounts[r % accounts.length];
+    const room = `${roomPrefix}-${r}`;
+    const ws = new WebSocket(wsUrl, { headers: { cookie: account.cookie, origin: base }, perMessageDeflate: false });
+    let acked = 0;
+    const done = () => { ws.terminate(); resolve(); };
+    const timer = setTimeout(() => { failed++; done(); }, 20000);
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text.startsWith('{"type":"welcome"')) {
+        ws.send(JSON.stringify({ type: 'join', room }));
+      } else if (text.startsWith('{"type":"history"') && text.includes(`"room":"${room}"`) && !text.includes('"more":true')) {
+        for (let k = 0; k < history; k++) {
+          const words = `message ${k} of room ${r}: `.padEnd(150, 'lorem ipsum dolor sit amet ');
+          ws.send(JSON.stringify({ type: 'send', room, client_id: `seed-${r}-${k}`, text: words }));
+        }
+      } else if (text.startsWith('{"type":"ack"') && ++acked === history) {
+        clearTimeout(timer); done();
+      }
+    });
+    ws.on('error', () => { clearTimeout(timer); failed++; done(); });
+  });
+}
 
 function open(i) {
   return new Promise((resolve) => {
@@ -41,6 +71,9 @@ function open(i) {
 let total = 0;
 async function batch(n) {
   const start = total; total += n;
+  for (let r = Math.floor(start / roomSize); history > 0 && r <= Math.floor((total - 1) / roomSize); r++) {
+    if (!seeded.has(r)) { seeded.add(r); await seed(r); }
+  }
   let next = start;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < total) { await open(next++); }

@@ -118,3 +118,22 @@ async fn proper_forms_still_work() {
     let status = raw_status(&a, &head, body.as_bytes()).await;
     assert!(status.starts_with("HTTP/1.1 2") || status.starts_with("HTTP/1.1 3"), "{status}");
 }
+
+/// A client that lies about the websocket handshake gets the reason, not a socket: the
+/// gateway answers the handshake itself (`ws/handshake.rs`).
+#[tokio::test]
+async fn a_broken_websocket_handshake_is_refused_with_its_reason() {
+    let a = Instance::start(None, "app-a").await;
+    let head = |headers: &str| format!("GET /ws HTTP/1.1\r\nhost: {}\r\n{headers}\r\n", a.addr);
+    let upgrade = "connection: Upgrade\r\nupgrade: websocket\r\n";
+    let key = "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let plain = raw_status(&a, &head(""), b"").await;
+    assert!(plain.contains(" 400 "), "{plain}");
+    let version = raw_status(&a, &head(&format!("{upgrade}sec-websocket-version: 8\r\n{key}")), b"").await;
+    assert!(version.contains(" 426 "), "{version}");
+    let keyless = raw_status(&a, &head(&format!("{upgrade}sec-websocket-version: 13\r\n")), b"").await;
+    assert!(keyless.contains(" 400 "), "{keyless}");
+    // A valid handshake from no session gets past the handshake to the login check.
+    let anonymous = raw_status(&a, &head(&format!("{upgrade}sec-websocket-version: 13\r\n{key}")), b"").await;
+    assert!(anonymous.contains(" 401 ") || anonymous.contains(" 403 "), "{anonymous}");
+}
