@@ -27,6 +27,9 @@ pub struct Plan {
     pub idle_levels: Vec<usize>,
     /// Members of each idle socket's room.
     pub idle_room_size: usize,
+    /// Messages each idle room holds before its members join (Switchboard answers a join with
+    /// them, as a real room would; the peer keeps no history).
+    pub idle_history: usize,
     /// Page scenario: concurrent keep-alive connections and duration.
     pub page_connections: usize,
     /// How long the page is loaded.
@@ -84,6 +87,7 @@ impl Plan {
             idle_warm: 1000,
             idle_levels: vec![5000, 10_000, 18_000],
             idle_room_size: 30,
+            idle_history: 50,
             page_connections: 64,
             page_duration: Duration::from_secs(10),
             login_concurrency: 8,
@@ -120,6 +124,7 @@ impl Plan {
             idle_warm: 20,
             idle_levels: vec![60],
             idle_room_size: 10,
+            idle_history: 5,
             page_connections: 8,
             page_duration: Duration::from_secs(2),
             login_concurrency: 2,
