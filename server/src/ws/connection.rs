@@ -182,7 +182,8 @@ where
         }
         connection.finish();
         drop(connection);
-        wind_down(&mut writer, &mut stream, write_timeout).await;
+        // Boxed: its deadline timers would otherwise take room in every idle socket's task.
+        Box::pin(wind_down(&mut writer, &mut stream, write_timeout)).await;
     }
 }
 

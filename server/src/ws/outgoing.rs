@@ -142,68 +142,78 @@ impl Outgoing {
 /// queued (acks, errors) and one close frame, within a short deadline. The sink is a
 /// websocket's, or a fallback stream's ([`crate::stream`]), which turns the same messages into
 /// server-sent events.
-pub async fn write<S>(mut sink: S, writer: Writer)
+///
+/// What an idle writer holds is part of what every connected user costs, and a future keeps
+/// room for its largest wait for its whole life: so this is no `async fn` (which would keep its
+/// arguments' slots beside its locals), and the waits of a batch and of the close — their
+/// deadline timers are the largest — are boxed while they last.
+pub fn write<S>(mut sink: S, writer: Writer) -> impl Future<Output = ()> + use<S>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
 {
-    let Writer { queue, closer, deadline } = &writer;
-    // Made once: the loop turns for every batch, and a wait made anew registers itself anew.
-    let closing = closer.closing();
-    tokio::pin!(closing);
-    loop {
-        let text = tokio::select! {
-            biased;
-            () = &mut closing => break,
-            text = queue.pop() => match text {
-                Some(text) => text,
-                None => break,
-            },
-        };
-        // The frame and whatever else has queued up meanwhile (up to BATCH_BYTES), one flush.
-        let write = async {
-            let (mut len, mut frames) = (text.len(), 1);
-            sink.feed(Message::Text(text)).await?;
-            while len < BATCH_BYTES {
-                let Some(next) = queue.try_pop() else { break };
-                (len, frames) = (len + next.len(), frames + 1);
-                sink.feed(Message::Text(next)).await?;
-            }
-            metrics().frames_out.increment(frames);
-            sink.flush().await.map(|()| len)
-        };
-        let len = match tokio::time::timeout(*deadline, write).await {
-            Ok(Ok(len)) => len,
-            Ok(Err(err)) => {
-                debug!(%err, "socket write failed");
-                closer.close(1011, "write failed");
-                return;
-            }
-            Err(_) => {
-                // The peer stopped reading and the kernel buffer is full: no close frame can
-                // get through either. Dropping the sink (and the reader its half) ends the TCP connection.
-                debug!(deadline_ms = deadline.as_millis() as u64, "socket write timed out: dropping the connection");
-                metrics().slow_consumers.increment(1);
-                closer.close(CLOSE_TOO_SLOW, "write timed out");
-                return;
-            }
-        };
-        queue.written(len);
-    }
-    let frame = closer.take_frame();
-    let tail = async {
-        // Fed, then flushed once by `close`: a client that stopped reading still gets its close
-        // queued behind the frames (a fallback stream keeps it for when the client reads again).
-        while let Some(text) = queue.try_pop() {
-            if sink.feed(Message::Text(text)).await.is_err() {
-                break;
-            }
+    async move {
+        let Writer { queue, closer, deadline } = &writer;
+        // Made once: the loop turns for every batch, and a wait made anew registers itself anew.
+        let closing = closer.closing();
+        tokio::pin!(closing);
+        loop {
+            let text = tokio::select! {
+                biased;
+                () = &mut closing => break,
+                text = queue.pop() => match text {
+                    Some(text) => text,
+                    None => break,
+                },
+            };
+            // The frame and whatever else has queued up meanwhile (up to BATCH_BYTES), one flush.
+            let write = async {
+                let (mut len, mut frames) = (text.len(), 1);
+                sink.feed(Message::Text(text)).await?;
+                while len < BATCH_BYTES {
+                    let Some(next) = queue.try_pop() else { break };
+                    (len, frames) = (len + next.len(), frames + 1);
+                    sink.feed(Message::Text(next)).await?;
+                }
+                metrics().frames_out.increment(frames);
+                sink.flush().await.map(|()| len)
+            };
+            let len = match Box::pin(tokio::time::timeout(*deadline, write)).await {
+                Ok(Ok(len)) => len,
+                Ok(Err(err)) => {
+                    debug!(%err, "socket write failed");
+                    closer.close(1011, "write failed");
+                    return;
+                }
+                Err(_) => {
+                    // The peer stopped reading and the kernel buffer is full: no close frame can
+                    // get through either. Dropping the sink (and the reader its half) ends the TCP connection.
+                    debug!(
+                        deadline_ms = deadline.as_millis() as u64,
+                        "socket write timed out: dropping the connection"
+                    );
+                    metrics().slow_consumers.increment(1);
+                    closer.close(CLOSE_TOO_SLOW, "write timed out");
+                    return;
+                }
+            };
+            queue.written(len);
         }
-        // After the peer's own close frame this is refused, and `close` flushes the reply the
-        // websocket library queued: the peer always sees a clean close.
-        let _ = sink.feed(Message::Close(frame)).await;
-        let _ = sink.close().await;
-    };
-    if tokio::time::timeout(CLOSING_WRITES, tail).await.is_err() {
-        debug!("closing writes timed out");
+        let frame = closer.take_frame();
+        let tail = async {
+            // Fed, then flushed once by `close`: a client that stopped reading still gets its close
+            // queued behind the frames (a fallback stream keeps it for when the client reads again).
+            while let Some(text) = queue.try_pop() {
+                if sink.feed(Message::Text(text)).await.is_err() {
+                    break;
+                }
+            }
+            // After the peer's own close frame this is refused, and `close` flushes the reply the
+            // websocket library queued: the peer always sees a clean close.
+            let _ = sink.feed(Message::Close(frame)).await;
+            let _ = sink.close().await;
+        };
+        if Box::pin(tokio::time::timeout(CLOSING_WRITES, tail)).await.is_err() {
+            debug!("closing writes timed out");
+        }
     }
 }

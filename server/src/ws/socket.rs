@@ -26,7 +26,7 @@ use crate::ws::gather::Gathered;
 
 /// The longest frame the server writes: a longer text is sent in fragments of this size.
 /// Live events are shorter and leave whole.
-pub const FRAGMENT_BYTES: usize = 512;
+pub const FRAGMENT_BYTES: usize = 256;
 
 /// The upgraded connection tungstenite speaks over.
 pub type Io = Gathered<TokioIo<Upgraded>>;
