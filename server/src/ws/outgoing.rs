@@ -147,6 +147,7 @@ impl Outgoing {
 /// room for its largest wait for its whole life: so this is no `async fn` (which would keep its
 /// arguments' slots beside its locals), and the waits of a batch and of the close — their
 /// deadline timers are the largest — are boxed while they last.
+#[expect(clippy::manual_async_fn, reason = "an `async fn` keeps its arguments' slots for the writer's whole life")]
 pub fn write<S>(mut sink: S, writer: Writer) -> impl Future<Output = ()> + use<S>
 where
     S: Sink<Message, Error = axum::Error> + Unpin,
