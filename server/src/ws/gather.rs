@@ -33,6 +33,13 @@ impl<T> Gathered<T> {
     }
 }
 
+impl<T> Gathered<T> {
+    /// Whether nothing gathered waits for a flush.
+    pub fn is_empty(&self) -> bool {
+        self.written == self.buffer.len()
+    }
+}
+
 impl<T: AsyncWrite + Unpin> Gathered<T> {
     /// Writes what is gathered to the stream; frees the buffer once all of it is written.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

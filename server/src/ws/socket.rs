@@ -109,7 +109,12 @@ impl Socket {
     /// way out: once the close handshake is done it writes the last frames (our close, or the
     /// answer to the client's) to the stream and reports the connection closed without a
     /// flush — which for a gathering stream would leave them unsent.
+    ///
+    /// A no-op when nothing is gathered: after a normal flush tungstenite has flushed it already.
     fn poll_flush_io(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        if self.inner.get_ref().is_empty() {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(self.inner.get_mut()).poll_flush(cx).map_err(axum::Error::new)
     }
 }
