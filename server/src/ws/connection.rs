@@ -1,11 +1,11 @@
 //! One websocket connection: the per-socket task.
 //!
-//! Two tasks cooperate: the socket's own (this module's loop) decodes client
-//! frames, calls a service and queues the answer, and moves its rooms' live
-//! events ([`feeds`]) into the socket's bounded queue; the [`outgoing`] writer
-//! drains that queue into the socket within a deadline. An idle user's cost is
-//! what these two hold while they wait, so the rooms are no tasks of their own
-//! and the rarely taken paths are boxed.
+//! One task serves a socket: it decodes client frames, calls a service and queues
+//! the answer, moves its rooms' live events ([`feeds`]) into the socket's bounded
+//! queue ([`outgoing`]), and drives the [`Writer`] that writes that queue into the
+//! socket within a deadline. An idle user's cost is what this task holds while it
+//! waits, so the rooms and the writer are no tasks of their own and the rarely taken
+//! paths are boxed.
 //! The reader holds no storage: every use case is a call into
 //! [`Services`](crate::services::Services). Every way a connection can end — the
 //! client leaves, a write fails or times out, the client is too slow, the
@@ -13,6 +13,7 @@
 //! which sends exactly one close frame with a meaningful code and stops both.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::stream::Stream;
@@ -21,7 +22,6 @@ use protocol::{
     CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ClientFrame, ErrorCode,
     PROTOCOL_VERSION, RoomName, ServerFrame,
 };
-use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info_span};
 use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
@@ -32,20 +32,22 @@ use crate::ratelimit::bucket::TokenBucket;
 use crate::services::{RenameError, Services, SocketLogin};
 use crate::state::AppState;
 use crate::telemetry::metrics::{Limited, metrics, observe};
+use crate::ws::closer::Closer;
 use crate::ws::feeds::Rooms;
-use crate::ws::outgoing::{self, Closer, Outgoing};
+use crate::ws::outgoing::{self, Outgoing};
 use crate::ws::read_error::on_read_error;
 use crate::ws::registry::{Order, Registration};
 use crate::ws::send_order::SendOrder;
 use crate::ws::socket::Socket;
 use crate::ws::woken::Woken;
+use crate::ws::writer::Writer;
 
 mod changes;
 mod live;
 mod rooms;
 mod waits;
 
-use waits::{Waits, Woke};
+use waits::{Turn, Waits, Woke};
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
@@ -94,10 +96,10 @@ struct Connection {
     order: SendOrder,
 }
 
-/// Runs the reader loop of one connection, then ends its rooms and its writer: the one
+/// Runs the loop of one connection, then ends its rooms and writes its last frames: the one
 /// gateway of both transports. A websocket's halves come from [`run`]; the HTTP fallback
 /// ([`crate::stream`]) passes a sink that turns messages into server-sent events and a
-/// stream of the frames its `POST`s carried. The writer is spawned at once, in the current span.
+/// stream of the frames its `POST`s carried.
 ///
 /// Not an `async fn`: an `async fn` moves its arguments into locals of its own and keeps the
 /// arguments' slots too, for the socket's whole life; the `async move` block below uses what it
@@ -110,15 +112,14 @@ pub fn serve<S, R>(
     state: AppState,
 ) -> impl Future<Output = ()> + use<S, R>
 where
-    S: Sink<Message, Error = axum::Error> + Unpin + Send + 'static,
+    S: Sink<Message, Error = axum::Error> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let config = &state.config;
     let closer = Arc::new(Closer::default());
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
-    let (out, writer) =
-        outgoing::channel(config.socket_queue, config.socket_queue_bytes, write_timeout, closer.clone());
-    let mut writer = tokio::spawn(outgoing::write(sink, writer).in_current_span());
+    let (out, queue) = outgoing::channel(config.socket_queue, config.socket_queue_bytes, closer.clone());
+    let mut writer = Writer::new(sink, queue, closer.clone(), write_timeout);
     async move {
         let config = &state.config;
         // The idle socket's task is what a connected user costs: the rarely taken, deep paths (open,
@@ -134,76 +135,79 @@ where
         // wait made anew registers itself anew (the drain's with every socket of the instance).
         let (closing, moving, order) = (closer.closing(), drain.cancelled(), registration.next());
         tokio::pin!(closing, moving, order);
-        // Everything but the rooms is polled only when it woke the task (`Woken`).
+        // Everything but the rooms and the writer is polled only when it woke the task (`Woken`).
         let rare = Woken::new();
         let has_session = login.session_id.is_some();
-        Box::pin(connection.welcome(&state.instance)).await;
+        writer.beside(Box::pin(connection.welcome(&state.instance))).await;
         loop {
             let mut waits =
                 Waits { closing: closing.as_mut(), order: order.as_mut(), moving: moving.as_mut(), has_session };
-            tokio::select! {
-                biased;
-                Some((room, event)) = connection.rooms.next() => {
-                    if let Some(room) = connection.on_room_event(room, event) {
-                        Box::pin(connection.removed(room)).await;
+            // The rooms' events first (into the queue), then the writer (the batch they make), then the rest.
+            let turn = std::future::poll_fn(|cx| {
+                if let Some(room) = connection.take_room_events(cx) {
+                    return Poll::Ready(Turn::Removed(room));
+                }
+                writer.drive(cx);
+                rare.poll(cx, |cx| waits.poll(cx, &closer, &mut session_check, &mut stream)).map(Turn::Woke)
+            });
+            match turn.await {
+                Turn::Removed(room) => writer.beside(Box::pin(connection.removed(room))).await,
+                Turn::Woke(Woke::Closing) => break,
+                Turn::Woke(Woke::Order(next)) => {
+                    order.set(registration.next());
+                    match next {
+                        Order::Close => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
+                        Order::Notices(notices) => {
+                            for notice in notices {
+                                writer.beside(Box::pin(connection.on_notice(notice))).await;
+                            }
+                        }
                     }
                 }
-                woke = std::future::poll_fn(|cx| rare.poll(cx, |cx| waits.poll(cx, &closer, &mut session_check, &mut stream))) => match woke {
-                    Woke::Closing => break,
-                    Woke::Order(next) => {
-                        order.set(registration.next());
-                        match next {
-                            Order::Close => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
-                            Order::Notices(notices) => for notice in notices {
-                                Box::pin(connection.on_notice(notice)).await;
-                            },
-                        }
+                Turn::Woke(Woke::SessionCheck) => {
+                    let Some(id) = &login.session_id else { continue };
+                    if matches!(writer.beside(Box::pin(state.services.sessions.renew(id))).await, Ok(false)) {
+                        closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
                     }
-                    Woke::SessionCheck => {
-                        let Some(id) = &login.session_id else { continue };
-                        if matches!(Box::pin(state.services.sessions.renew(id)).await, Ok(false)) {
-                            closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
-                        }
+                }
+                Turn::Woke(Woke::Moving) => writer.beside(Box::pin(connection.move_away(state.drain.spread()))).await,
+                Turn::Woke(Woke::Frame(frame)) => match counted(frame) {
+                    Some(Ok(_)) if !flood.take() => {
+                        metrics().rate_limited(Limited::Frames);
+                        closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down");
                     }
-                    Woke::Moving => Box::pin(connection.move_away(state.drain.spread())).await,
-                    Woke::Frame(frame) => match counted(frame) {
-                        Some(Ok(_)) if !flood.take() => {
-                            metrics().rate_limited(Limited::Frames);
-                            closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down");
-                        }
-                        Some(Ok(Message::Text(text))) => Box::pin(connection.on_text(text.as_str())).await,
-                        Some(Ok(Message::Binary(_))) => closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported"),
-                        Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                        Some(Err(err)) => on_read_error(&closer, &err),
-                    },
+                    Some(Ok(Message::Text(text))) => writer.beside(Box::pin(connection.on_text(text.as_str()))).await,
+                    Some(Ok(Message::Binary(_))) => {
+                        closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported");
+                    }
+                    Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Err(err)) => on_read_error(&closer, &err),
                 },
             }
         }
         connection.finish();
         drop(connection);
         // Boxed: its deadline timers would otherwise take room in every idle socket's task.
-        Box::pin(wind_down(&mut writer, &mut stream, write_timeout)).await;
+        Box::pin(wind_down(&mut writer, &mut stream)).await;
     }
 }
 
-/// The end of a connection, once its rooms are left: waits for the writer to write what is
-/// queued and the close frame, then reads until the client answers the close.
-async fn wind_down<R>(writer: &mut JoinHandle<()>, stream: &mut R, write_timeout: Duration)
+/// The end of a connection, once its rooms are left: writes what is queued and the close
+/// frame, then reads until the client answers the close.
+async fn wind_down<S, R>(writer: &mut Writer<S>, stream: &mut R)
 where
+    S: Sink<Message, Error = axum::Error> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    // The writer ends by itself within one write deadline (a client that reads slowly still
-    // gets its close frame); past that it is aborted, never left behind.
-    if tokio::time::timeout(write_timeout + Duration::from_secs(2), &mut *writer).await.is_err() {
-        debug!("writer did not finish in time: aborted");
-        writer.abort();
-    }
+    // Within the batch's write deadline and a second for the rest: a client that reads slowly
+    // still gets its close frame, one that does not read is dropped.
+    writer.finish().await;
     // Read (and drop) what the client still sends until it answers the close, for a second at
     // most: a TCP socket closed with unread data is reset, and the client would lose our close
     // frame (a flood cut with 1008 then looked like a dropped connection).
     let _ = tokio::time::timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = stream.next().await {} }).await;
-    // Dropping the reader's half after this (and the writer's with its task) ends the TCP connection.
+    // Dropping the reader's half after this (and the writer's) ends the TCP connection.
     debug!("socket closed");
 }
 

@@ -113,9 +113,9 @@ impl Rooms {
         names
     }
 
-    /// The next event of any room; `None` while the socket is in no room.
-    pub async fn next(&mut self) -> Option<(Arc<RoomName>, FeedItem)> {
-        self.feeds.next().await
+    /// The next event of any room, if one is there; `Ready(None)` while the socket is in no room.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<(Arc<RoomName>, FeedItem)>> {
+        self.feeds.poll_next_unpin(cx)
     }
 }
 
@@ -158,7 +158,8 @@ mod tests {
     }
 
     async fn next_id(rooms: &mut Rooms) -> String {
-        let next = tokio::time::timeout(Duration::from_secs(5), rooms.next()).await.unwrap();
+        let next =
+            tokio::time::timeout(Duration::from_secs(5), std::future::poll_fn(|cx| rooms.poll_next(cx))).await.unwrap();
         let (room, event) = next.unwrap();
         assert_eq!(*room, super::tests::room());
         match &**event.unwrap() {
@@ -189,7 +190,7 @@ mod tests {
         for n in 0..ROOM_BUFFER + 10 {
             fanout.deliver(&room(), message(&format!("{}-0", n + 1)));
         }
-        let (_, event) = rooms.next().await.unwrap();
+        let (_, event) = std::future::poll_fn(|cx| rooms.poll_next(cx)).await.unwrap();
         assert_eq!(event.err(), Some(10));
     }
 
@@ -203,7 +204,12 @@ mod tests {
         assert!(rooms.remove(&room()));
         assert!(!rooms.remove(&room()), "only once");
         assert!(fanout.rooms().is_empty(), "the last member gone, the room is released");
-        assert!(tokio::time::timeout(Duration::from_millis(50), rooms.next()).await.unwrap().is_none());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), std::future::poll_fn(|cx| rooms.poll_next(cx)))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 //! maximum number of sockets on this instance ([`registry`]) gets an explicit
 //! 1008 close instead.
 
+pub mod closer;
 pub mod connection;
 pub mod feeds;
 pub mod gather;
@@ -21,6 +22,7 @@ pub mod registry;
 pub mod send_order;
 pub mod socket;
 pub mod woken;
+pub mod writer;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};

@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 use tokio::sync::Notify;
@@ -103,22 +103,20 @@ impl FrameQueue {
         Ok(())
     }
 
-    /// Takes the next frame, waiting for one; `None` once the queue is closed. One task (the
-    /// writer) waits here at a time.
-    pub async fn pop(&self) -> Option<Utf8Bytes> {
-        std::future::poll_fn(|cx| {
-            let mut state = self.state();
-            if let Some(text) = Self::front(&mut state) {
-                return Poll::Ready(Some(text));
-            }
-            if state.closed {
-                return Poll::Ready(None);
-            }
-            // Registered under the lock a push takes first: a push after this check wakes it.
-            self.queued.register(cx.waker());
-            Poll::Pending
-        })
-        .await
+    /// Whether a frame waits (`Ready(true)`) or the queue is closed (`Ready(false)`); `Pending`
+    /// while it is empty, and the task polling is woken by the next push or the close. One
+    /// task (the socket's, driving its writer) waits here at a time.
+    pub fn poll_waiting(&self, cx: &Context<'_>) -> Poll<bool> {
+        let state = self.state();
+        if !state.frames.is_empty() {
+            return Poll::Ready(true);
+        }
+        if state.closed {
+            return Poll::Ready(false);
+        }
+        // Registered under the lock a push takes first: a push after this check wakes it.
+        self.queued.register(cx.waker());
+        Poll::Pending
     }
 
     /// Takes the next frame if there is one.
@@ -167,6 +165,11 @@ mod tests {
         Utf8Bytes::from(s.to_owned())
     }
 
+    /// Waits for a frame as the writer does, and takes it.
+    async fn pop(queue: &FrameQueue) -> Option<Utf8Bytes> {
+        if std::future::poll_fn(|cx| queue.poll_waiting(cx)).await { queue.try_pop() } else { None }
+    }
+
     #[test]
     fn refuses_past_either_limit_but_an_empty_queue_takes_one() {
         let queue = FrameQueue::new(2, 10);
@@ -210,10 +213,10 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!pusher.is_finished(), "waits while full");
-        assert_eq!(queue.pop().await.as_deref(), Some("first"));
+        assert_eq!(pop(&queue).await.as_deref(), Some("first"));
         queue.written(5);
         assert_eq!(pusher.await.unwrap(), Ok(()));
-        assert_eq!(queue.pop().await.as_deref(), Some("second"));
+        assert_eq!(pop(&queue).await.as_deref(), Some("second"));
     }
 
     #[tokio::test]
@@ -224,10 +227,10 @@ mod tests {
             let queue = queue.clone();
             async move { queue.push(text("second")).await }
         });
-        assert_eq!(queue.pop().await.as_deref(), Some("first"));
+        assert_eq!(pop(&queue).await.as_deref(), Some("first"));
         let popper = tokio::spawn({
             let queue = queue.clone();
-            async move { queue.pop().await }
+            async move { pop(&queue).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         queue.close();
@@ -240,7 +243,7 @@ mod tests {
         let queue = Arc::new(FrameQueue::new(4, 100));
         let popper = tokio::spawn({
             let queue = queue.clone();
-            async move { queue.pop().await }
+            async move { pop(&queue).await }
         });
         queue.try_push(text("x")).unwrap();
         let popped = tokio::time::timeout(Duration::from_secs(5), popper).await;

@@ -6,7 +6,7 @@
 use protocol::{CLOSE_INVALID_DATA, CLOSE_TOO_BIG};
 use tracing::debug;
 
-use crate::ws::outgoing::Closer;
+use crate::ws::closer::Closer;
 
 /// Closes the socket with the code that matches a read error, by the error's type (what
 /// tungstenite reports), never by its text.

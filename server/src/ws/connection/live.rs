@@ -6,6 +6,7 @@
 //! room, which waits to queue its notice, takes the slow path.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use protocol::{RoomName, ServerFrame};
 use tracing::debug;
@@ -14,7 +15,26 @@ use super::Connection;
 use crate::broker::RoomEvent;
 use crate::ws::feeds::{self, FeedItem};
 
+/// The most live events the socket's task queues in one turn before it lets its writer and
+/// the rest have theirs (and other tasks the thread): a busy room never starves the socket.
+const EVENTS_PER_TURN: usize = 64;
+
 impl Connection {
+    /// Queues the live events the socket's rooms hold now (at most [`EVENTS_PER_TURN`]); returns
+    /// a room this socket's user was removed from (the caller then calls [`Self::removed`]).
+    pub(super) fn take_room_events(&mut self, cx: &mut Context<'_>) -> Option<Arc<RoomName>> {
+        for _ in 0..EVENTS_PER_TURN {
+            // `None`: no rooms at all (a join wakes the task through its client's frame).
+            let Poll::Ready(Some((room, event))) = self.rooms.poll_next(cx) else { return None };
+            if let Some(room) = self.on_room_event(room, event) {
+                return Some(room);
+            }
+        }
+        // More may be waiting: come back after the others had their turn.
+        cx.waker().wake_by_ref();
+        None
+    }
+
     /// Queues `room`'s live event for the client; returns the room when the event removed this
     /// socket's user from it (the caller then calls [`Self::removed`]).
     pub(super) fn on_room_event(&mut self, room: Arc<RoomName>, event: FeedItem) -> Option<Arc<RoomName>> {

@@ -6,13 +6,23 @@
 //! [`Woken`](crate::ws::woken::Woken)).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
+use protocol::RoomName;
 use tungstenite::Message;
 
-use crate::ws::outgoing::Closer;
+use crate::ws::closer::Closer;
 use crate::ws::registry::Order;
+
+/// What the socket's task does next.
+pub(super) enum Turn {
+    /// Its user was removed from this room.
+    Removed(Arc<RoomName>),
+    /// Something besides its rooms woke it.
+    Woke(Woke),
+}
 
 /// What woke the socket's task, besides its rooms.
 pub(super) enum Woke {
