@@ -35,6 +35,7 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::api::ssr::Services;
 use leptos::prelude::LeptosOptions;
@@ -195,6 +196,11 @@ impl Server {
         };
         tokio::spawn(heartbeat.run(self.state.drain.trigger()));
         tokio::spawn(ws::orders::run(self.state.clone()));
+        tokio::spawn(ws::orders::move_on_drain(self.state.clone()));
+        let check = Duration::from_secs(self.state.config.session_check_secs.max(1));
+        let finished = drain.clone();
+        let stop = async move { finished.finished().await };
+        tokio::spawn(ws::session_sweep::run(self.state.sockets.clone(), self.state.services.clone(), check, stop));
         if let Some(listener) = self.metrics_listener {
             let finished = drain.clone();
             tokio::spawn(async move {

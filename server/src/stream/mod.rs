@@ -71,7 +71,7 @@ pub async fn open(State(state): State<AppState>, session: Session, headers: Head
     if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
         return resume(&state, &login, last);
     }
-    let Some(registration) = state.sockets.register(&login.user, &login.login) else {
+    let Some(registration) = state.sockets.register(&login) else {
         return (StatusCode::TOO_MANY_REQUESTS, "too many open connections for this user").into_response();
     };
     let id = table::new_id(&state.instance);

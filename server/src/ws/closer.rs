@@ -4,11 +4,16 @@
 //! or times out, the client falls too far behind, a frame is too big, the instance
 //! drains — and whoever notices first must not be contradicted by the next: the
 //! first reason given is the one the client reads in the close frame.
+//!
+//! Everyone who closes a connection runs in the connection's own task (its loop, its
+//! writer, its rooms' events, the requests it handles), and the loop looks at the
+//! closer after each of them: so the closer is a flag, not a wake-up — no token, no
+//! waiter list, nothing more in every idle socket than a flag and the frame's slot.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use protocol::CLOSE_TOO_SLOW;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tungstenite::protocol::CloseFrame;
 
 use crate::telemetry::metrics::metrics;
@@ -16,7 +21,7 @@ use crate::telemetry::metrics::metrics;
 /// Ends a connection once, with one close frame.
 #[derive(Default)]
 pub struct Closer {
-    token: CancellationToken,
+    closing: AtomicBool,
     frame: Mutex<Option<CloseFrame>>,
 }
 
@@ -24,10 +29,10 @@ impl Closer {
     /// Asks for the connection to close with `code`; the first reason wins.
     pub fn close(&self, code: u16, reason: &str) {
         let mut frame = self.frame.lock().unwrap_or_else(PoisonError::into_inner);
-        if frame.is_none() && !self.token.is_cancelled() {
+        if frame.is_none() && !self.is_closing() {
             *frame = Some(CloseFrame { code: code.into(), reason: reason.into() });
         }
-        self.token.cancel();
+        self.closing.store(true, Ordering::Release);
     }
 
     /// Closes a client that fell too far behind with 4008 (it reconnects and catches up).
@@ -40,12 +45,7 @@ impl Closer {
 
     /// Whether the connection is closing.
     pub fn is_closing(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    /// Resolves when the connection starts closing.
-    pub fn closing(&self) -> WaitForCancellationFuture<'_> {
-        self.token.cancelled()
+        self.closing.load(Ordering::Acquire)
     }
 
     /// The close frame to send, once (`None` when the connection closed without a reason).

@@ -36,7 +36,7 @@ use crate::ws::closer::Closer;
 use crate::ws::feeds::Rooms;
 use crate::ws::outgoing::{self, Outgoing};
 use crate::ws::read_error::on_read_error;
-use crate::ws::registry::{Order, Registration};
+use crate::ws::registry::{Ended, Order, Registration};
 use crate::ws::send_order::SendOrder;
 use crate::ws::socket::Socket;
 use crate::ws::woken::Woken;
@@ -47,7 +47,7 @@ mod live;
 mod rooms;
 mod waits;
 
-use waits::{Turn, Waits, Woke};
+use waits::{Turn, Woke};
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
@@ -120,57 +120,39 @@ where
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
     let (out, queue) = outgoing::channel(config.socket_queue, config.socket_queue_bytes, closer.clone());
     let mut writer = Writer::new(sink, queue, closer.clone(), write_timeout);
+    // Made here, not in the block: what the block captures it keeps for the socket's whole life,
+    // and the login is needed only to open.
+    let opening = Box::pin(Connection::open(login, out, closer.clone(), state.services.clone()));
     async move {
-        let config = &state.config;
         // The idle socket's task is what a connected user costs: the rarely taken, deep paths (open,
         // welcome, handling a frame, a move) are boxed, so the task keeps only the loop's own state.
-        let mut connection = Box::pin(Connection::open(&login, out, closer.clone(), state.services.clone())).await;
-        let mut session_check = tokio::time::interval(Duration::from_secs(config.session_check_secs.max(1)));
-        session_check.tick().await;
+        let mut connection = opening.await;
+        let config = &state.config;
         let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
         let _tracked = state.drain.track_socket();
         let _open = OpenSocket::count();
-        let drain = state.drain.sockets();
-        // Made once, not once per turn of the loop: the loop turns for every live event, and a
-        // wait made anew registers itself anew (the drain's with every socket of the instance).
-        let (closing, moving, order) = (closer.closing(), drain.cancelled(), registration.next());
-        tokio::pin!(closing, moving, order);
-        // Everything but the rooms and the writer is polled only when it woke the task (`Woken`).
+        // The client's frames and the instance's orders are polled only when they woke the task (`Woken`).
         let rare = Woken::new();
-        let has_session = login.session_id.is_some();
         writer.beside(Box::pin(connection.welcome(&state.instance))).await;
         loop {
-            let mut waits =
-                Waits { closing: closing.as_mut(), order: order.as_mut(), moving: moving.as_mut(), has_session };
             // The rooms' events first (into the queue), then the writer (the batch they make), then the rest.
             let turn = std::future::poll_fn(|cx| {
                 if let Some(room) = connection.take_room_events(cx) {
                     return Poll::Ready(Turn::Removed(room));
                 }
                 writer.drive(cx);
-                rare.poll(cx, |cx| waits.poll(cx, &closer, &mut session_check, &mut stream)).map(Turn::Woke)
+                if closer.is_closing() {
+                    return Poll::Ready(Turn::Closing);
+                }
+                rare.poll(cx, |cx| waits::poll(cx, &registration, &mut stream)).map(Turn::Woke)
             });
             match turn.await {
+                Turn::Closing => break,
                 Turn::Removed(room) => writer.beside(Box::pin(connection.removed(room))).await,
-                Turn::Woke(Woke::Closing) => break,
-                Turn::Woke(Woke::Order(next)) => {
-                    order.set(registration.next());
-                    match next {
-                        Order::Close => closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
-                        Order::Notices(notices) => {
-                            for notice in notices {
-                                writer.beside(Box::pin(connection.on_notice(notice))).await;
-                            }
-                        }
-                    }
+                Turn::Woke(Woke::Order(order)) => {
+                    let spread = state.drain.spread();
+                    writer.beside(Box::pin(connection.on_order(order, spread))).await;
                 }
-                Turn::Woke(Woke::SessionCheck) => {
-                    let Some(id) = &login.session_id else { continue };
-                    if matches!(writer.beside(Box::pin(state.services.sessions.renew(id))).await, Ok(false)) {
-                        closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
-                    }
-                }
-                Turn::Woke(Woke::Moving) => writer.beside(Box::pin(connection.move_away(state.drain.spread()))).await,
                 Turn::Woke(Woke::Frame(frame)) => match counted(frame) {
                     Some(Ok(_)) if !flood.take() => {
                         metrics().rate_limited(Limited::Frames);
@@ -236,11 +218,11 @@ impl Drop for OpenSocket {
 }
 
 impl Connection {
-    async fn open(login: &SocketLogin, out: Outgoing, closer: Arc<Closer>, services: Arc<Services>) -> Self {
+    async fn open(login: SocketLogin, out: Outgoing, closer: Arc<Closer>, services: Arc<Services>) -> Self {
         let name = services.profile.display_name(&login.user).await;
         Self {
-            user: login.user.clone(),
             key: protocol::AccountKey::of(&login.user),
+            user: login.user,
             display: name,
             services,
             out,
@@ -262,6 +244,22 @@ impl Connection {
         let (user, instance, protocol) = (self.user.clone(), instance.to_owned(), PROTOCOL_VERSION);
         let blocked = blocked.unwrap_or_default();
         self.queue(ServerFrame::Welcome { user, instance, protocol, rooms, blocked, read }).await;
+    }
+
+    /// Carries out the instance's order to this socket.
+    async fn on_order(&mut self, order: Order, spread: Duration) {
+        match order {
+            Order::Close(Ended::LoggedOut) => self.closer.close(CLOSE_LOGGED_OUT, "You were logged out."),
+            Order::Close(Ended::Expired) => {
+                self.closer.close(CLOSE_LOGGED_OUT, "Your session expired. Please log in again.");
+            }
+            Order::Move => self.move_away(spread).await,
+            Order::Notices(notices) => {
+                for notice in notices {
+                    self.on_notice(notice).await;
+                }
+            }
+        }
     }
 
     /// Tells the client to reconnect elsewhere after a random delay, then closes with 1012.

@@ -12,6 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::{FutureExt, TryFutureExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
@@ -94,16 +95,17 @@ impl Handshake {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let Self { key, on_upgrade } = self;
-        tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let io = Gathered::new(TokioIo::new(upgraded));
-                    let stream = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    serve(Socket::new(stream)).await;
-                }
-                Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
-            }
-        });
+        // A chain of combinators, not an `async` block: a block keeps what it captured (the
+        // config) and the upgrade's result for as long as the socket lives, in every socket's
+        // task; each stage of the chain is dropped when the next begins.
+        let serving = on_upgrade
+            .map_err(|err| tracing::debug!(%err, "websocket upgrade failed"))
+            .and_then(move |upgraded| {
+                let io = Gathered::new(TokioIo::new(upgraded));
+                WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).map(Ok)
+            })
+            .and_then(move |stream| serve(Socket::new(stream)).map(Ok));
+        tokio::spawn(serving.map(|_: Result<(), ()>| ()));
         let accept = derive_accept_key(key.as_bytes());
         let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
         let headers = response.headers_mut();

@@ -20,6 +20,7 @@ pub mod queue;
 pub mod read_error;
 pub mod registry;
 pub mod send_order;
+pub mod session_sweep;
 pub mod socket;
 pub mod woken;
 pub mod writer;
@@ -74,7 +75,7 @@ pub async fn upgrade(
         Err(refused) => return refused,
     };
     let max = state.config.max_frame_bytes;
-    let registration = state.sockets.register(&login.user, &login.login);
+    let registration = state.sockets.register(&login);
     // The socket's span is a child of its upgrade request's, so its logs carry the request id.
     let admitted = Box::new((login, registration, state, tracing::Span::current()));
     // Each frame goes at once to the socket's own write buffer (`gather`), which the writer

@@ -13,6 +13,13 @@ use crate::signals::Signal;
 use crate::state::AppState;
 use crate::ws::registry::Notice;
 
+/// Tells every socket here to move once the drain says so (see [`crate::drain`]).
+pub async fn move_on_drain(state: AppState) {
+    state.drain.sockets().cancelled().await;
+    let moved = state.sockets.move_all();
+    tracing::info!(moved, "sockets told to move");
+}
+
 /// Carries out on this instance's sockets the orders any instance sends.
 pub async fn run(state: AppState) {
     let mut events = state.backend.signals.receive();

@@ -36,12 +36,14 @@ pub fn channel(frames: usize, budget: usize, closer: Arc<Closer>) -> (Outgoing, 
 impl Outgoing {
     /// Queues a reply to the client's own request, waiting while the socket is over its byte
     /// budget (an empty queue always takes one frame). `false` when the connection is closing.
+    ///
+    /// The wait ends when the writer has written (it is driven beside the request) or has
+    /// failed, which closes the queue: nothing else can close the connection meanwhile.
     pub async fn reply(&self, frame: &ServerFrame) -> bool {
-        let text = Utf8Bytes::from(frame.encode());
-        tokio::select! {
-            pushed = self.queue.push(text) => pushed.is_ok(),
-            () = self.closer.closing() => false,
+        if self.closer.is_closing() {
+            return false;
         }
+        self.queue.push(Utf8Bytes::from(frame.encode())).await.is_ok()
     }
 
     /// Queues a live event, already encoded (the wire form the room's members share), without

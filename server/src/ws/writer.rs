@@ -146,6 +146,8 @@ where
     fn fail(&mut self, code: u16, reason: &str) -> Poll<()> {
         self.closer.close(code, reason);
         self.failed = true;
+        // Nothing will be written: a reply waiting for room stops waiting.
+        self.queue.close();
         Poll::Ready(())
     }
 
