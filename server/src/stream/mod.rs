@@ -43,6 +43,7 @@ use crate::signals::Signal;
 use crate::state::AppState;
 use crate::telemetry::metrics::metrics;
 use crate::ws::connection;
+use crate::ws::duplex::Duplex;
 use crate::ws::registry::Registration;
 use buffer::{EventBuffer, EventSink, Numbered};
 use table::{Entry, Refused};
@@ -163,7 +164,8 @@ async fn run(
         .flat_map(futures::stream::iter)
         .map(|text| Ok(Message::Text(text.into())))
         .take_until(abandoned(buffer.clone()));
-    connection::serve(EventSink(buffer.clone()), Box::pin(reader), login, registration, state.clone()).await;
+    let transport = Duplex::new(EventSink(buffer.clone()), Box::pin(reader));
+    connection::serve(transport, login, registration, state.clone()).await;
     buffer.close();
     state.streams.remove(&id);
     debug!(%id, "stream ended");

@@ -19,12 +19,11 @@ use std::time::{Duration, Instant};
 use futures::stream::Stream;
 use futures::{Sink, SinkExt, StreamExt};
 use protocol::{
-    CLOSE_LOGGED_OUT, CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, CLOSE_UNSUPPORTED_DATA, ClientFrame, ErrorCode,
-    PROTOCOL_VERSION, RoomName, ServerFrame,
+    CLOSE_LOGGED_OUT, CLOSE_SERVICE_RESTART, ClientFrame, ErrorCode, PROTOCOL_VERSION, RoomName, ServerFrame,
 };
 use tracing::{Instrument, debug, info_span};
-use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 use crate::broker::{Appended, ChangeOp};
 use crate::chat::{ChatError, ChatService};
@@ -35,7 +34,6 @@ use crate::telemetry::metrics::{Limited, metrics, observe};
 use crate::ws::closer::Closer;
 use crate::ws::feeds::Rooms;
 use crate::ws::outgoing::{self, Outgoing};
-use crate::ws::read_error::on_read_error;
 use crate::ws::registry::{Ended, Order, Registration};
 use crate::ws::send_order::SendOrder;
 use crate::ws::socket::Socket;
@@ -47,7 +45,7 @@ mod live;
 mod rooms;
 mod waits;
 
-use waits::{Turn, Woke};
+use waits::Turn;
 
 /// A history answer is sent in pages of about this many bytes, so a long catch-up never
 /// becomes one multi-megabyte frame and counts against the socket's byte budget page by page.
@@ -69,8 +67,7 @@ pub fn run(
     request: tracing::Span,
 ) -> impl Future<Output = ()> + Send {
     let span = request.in_scope(|| info_span!("socket", user = %login.user, instance = %state.instance));
-    let (sink, stream) = socket.split();
-    span.in_scope(|| serve(sink, stream, login, registration, state)).instrument(span)
+    span.in_scope(|| serve(socket, login, registration, state)).instrument(span)
 }
 
 /// Closes a socket at once with a code and a reason.
@@ -94,41 +91,40 @@ struct Connection {
     renames: TokenBucket,
     /// Rooms whose next send waits for an earlier one the client will retry.
     order: SendOrder,
+    /// The client's frames per second (a flood is closed with 1008).
+    flood: TokenBucket,
 }
 
 /// Runs the loop of one connection, then ends its rooms and writes its last frames: the one
-/// gateway of both transports. A websocket's halves come from [`run`]; the HTTP fallback
-/// ([`crate::stream`]) passes a sink that turns messages into server-sent events and a
-/// stream of the frames its `POST`s carried.
+/// gateway of both transports. A websocket comes from [`run`], whole; the HTTP fallback
+/// ([`crate::stream`]) passes a [`Duplex`](crate::ws::duplex::Duplex) of a sink that turns
+/// messages into server-sent events and a stream of the frames its `POST`s carried.
 ///
 /// Not an `async fn`: an `async fn` moves its arguments into locals of its own and keeps the
 /// arguments' slots too, for the socket's whole life; the `async move` block below uses what it
 /// captured in place, so each is held once.
-pub fn serve<S, R>(
-    sink: S,
-    mut stream: R,
+pub fn serve<T>(
+    io: T,
     login: SocketLogin,
     registration: Registration,
     state: AppState,
-) -> impl Future<Output = ()> + use<S, R>
+) -> impl Future<Output = ()> + use<T>
 where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    T: Sink<Message, Error = axum::Error> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let config = &state.config;
     let closer = Arc::new(Closer::default());
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
     let (out, queue) = outgoing::channel(config.socket_queue, config.socket_queue_bytes, closer.clone());
-    let mut writer = Writer::new(sink, queue, closer.clone(), write_timeout);
+    let mut writer = Writer::new(io, queue, closer.clone(), write_timeout);
     // Made here, not in the block: what the block captures it keeps for the socket's whole life,
     // and the login is needed only to open.
-    let opening = Box::pin(Connection::open(login, out, closer.clone(), state.services.clone()));
+    let flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
+    let opening = Box::pin(Connection::open(login, out, closer.clone(), state.services.clone(), flood));
     async move {
         // The idle socket's task is what a connected user costs: the rarely taken, deep paths (open,
         // welcome, handling a frame, a move) are boxed, so the task keeps only the loop's own state.
         let mut connection = opening.await;
-        let config = &state.config;
-        let mut flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));
         let _tracked = state.drain.track_socket();
         let _open = OpenSocket::count();
         // The client's frames and the instance's orders are polled only when they woke the task (`Woken`).
@@ -144,43 +140,31 @@ where
                 if closer.is_closing() {
                     return Poll::Ready(Turn::Closing);
                 }
-                rare.poll(cx, |cx| waits::poll(cx, &registration, &mut stream)).map(Turn::Woke)
+                rare.poll(cx, |cx| waits::poll(cx, &registration, writer.io())).map(Turn::Woke)
             });
+            // What woke the task is handled (and dropped) before the wait for the work it asks
+            // for: only the boxed work is kept while it runs.
             match turn.await {
                 Turn::Closing => break,
-                Turn::Removed(room) => writer.beside(Box::pin(connection.removed(room))).await,
-                Turn::Woke(Woke::Order(order)) => {
-                    let spread = state.drain.spread();
-                    writer.beside(Box::pin(connection.on_order(order, spread))).await;
+                turn => {
+                    if let Some(work) = connection.on_turn(turn, state.drain.spread()) {
+                        writer.beside(work).await;
+                    }
                 }
-                Turn::Woke(Woke::Frame(frame)) => match counted(frame) {
-                    Some(Ok(_)) if !flood.take() => {
-                        metrics().rate_limited(Limited::Frames);
-                        closer.close(CLOSE_POLICY_VIOLATION, "too many frames: slow down");
-                    }
-                    Some(Ok(Message::Text(text))) => writer.beside(Box::pin(connection.on_text(text.as_str()))).await,
-                    Some(Ok(Message::Binary(_))) => {
-                        closer.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported");
-                    }
-                    Some(Ok(Message::Close(_))) | None => closer.close(1000, "bye"),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                    Some(Err(err)) => on_read_error(&closer, &err),
-                },
             }
         }
         connection.finish();
         drop(connection);
         // Boxed: its deadline timers would otherwise take room in every idle socket's task.
-        Box::pin(wind_down(&mut writer, &mut stream)).await;
+        Box::pin(wind_down(&mut writer)).await;
     }
 }
 
 /// The end of a connection, once its rooms are left: writes what is queued and the close
 /// frame, then reads until the client answers the close.
-async fn wind_down<S, R>(writer: &mut Writer<S>, stream: &mut R)
+async fn wind_down<T>(writer: &mut Writer<T>)
 where
-    S: Sink<Message, Error = axum::Error> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    T: Sink<Message, Error = axum::Error> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     // Within the batch's write deadline and a second for the rest: a client that reads slowly
     // still gets its close frame, one that does not read is dropped.
@@ -188,17 +172,10 @@ where
     // Read (and drop) what the client still sends until it answers the close, for a second at
     // most: a TCP socket closed with unread data is reset, and the client would lose our close
     // frame (a flood cut with 1008 then looked like a dropped connection).
+    let stream = writer.io();
     let _ = tokio::time::timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = stream.next().await {} }).await;
-    // Dropping the reader's half after this (and the writer's) ends the TCP connection.
+    // Dropping the transport after this ends the TCP connection.
     debug!("socket closed");
-}
-
-/// Counts a frame read from the client.
-fn counted<T>(frame: Option<T>) -> Option<T> {
-    if frame.is_some() {
-        metrics().frames_in.increment(1);
-    }
-    frame
 }
 
 /// Counts an open socket for as long as it lives.
@@ -218,7 +195,13 @@ impl Drop for OpenSocket {
 }
 
 impl Connection {
-    async fn open(login: SocketLogin, out: Outgoing, closer: Arc<Closer>, services: Arc<Services>) -> Self {
+    async fn open(
+        login: SocketLogin,
+        out: Outgoing,
+        closer: Arc<Closer>,
+        services: Arc<Services>,
+        flood: TokenBucket,
+    ) -> Self {
         let name = services.profile.display_name(&login.user).await;
         Self {
             key: protocol::AccountKey::of(&login.user),
@@ -231,6 +214,7 @@ impl Connection {
             typing: TokenBucket::new(1, 2),
             renames: TokenBucket::new(1, 3),
             order: SendOrder::default(),
+            flood,
         }
     }
 
@@ -276,8 +260,8 @@ impl Connection {
         self.out.reply(&frame).await
     }
 
-    async fn on_text(&mut self, text: &str) {
-        let frame = match ClientFrame::decode(text) {
+    async fn on_text(&mut self, text: Utf8Bytes) {
+        let frame = match ClientFrame::decode(text.as_str()) {
             Ok(frame) => frame,
             Err(err) => return self.error(ErrorCode::BadFrame, err.to_string(), None).await,
         };

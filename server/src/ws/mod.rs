@@ -10,6 +10,7 @@
 
 pub mod closer;
 pub mod connection;
+pub mod duplex;
 pub mod feeds;
 pub mod gather;
 pub mod handshake;

@@ -16,7 +16,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
-use tokio::sync::Notify;
 use tungstenite::Utf8Bytes;
 
 /// Why a frame was not queued.
@@ -36,8 +35,9 @@ pub struct FrameQueue {
     /// Woken when a frame is queued or the queue closes: the writer, the one consumer (a
     /// waker slot, not a waiter list: a push wakes it without taking another lock).
     queued: AtomicWaker,
-    /// Signalled when frames were written or the queue closed (waiting replies wait on it).
-    written: Notify,
+    /// Woken when frames were written or the queue closed: the one reply waiting for room (the
+    /// socket's own task queues its replies one at a time).
+    written: AtomicWaker,
 }
 
 #[derive(Default)]
@@ -57,7 +57,7 @@ impl FrameQueue {
             max_frames: max_frames.max(1),
             max_bytes,
             queued: AtomicWaker::new(),
-            written: Notify::new(),
+            written: AtomicWaker::new(),
         }
     }
 
@@ -70,20 +70,24 @@ impl FrameQueue {
         self.offer(text).map_err(|(refused, _)| refused)
     }
 
-    /// Queues `text`, waiting while the queue is full; `Err` once it is closed.
-    pub async fn push(&self, mut text: Utf8Bytes) -> Result<(), Refused> {
-        loop {
-            let written = self.written.notified();
-            tokio::pin!(written);
+    /// Queues `text`, waiting while the queue is full; `Err` once it is closed. One task waits
+    /// here at a time.
+    pub async fn push(&self, text: Utf8Bytes) -> Result<(), Refused> {
+        let mut text = Some(text);
+        std::future::poll_fn(|cx| {
             // Registered before the attempt, so a write between the attempt and the wait is seen.
-            written.as_mut().enable();
-            text = match self.offer(text) {
-                Ok(()) => return Ok(()),
-                Err((Refused::Closed, _)) => return Err(Refused::Closed),
-                Err((Refused::Full, text)) => text,
-            };
-            written.await;
-        }
+            self.written.register(cx.waker());
+            let Some(next) = text.take() else { return Poll::Ready(Err(Refused::Closed)) };
+            match self.offer(next) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err((Refused::Closed, _)) => Poll::Ready(Err(Refused::Closed)),
+                Err((Refused::Full, next)) => {
+                    text = Some(next);
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// Queues `text` if it fits now, or gives it back with the reason.
@@ -129,7 +133,7 @@ impl FrameQueue {
         let mut state = self.state();
         state.bytes = state.bytes.saturating_sub(len);
         drop(state);
-        self.written.notify_waiters();
+        self.written.wake();
     }
 
     /// Nothing will be written any more: refuses new frames, drops the waiting ones, and wakes
@@ -141,7 +145,7 @@ impl FrameQueue {
         state.bytes = 0;
         drop(state);
         self.queued.wake();
-        self.written.notify_waiters();
+        self.written.wake();
     }
 
     fn front(state: &mut State) -> Option<Utf8Bytes> {

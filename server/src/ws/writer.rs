@@ -44,9 +44,9 @@ struct Batch {
     flushing: bool,
 }
 
-/// Writes one connection's queued frames to its sink (a websocket, or a fallback stream's
+/// Writes one connection's queued frames to its transport (a websocket, or a fallback stream's
 /// [`EventSink`](crate::stream::buffer::EventSink), which turns the same messages into server-sent
-/// events) within a deadline.
+/// events) within a deadline. It owns the transport; the connection reads through [`Writer::io`].
 pub struct Writer<S> {
     sink: S,
     queue: Arc<FrameQueue>,
@@ -71,6 +71,11 @@ where
     pub fn new(sink: S, queue: Arc<FrameQueue>, closer: Arc<Closer>, deadline: Duration) -> Self {
         let deadline = deadline.max(Duration::from_millis(100));
         Self { sink, queue, closer, deadline, batch: None, failed: false }
+    }
+
+    /// The transport, for reading the client's frames.
+    pub fn io(&mut self) -> &mut S {
+        &mut self.sink
     }
 
     /// Writes what is queued, as far as the sink takes it now; the task is woken when there
