@@ -8,7 +8,9 @@
 //! 3. the process exits when every socket is gone or `DRAIN_DEADLINE_SECS` passed.
 //!
 //! axum's graceful shutdown does not see upgraded websockets (axum#3003), so
-//! every socket task holds a [`TaskTrackerToken`] and watches [`Drain::sockets`].
+//! every socket task holds a [`TaskTrackerToken`]; when [`Drain::sockets`] is
+//! cancelled the socket registry tells each socket to move
+//! ([`crate::ws::orders::move_on_drain`]).
 
 use std::time::Duration;
 

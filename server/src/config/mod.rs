@@ -65,8 +65,8 @@ pub struct Config {
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..))]
     pub session_ttl_secs: u64,
 
-    /// How often an open websocket checks (and renews) its session, in seconds; an expired or
-    /// deleted session closes the socket and sends the page to the login screen.
+    /// How often the instance checks (and renews) the sessions of its open sockets, in seconds;
+    /// an expired or deleted session closes its sockets and sends the pages to the login screen.
     #[arg(long, env = "SESSION_CHECK_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub session_check_secs: u64,
 

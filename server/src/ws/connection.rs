@@ -56,7 +56,7 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// Serves one admitted socket until it ends: the socket's task, a child span of `request`'s.
 ///
-/// Not an `async fn`: the future it returns is [`serve`]'s own, so the socket, split here,
+/// Not an `async fn`: the future it returns is [`serve`]'s own, so the socket
 /// and the arguments are held once, not once per layer of `async` (what a task holds is what
 /// an idle user costs).
 pub fn run(
@@ -133,6 +133,7 @@ where
         loop {
             // The rooms' events first (into the queue), then the writer (the batch they make), then the rest.
             let turn = std::future::poll_fn(|cx| {
+                writer.hold_wakes();
                 if let Some(room) = connection.take_room_events(cx) {
                     return Poll::Ready(Turn::Removed(room));
                 }

@@ -5,8 +5,9 @@
 //! lives (tokio's bounded `mpsc` allocates a block of 32 slots, its semaphore and its
 //! waiter lists up front: about 1.3 KiB per socket); this queue is a `VecDeque` behind
 //! a mutex whose buffer is given back each time the writer empties it, so an idle
-//! socket's queue holds no heap at all. The few parties — the socket's reader, its
-//! rooms, its writer — lock it for a push or a pop, never across an `await`.
+//! socket's queue holds no heap at all. Everything that pushes or pops runs in the
+//! socket's own task (its rooms, its replies, its writer), and locks it for a push or a
+//! pop, never across an `await`; the lock keeps the queue safe to share all the same.
 //!
 //! Bytes count from when a frame is queued until the writer has *written* it (not
 //! merely taken it), so a client that does not read keeps its budget used up.
@@ -121,6 +122,12 @@ impl FrameQueue {
         // Registered under the lock a push takes first: a push after this check wakes it.
         self.queued.register(cx.waker());
         Poll::Pending
+    }
+
+    /// Forgets the waiting writer's waker: pushes from now on do not wake it until it waits
+    /// again ([`FrameQueue::poll_waiting`]). For a writer about to look at the queue anyway.
+    pub fn hold_wakes(&self) {
+        drop(self.queued.take());
     }
 
     /// Takes the next frame if there is one.

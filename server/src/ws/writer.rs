@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures::{Sink, SinkExt};
 use protocol::CLOSE_TOO_SLOW;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tracing::debug;
 use tungstenite::Message;
 
@@ -35,9 +35,12 @@ const CLOSING_WRITES: Duration = Duration::from_secs(1);
 /// what has queued up and writes it together, instead of one system call per frame.
 pub const BATCH_BYTES: usize = 64 * 1024;
 
-/// A batch being written: its deadline, and what it has fed so far.
+/// A batch being written: when it began, its deadline once it had to wait, and what it has fed so far.
 struct Batch {
-    deadline: Pin<Box<Sleep>>,
+    began: Instant,
+    /// Armed only when the sink makes the batch wait: most batches are written at once, and a
+    /// timer armed and disarmed for each would cost two trips to the timer wheel per batch.
+    deadline: Option<Pin<Box<Sleep>>>,
     bytes: usize,
     frames: u64,
     /// Everything is fed: the batch waits for its flush.
@@ -80,14 +83,17 @@ where
 
     /// Writes what is queued, as far as the sink takes it now; the task is woken when there
     /// is more to do. A failed or late write closes the connection (through the [`Closer`]).
+    ///
+    /// Call [`Writer::hold_wakes`] first in the same poll when the task itself may queue frames
+    /// before this: they are written here, and need not wake the task again.
     pub fn drive(&mut self, cx: &mut Context<'_>) {
         while !self.failed {
             if self.batch.is_none() {
                 if self.closer.is_closing() || !matches!(self.queue.poll_waiting(cx), Poll::Ready(true)) {
                     return;
                 }
-                let deadline = Box::pin(tokio::time::sleep(self.deadline));
-                self.batch = Some(Batch { deadline, bytes: 0, frames: 0, flushing: false });
+                self.batch =
+                    Some(Batch { began: Instant::now(), deadline: None, bytes: 0, frames: 0, flushing: false });
             }
             if self.poll_batch(cx).is_pending() {
                 return;
@@ -95,10 +101,18 @@ where
         }
     }
 
+    /// Frames queued from now on do not wake the task until [`Writer::drive`] waits again: the
+    /// socket's own task queues nearly all of them, in a poll that drives the writer after,
+    /// and a wake-up per frame would poll the whole task once more for each.
+    pub fn hold_wakes(&self) {
+        self.queue.hold_wakes();
+    }
+
     /// Runs `work` (a request the socket's task handles) while driving the writer.
     pub async fn beside<F: Future>(&mut self, work: F) -> F::Output {
         let mut work = std::pin::pin!(work);
         std::future::poll_fn(|cx| {
+            self.hold_wakes();
             let polled = work.as_mut().poll(cx);
             self.drive(cx);
             polled
@@ -109,26 +123,29 @@ where
     /// Writes the batch in progress to its end: `Ready` once it is written or has failed.
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(mut batch) = self.batch.take() else { return Poll::Ready(()) };
-        if batch.deadline.as_mut().poll(cx).is_ready() {
-            // The peer stopped reading and the kernel buffer is full: no close frame can get
-            // through either. Dropping the sink (and the reader its half) ends the TCP connection.
-            debug!(deadline_ms = self.deadline.as_millis() as u64, "socket write timed out: dropping the connection");
-            metrics().slow_consumers.increment(1);
-            return self.fail(CLOSE_TOO_SLOW, "write timed out");
-        }
         match self.feed_and_flush(&mut batch, cx) {
-            Poll::Pending => {
-                self.batch = Some(batch);
-                Poll::Pending
+            Poll::Ready(Ok(())) => {
+                metrics().frames_out.increment(batch.frames);
+                self.queue.written(batch.bytes);
+                Poll::Ready(())
             }
             Poll::Ready(Err(err)) => {
                 debug!(%err, "socket write failed");
                 self.fail(1011, "write failed")
             }
-            Poll::Ready(Ok(())) => {
-                metrics().frames_out.increment(batch.frames);
-                self.queue.written(batch.bytes);
-                Poll::Ready(())
+            Poll::Pending => {
+                let until = batch.began + self.deadline;
+                let deadline = batch.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                if deadline.as_mut().poll(cx).is_pending() {
+                    self.batch = Some(batch);
+                    return Poll::Pending;
+                }
+                // The peer stopped reading and the kernel buffer is full: no close frame can get
+                // through either. Dropping the sink (and the reader its half) ends the TCP connection.
+                let deadline_ms = self.deadline.as_millis() as u64;
+                debug!(deadline_ms, "socket write timed out: dropping the connection");
+                metrics().slow_consumers.increment(1);
+                self.fail(CLOSE_TOO_SLOW, "write timed out")
             }
         }
     }
@@ -181,5 +198,100 @@ where
         if tokio::time::timeout(CLOSING_WRITES, tail).await.is_err() {
             debug!("closing writes timed out");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::task::noop_waker;
+    use tungstenite::Utf8Bytes;
+
+    use super::*;
+    use crate::ws::queue::Refused;
+
+    /// What a test sink was given: its items and how many flushes.
+    #[derive(Default)]
+    struct Seen {
+        items: Vec<Message>,
+        flushes: usize,
+    }
+
+    /// A sink that records, or that never takes anything (a peer that stopped reading).
+    struct TestSink {
+        seen: Arc<Mutex<Seen>>,
+        stalled: bool,
+    }
+
+    impl Sink<Message> for TestSink {
+        type Error = axum::Error;
+
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            if self.stalled { Poll::Pending } else { Poll::Ready(Ok(())) }
+        }
+
+        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), axum::Error> {
+            self.seen.lock().unwrap().items.push(item);
+            Ok(())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            self.seen.lock().unwrap().flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+            self.poll_flush(cx)
+        }
+    }
+
+    fn writer(stalled: bool) -> (Writer<TestSink>, Arc<FrameQueue>, Arc<Closer>, Arc<Mutex<Seen>>) {
+        let (queue, closer, seen) = (Arc::new(FrameQueue::new(8, 1024)), Arc::new(Closer::default()), Arc::default());
+        let sink = TestSink { seen: Arc::clone(&seen), stalled };
+        (Writer::new(sink, queue.clone(), closer.clone(), Duration::from_millis(100)), queue, closer, seen)
+    }
+
+    fn text(s: &str) -> Utf8Bytes {
+        Utf8Bytes::from(s.to_owned())
+    }
+
+    #[test]
+    fn what_queued_up_is_written_as_one_batch_with_one_flush() {
+        let (mut writer, queue, closer, seen) = writer(false);
+        for n in 0..3 {
+            queue.try_push(text(&n.to_string())).unwrap();
+        }
+        let waker = noop_waker();
+        writer.drive(&mut Context::from_waker(&waker));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.items, vec![Message::text("0"), Message::text("1"), Message::text("2")]);
+        assert_eq!(seen.flushes, 1, "one flush for the batch");
+        assert_eq!(queue.try_push(text("x")), Ok(()), "the written bytes left the budget");
+        assert!(!closer.is_closing());
+    }
+
+    #[tokio::test]
+    async fn a_write_past_its_deadline_closes_with_4008_and_frees_a_waiting_reply() {
+        let (mut writer, queue, closer, _) = writer(true);
+        queue.try_push(text(&"a".repeat(1024))).unwrap();
+        let reply = queue.push(text("the reply"));
+        let outcome = writer.beside(reply).await;
+        assert_eq!(outcome, Err(Refused::Closed), "the reply stops waiting once nothing can be written");
+        assert!(closer.is_closing());
+        let frame = closer.take_frame().expect("a close reason");
+        assert_eq!(u16::from(frame.code), CLOSE_TOO_SLOW);
+    }
+
+    #[tokio::test]
+    async fn finishing_writes_what_is_queued_then_the_close_frame() {
+        let (mut writer, queue, closer, seen) = writer(false);
+        queue.try_push(text("ack")).unwrap();
+        closer.close(1000, "bye");
+        writer.finish().await;
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.items.len(), 2);
+        assert_eq!(seen.items[0], Message::text("ack"));
+        assert!(matches!(&seen.items[1], Message::Close(Some(frame)) if frame.reason.as_str() == "bye"));
     }
 }
