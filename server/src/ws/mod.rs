@@ -43,7 +43,7 @@ use crate::ws::handshake::Handshake;
 /// What a socket reads with one system call, and keeps allocated while idle: client frames
 /// are small (a larger one grows the buffer for as long as it takes to read it), and an idle
 /// socket's cost is what decides how many users an instance holds.
-const READ_BUFFER_BYTES: usize = 256;
+const READ_BUFFER_BYTES: usize = 128;
 
 /// The session's login, or the answer for a connection without one: 401 when nobody is
 /// logged in, 503 when the session store does not answer. Both transports ask this.
