@@ -6,11 +6,12 @@
 //! socket within a deadline. An idle user's cost is what this task holds while it
 //! waits, so the rooms and the writer are no tasks of their own and the rarely taken
 //! paths are boxed.
-//! The reader holds no storage: every use case is a call into
+//! The task holds no storage: every use case is a call into
 //! [`Services`](crate::services::Services). Every way a connection can end — the
 //! client leaves, a write fails or times out, the client is too slow, the
 //! frame is too big, the instance shuts down — goes through one [`Closer`],
-//! which sends exactly one close frame with a meaningful code and stops both.
+//! after which the loop ends and the writer sends exactly one close frame with a
+//! meaningful code.
 
 use std::sync::Arc;
 use std::task::Poll;

@@ -188,10 +188,13 @@ impl SocketRegistry {
         sessions.into_iter().collect()
     }
 
-    /// Closes every socket opened under session `id`, which expired; returns how many.
-    pub fn expire_session(&self, id: Id) -> usize {
+    /// Closes every socket opened under one of the sessions `gone` (expired or deleted); returns
+    /// how many. One pass over the sockets however many sessions are gone (a Redis that lost
+    /// its data ends them all at once).
+    pub fn expire_sessions(&self, gone: &HashSet<Id>) -> usize {
         let inner = self.inner();
-        let matching = inner.by_user.values().flatten().filter(|entry| entry.session == Some(id));
+        let matching =
+            inner.by_user.values().flatten().filter(|entry| entry.session.is_some_and(|id| gone.contains(&id)));
         matching.map(|entry| entry.link.order(EXPIRED)).count()
     }
 
@@ -334,23 +337,25 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_session_closes_its_sockets_only() {
+    fn gone_sessions_close_their_sockets_only() {
         let registry = SocketRegistry::new(5);
-        let (Some(a1), Some(a2), Some(b), Some(c)) = (
+        let (Some(a1), Some(a2), Some(b), Some(c), Some(d)) = (
             registry.register(&in_session("alice", 1)),
             registry.register(&in_session("alice", 1)),
             registry.register(&in_session("bob", 2)),
             registry.register(&login("carol", "three")),
+            registry.register(&in_session("dave", 4)),
         ) else {
             panic!("registered");
         };
         let mut sessions = registry.sessions();
         sessions.sort_by_key(|id| id.0);
-        assert_eq!(sessions, vec![Id(1), Id(2)], "each session once; a socket without one is not checked");
-        assert_eq!(registry.expire_session(Id(1)), 2);
+        assert_eq!(sessions, vec![Id(1), Id(2), Id(4)], "each session once; a socket without one is not checked");
+        assert_eq!(registry.expire_sessions(&HashSet::from([Id(1), Id(4), Id(9)])), 3, "two sessions gone at once");
         assert_eq!(order_now(&a1), Some(Order::Close(Ended::Expired)));
         assert_eq!(order_now(&a2), Some(Order::Close(Ended::Expired)), "again and again once given");
         assert_eq!(order_now(&a2), Some(Order::Close(Ended::Expired)));
+        assert_eq!(order_now(&d), Some(Order::Close(Ended::Expired)));
         assert_eq!((order_now(&b), order_now(&c)), (None, None));
     }
 

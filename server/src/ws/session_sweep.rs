@@ -8,6 +8,7 @@
 //! number of reads in flight, renews what is due (as a page load does) and closes
 //! the sockets of a session that is gone.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,14 +47,18 @@ async fn sweep(registry: &SocketRegistry, services: &Services, ids: Vec<Id>) {
     let sessions = &services.sessions;
     let checks = futures::stream::iter(ids).map(|id| async move { (id, sessions.renew(&id).await) });
     let mut checks = checks.buffer_unordered(READS_IN_FLIGHT);
+    let mut gone = HashSet::new();
     while let Some((id, alive)) = checks.next().await {
         match alive {
             Ok(true) => {}
             Ok(false) => {
-                let closed = registry.expire_session(id);
-                debug!(closed, "session expired: sockets closed");
+                gone.insert(id);
             }
             Err(err) => debug!(%err, "could not check a socket's session"),
         }
+    }
+    if !gone.is_empty() {
+        let closed = registry.expire_sessions(&gone);
+        debug!(sessions = gone.len(), closed, "sessions gone: their sockets closed");
     }
 }

@@ -10,8 +10,8 @@
 //! its future for the connection's whole life (half a KiB each), so the socket's task
 //! polls the writer beside everything else it waits on ([`Writer::drive`]) and beside
 //! every request it handles ([`Writer::beside`]) — a reply that waits for room in the
-//! queue waits on a writer that goes on writing. An idle writer holds its sink, two
-//! pointers and no timer: a batch's deadline is allocated while the batch lasts.
+//! queue waits on a writer that goes on writing. An idle writer holds its transport, two
+//! pointers and no timer: a batch's deadline is armed only when the batch has to wait.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -141,7 +141,7 @@ where
                     return Poll::Pending;
                 }
                 // The peer stopped reading and the kernel buffer is full: no close frame can get
-                // through either. Dropping the sink (and the reader its half) ends the TCP connection.
+                // through either. Dropping the transport ends the TCP connection.
                 let deadline_ms = self.deadline.as_millis() as u64;
                 debug!(deadline_ms, "socket write timed out: dropping the connection");
                 metrics().slow_consumers.increment(1);
