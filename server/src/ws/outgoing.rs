@@ -19,8 +19,7 @@ use crate::telemetry::metrics::metrics;
 use crate::ws::closer::Closer;
 use crate::ws::queue::{FrameQueue, Refused};
 
-/// The sending end of a socket's queue; cheap to clone (the reader and the socket's rooms hold one).
-#[derive(Clone)]
+/// The sending end of a socket's queue, held by the socket's [`Connection`](crate::ws::connection).
 pub struct Outgoing {
     queue: Arc<FrameQueue>,
     closer: Arc<Closer>,

@@ -238,7 +238,8 @@ impl Registration {
         std::future::poll_fn(|cx| self.poll_order(cx)).await
     }
 
-    /// Whether the instance asked this socket to close.
+    /// Whether the instance asked this socket to close (the socket itself asks [`Self::poll_order`]).
+    #[cfg(test)]
     pub fn is_closed(&self) -> bool {
         self.link.flags.load(Ordering::Acquire) & (LOGGED_OUT | EXPIRED) != 0
     }

@@ -1,11 +1,10 @@
 //! A source the socket's task polls only after that source woke it.
 //!
 //! The socket's task waits on many things at once — its rooms' live events, its
-//! client's frames, the instance's drain — and `select!` polls each of them every
-//! time the task wakes. Nearly every wake-up is a live event, so polling the rest
-//! again each time is pure cost: reading the client's socket means taking the lock
-//! the writer shares and running the websocket reader to find nothing, and the
-//! drain's wait takes a lock every socket of the instance shares. [`Woken`] hands the
+//! writer, its client's frames, the instance's orders — and polling each of them every
+//! time the task wakes would be pure cost: nearly every wake-up is a live event, and
+//! reading the client's socket means running the websocket reader to find nothing,
+//! the orders taking their link's lock. [`Woken`] hands the
 //! rarely ready sources a waker of its own, remembers whether it fired since they were
 //! last all `Pending`, and answers `Pending` at once otherwise, so they are polled
 //! when one of them has something to say (the technique `FuturesUnordered` uses for
