@@ -79,3 +79,14 @@ wait_http() {
   echo "timed out waiting for $url" >&2
   return 1
 }
+
+# Warns when the disk that holds target/ has less than GB gigabytes free: a full disk otherwise shows
+# up half an hour later as a compiler's "No space left on device".
+check_disk() {
+  local want_gb=$1 free_kb
+  mkdir -p "$ROOT/target"
+  free_kb=$(df -Pk "$ROOT/target" | awk 'NR == 2 { print $4 }')
+  if [ "${free_kb:-0}" -lt $((want_gb * 1024 * 1024)) ]; then
+    log "warning: $((free_kb / 1024)) MB free under $ROOT/target; a full run needs about $want_gb GB (cargo clean frees old builds)"
+  fi
+}
