@@ -16,6 +16,8 @@
 source "$(dirname "$0")/lib.sh"
 PERF_SECS=${1:-20}
 LOADGEN=${LOADGEN:-$ROOT/target/release/loadgen}
+# loadgen starts the peer too: its node modules, from their lockfile (as scripts/bench does).
+(source "$ROOT/scripts/lib.sh" && npm_install_locked "$ROOT/bench/peer" "the Socket.IO peer (npm ci in bench/peer)")
 ALT=$WORK/fanout-root
 rm -rf "$ALT"; mkdir -p "$ALT/target/release"
 git -C "$ROOT" archive HEAD scripts deploy | tar -x -C "$ALT"

@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout_secs: u64,
 
+    /// A socket that wrote less than this many milliseconds ago waits until then before it
+    /// writes again, and writes everything that queued meanwhile at once (0: never waits). Only
+    /// busy sockets wait; it turns a firehose's one system call per frame into one per batch.
+    #[arg(long, env = "WRITE_COALESCE_MS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub write_coalesce_ms: u64,
+
     /// The kernel send buffer of each connection, in bytes (Linux doubles it; 0 keeps the
     /// kernel's autotuning, which lets a client that stops reading pin megabytes).
     #[arg(long, env = "SOCKET_SEND_BUFFER_BYTES", default_value_t = 256 * 1024)]

@@ -117,7 +117,8 @@ where
     let closer = Arc::new(Closer::default());
     let write_timeout = Duration::from_secs(config.write_timeout_secs.max(1));
     let (out, queue) = outgoing::channel(config.socket_queue, config.socket_queue_bytes, closer.clone());
-    let mut writer = Writer::new(io, queue, closer.clone(), write_timeout);
+    let hold = Duration::from_millis(config.write_coalesce_ms);
+    let mut writer = Writer::new(io, queue, closer.clone(), write_timeout, hold);
     // Made here, not in the block: what the block captures it keeps for the socket's whole life,
     // and the login is needed only to open.
     let flood = TokenBucket::new(config.frames_per_second, config.frames_per_second.saturating_mul(2));

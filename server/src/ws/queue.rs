@@ -124,6 +124,13 @@ impl FrameQueue {
         Poll::Pending
     }
 
+    /// Whether half of the queue's frames or bytes are taken: a writer that holds its next batch
+    /// back to gather more writes at once instead, so holding never makes a fast client too slow.
+    pub fn is_filling(&self) -> bool {
+        let state = self.state();
+        state.frames.len() * 2 >= self.max_frames || state.bytes * 2 >= self.max_bytes
+    }
+
     /// Forgets the waiting writer's waker: pushes from now on do not wake it until it waits
     /// again ([`FrameQueue::poll_waiting`]). For a writer about to look at the queue anyway.
     pub fn hold_wakes(&self) {

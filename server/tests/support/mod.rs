@@ -209,6 +209,7 @@ impl Instance {
 
     /// Starts an instance with a given configuration and, optionally, a shared backend.
     pub async fn start_with(config: Config, backend: Option<Backend>) -> Self {
+        capture_logs();
         let server = match backend {
             Some(backend) => Server::with_backend(config, leptos_options(), backend).await,
             None => Server::build(config, leptos_options()).await,
@@ -279,6 +280,16 @@ impl Instance {
             let _ = tokio::time::timeout(PATIENCE, task).await;
         }
     }
+}
+
+/// Sends what in-process instances log (`info` and up, or `RUST_LOG`) to the test's captured
+/// output: a failing test prints what its instances said before it failed (a request that
+/// never answered, a Redis error), a passing one prints nothing.
+fn capture_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,switchboard=info,switchboard_app=info"));
+    // The first test of the binary installs it; the others find it there.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
 /// Starts an instance in this process on `redis` with the test configuration as `tune` changes it.
