@@ -167,8 +167,11 @@ where
                 self.batch = Some(batch);
                 return Poll::Pending;
             }
-            // The write deadline counts from here; its timer is armed again only if the sink waits.
-            (batch.holding, batch.deadline) = (false, None);
+            // The batch begins now (the hold may have ended early): the write deadline and the next
+            // hold count from here; the deadline's timer is armed again only if the sink waits.
+            let now = Instant::now();
+            (batch.holding, batch.deadline, batch.began) = (false, None, now);
+            self.last_batch = Some(now);
         }
         match self.feed_and_flush(&mut batch, cx) {
             Poll::Ready(Ok(())) => {
