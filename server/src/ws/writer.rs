@@ -120,15 +120,17 @@ where
         }
     }
 
-    /// A new batch, holding until `hold` after the previous one began if that is still ahead.
+    /// A new batch, holding until `hold` after the previous one began if that is still ahead (a
+    /// held batch counts as begun when its hold ends, in [`Self::poll_batch`]).
     fn next_batch(&mut self) -> Batch {
         let now = Instant::now();
         let hold = Duration::from_millis(self.hold_ms.into());
         let until = self.last_batch.map(|last| last + hold).filter(|until| *until > now);
-        let began = until.unwrap_or(now);
-        self.last_batch = Some(began);
+        if until.is_none() {
+            self.last_batch = Some(now);
+        }
         Batch {
-            began,
+            began: now,
             holding: until.is_some(),
             deadline: until.map(|until| Box::pin(tokio::time::sleep_until(until))),
             bytes: 0,
