@@ -142,6 +142,28 @@ pub enum ClientFrame {
         /// The messages (at most [`MAX_REFRESH_IDS`](crate::MAX_REFRESH_IDS)).
         ids: Vec<MessageId>,
     },
+    /// Ask for the page of a joined room's messages before `before` (scrolling back); answered
+    /// with [`ServerFrame::Older`](crate::ServerFrame::Older).
+    Older {
+        /// A room the socket has joined.
+        room: String,
+        /// The oldest message the client holds: the page ends right before it.
+        before: MessageId,
+    },
+    /// Search the messages of every room the user is in; answered with
+    /// [`ServerFrame::Found`](crate::ServerFrame::Found).
+    Search {
+        /// What the user typed (any text; its words are searched, each as a prefix).
+        query: String,
+    },
+    /// Ask for the messages around one message (a search result opened in its context);
+    /// answered with [`ServerFrame::Context`](crate::ServerFrame::Context).
+    Around {
+        /// A room the user is in.
+        room: String,
+        /// The message.
+        id: MessageId,
+    },
     /// Keep-alive; the server answers with [`ServerFrame::Pong`](crate::ServerFrame::Pong).
     Ping,
 }

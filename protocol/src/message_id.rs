@@ -41,6 +41,16 @@ impl MessageId {
         self.seq
     }
 
+    /// The id just below this one (`5-0` → `4-18446744073709551615`; `0-0` stays `0-0`): the
+    /// inclusive end of a range that stops right before this id.
+    pub const fn predecessor(self) -> Self {
+        match (self.ms, self.seq) {
+            (0, 0) => self,
+            (ms, 0) => Self { ms: ms - 1, seq: u64::MAX },
+            (ms, seq) => Self { ms, seq: seq - 1 },
+        }
+    }
+
     /// Reads `"<ms>-<seq>"`: two decimal `u64`s and nothing else (no sign, no spaces, no
     /// overflow), so an id that Redis would refuse is refused here, once.
     pub fn parse(text: &str) -> Result<Self, BadMessageId> {

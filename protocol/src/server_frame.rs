@@ -35,6 +35,8 @@ pub enum ErrorCode {
     /// The message to edit, delete or react to is not in the room (never was, was deleted,
     /// or is too old to be kept).
     NoSuchMessage,
+    /// A search the server cannot run as typed (no word in it, too long, too many words).
+    BadSearch,
 }
 
 impl ErrorCode {
@@ -52,6 +54,7 @@ impl ErrorCode {
             Self::NoSuchRoom => "no_such_room",
             Self::NotAllowed => "not_allowed",
             Self::NoSuchMessage => "no_such_message",
+            Self::BadSearch => "bad_search",
         }
     }
 
@@ -235,6 +238,34 @@ pub enum ServerFrame {
         room: String,
         /// The newest message read.
         id: MessageId,
+    },
+    /// A page of a room's older messages (answering [`ClientFrame::Older`](crate::ClientFrame::Older)).
+    Older {
+        /// The room.
+        room: String,
+        /// The messages right before the asked id, oldest first (deleted ones as tombstones).
+        messages: Vec<ChatMessage>,
+        /// Nothing is older: the first of `messages` (if any) is the room's first message.
+        #[serde(default, skip_serializing_if = "is_false")]
+        complete: bool,
+    },
+    /// Search results (answering [`ClientFrame::Search`](crate::ClientFrame::Search)): the newest
+    /// matching messages of the user's rooms, newest first.
+    Found {
+        /// The query as the client sent it.
+        query: String,
+        /// The matching messages (each names its room).
+        results: Vec<ChatMessage>,
+    },
+    /// The messages around one message (answering [`ClientFrame::Around`](crate::ClientFrame::Around)),
+    /// oldest first; `id` is among them unless it is gone.
+    Context {
+        /// The room.
+        room: String,
+        /// The message asked about.
+        id: MessageId,
+        /// Messages before it, it, and messages after it.
+        messages: Vec<ChatMessage>,
     },
     /// Answer to [`ClientFrame::Ping`](crate::ClientFrame::Ping).
     Pong,

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::accounts::SharedAccounts;
 use crate::accounts::memory::MemoryAccounts;
 use crate::accounts::redis::RedisAccounts;
 use crate::broker::SharedBroker;
 use crate::broker::memory::MemoryBroker;
+use crate::broker::recorded::RecordedBroker;
 use crate::broker::redis::RedisBroker;
 use crate::config::Config;
 use crate::presence::SharedPresence;
@@ -26,6 +27,8 @@ use crate::session::{RedisSessionStore, SessionBackend};
 use crate::signals::SharedSignals;
 use crate::signals::memory::MemorySignals;
 use crate::signals::redis::RedisSignals;
+use crate::store::sql::SqlStore;
+use crate::store::{Retention, SharedStore, StoreError};
 
 /// Why the backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,17 @@ pub enum BackendError {
         /// Why it is invalid.
         #[source]
         source: redis::RedisError,
+    },
+    /// The message store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `RETENTION_MESSAGES` is below `HISTORY_CAP`.
+    #[error("RETENTION_MESSAGES ({retention}) must be 0 or at least HISTORY_CAP ({cap})")]
+    RetentionBelowCache {
+        /// The count retention keeps.
+        retention: u64,
+        /// The broker's recent entries per room.
+        cap: usize,
     },
     /// Redis did not answer.
     #[error("cannot connect to Redis at {url}")]
@@ -67,6 +81,10 @@ pub struct Backend {
     pub presence: SharedPresence,
     /// Instance-wide orders (logouts).
     pub signals: SharedSignals,
+    /// The message store, the system of record (`None`: the broker's recent history only).
+    pub store: Option<SharedStore>,
+    /// How long the store keeps conversation.
+    pub retention: Retention,
 }
 
 impl Backend {
@@ -80,6 +98,8 @@ impl Backend {
             limiter: Arc::new(MemoryLimiter::default()),
             presence: Arc::new(MemoryPresence::default()),
             signals: Arc::new(MemorySignals::default()),
+            store: None,
+            retention: Retention::default(),
         }
     }
 
@@ -97,18 +117,45 @@ impl Backend {
             limiter: Arc::new(RedisLimiter::new(conn.clone(), prefix)),
             presence: Arc::new(RedisPresence::new(conn.clone(), prefix)),
             sessions: SessionBackend::Redis(RedisSessionStore::new(conn, prefix)),
+            store: None,
+            retention: Retention::default(),
         })
     }
 
     /// The backend the configuration asks for.
     pub async fn from_config(config: &Config) -> Result<Self, BackendError> {
-        match &config.redis_url {
-            Some(url) if !url.is_empty() => Self::redis(config, url).await,
+        let on_redis = config.redis_url.as_deref().is_some_and(|url| !url.is_empty());
+        let backend = match &config.redis_url {
+            Some(url) if on_redis => Self::redis(config, url).await?,
             _ => {
-                info!("no REDIS_URL: running a single instance on the in-memory backend");
-                Ok(Self::memory(config))
+                info!("no REDIS_URL: running a single instance on the embedded backend");
+                Self::memory(config)
             }
+        };
+        let retention = config.retention();
+        if let Some(kept) = retention.max_messages.filter(|&kept| kept < config.history_cap as u64) {
+            return Err(BackendError::RetentionBelowCache { retention: kept, cap: config.history_cap });
         }
+        let store = match (config.database_url.as_deref().filter(|url| !url.is_empty()), &config.data_dir) {
+            (Some(url), _) => SqlStore::open_patiently(url).await?,
+            (None, Some(dir)) if !on_redis => SqlStore::open_dir(dir).await?,
+            _ => {
+                if on_redis {
+                    warn!("no DATABASE_URL: history is only each room's last HISTORY_CAP entries in Redis");
+                }
+                return Ok(backend);
+            }
+        };
+        info!(dialect = ?store.dialect(), ?retention, "message store ready");
+        Ok(backend.recorded(Arc::new(store), retention))
+    }
+
+    /// This backend with every message recorded in `store` before it is acknowledged.
+    pub fn recorded(mut self, store: SharedStore, retention: Retention) -> Self {
+        self.broker = Arc::new(RecordedBroker::new(self.broker, store.clone(), retention));
+        self.store = Some(store);
+        self.retention = retention;
+        self
     }
 }
 

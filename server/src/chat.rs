@@ -59,7 +59,9 @@ pub enum ChatError {
 impl From<BrokerError> for ChatError {
     fn from(err: BrokerError) -> Self {
         match err {
-            BrokerError::Unconfirmed(_) | BrokerError::NotReplicated { .. } => Self::Unconfirmed(err),
+            BrokerError::Unconfirmed(_) | BrokerError::NotReplicated { .. } | BrokerError::StoreTimeout => {
+                Self::Unconfirmed(err)
+            }
             _ => Self::Unavailable(err),
         }
     }

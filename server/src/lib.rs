@@ -29,6 +29,7 @@ pub mod services;
 pub mod session;
 pub mod signals;
 pub mod state;
+pub mod store;
 pub mod stream;
 pub mod telemetry;
 pub mod ws;
@@ -101,6 +102,7 @@ fn services(config: &Config, backend: &Backend, instance: &str) -> services::Ser
             chat.clone(),
         ),
         profile: services::Profile::new(backend.accounts.clone(), chat.clone()),
+        history: services::History::new(backend.store.clone(), backend.retention),
         read: services::ReadState::new(backend.accounts.clone(), backend.signals.clone()),
         sessions: services::SocketSessions::new(
             backend.sessions.clone(),
@@ -201,6 +203,11 @@ impl Server {
         let finished = drain.clone();
         let stop = async move { finished.finished().await };
         tokio::spawn(ws::session_sweep::run(self.state.sockets.clone(), self.state.services.clone(), check, stop));
+        if let Some(store) = self.state.backend.store.clone() {
+            let finished = drain.clone();
+            let stop = async move { finished.finished().await };
+            tokio::spawn(store::pruning::run(store, self.state.backend.retention, stop));
+        }
         if let Some(listener) = self.metrics_listener {
             let finished = drain.clone();
             tokio::spawn(async move {

@@ -208,6 +208,7 @@ pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerF
         }
         ServerFrame::Error { code, message, client_id } => return on_error(parts, page, *code, message, client_id),
         ServerFrame::Move { .. } | ServerFrame::Pong => {}
+        ServerFrame::Older { .. } | ServerFrame::Found { .. } | ServerFrame::Context { .. } => {}
     }
     FollowUp::Nothing
 }

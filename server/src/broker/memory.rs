@@ -56,6 +56,11 @@ struct Log {
 impl Log {
     /// Appends an entry, trimming the oldest beyond `cap`.
     fn push(&mut self, entry: Entry, cap: usize) {
+        // A log started anew (a new room, or a restarted process) holds nothing before its
+        // first entry: a catch-up from an older id says so, as the Redis stream does.
+        if self.entries.is_empty() && self.trimmed_until.is_none() {
+            self.trimmed_until = Some(entry.id().predecessor());
+        }
         self.seen.insert(entry.sender(), entry.id());
         self.entries.push_back(entry);
         while self.entries.len() > cap {

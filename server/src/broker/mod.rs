@@ -14,6 +14,7 @@
 pub mod change;
 pub mod fanout;
 pub mod memory;
+pub mod recorded;
 pub mod redis;
 
 use std::sync::Arc;
@@ -186,6 +187,14 @@ pub enum BrokerError {
         /// Replicas that confirmed.
         confirmed: u32,
     },
+    /// The message store (the system of record) failed; the message is not acknowledged
+    /// (a retry with the same client id records it without storing it twice).
+    #[error("{0}")]
+    Store(#[source] crate::store::StoreError),
+    /// The message store did not confirm in time: the message may be committed or not (a retry
+    /// with the same client id settles it).
+    #[error("message store did not confirm in time")]
+    StoreTimeout,
     /// The backend answered with data the broker cannot read.
     #[error("chat backend returned unreadable data: {0}")]
     Corrupt(#[from] serde_json::Error),

@@ -30,6 +30,27 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", value_parser = parse::redis_url)]
     pub redis_url: Option<String>,
 
+    /// PostgreSQL URL of the message store, the system of record for every conversation
+    /// (postgres://user:password@host:5432/db). Without it an instance on Redis keeps only each
+    /// room's recent history (HISTORY_CAP), and one without Redis keeps its history in SQLite
+    /// under DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", value_parser = parse::database_url)]
+    pub database_url: Option<String>,
+
+    /// Directory of the embedded default's files (the SQLite message store, `history.sqlite3`),
+    /// used when neither REDIS_URL nor DATABASE_URL is set. Relative to the working directory.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: Option<std::path::PathBuf>,
+
+    /// Remove messages older than this many days (0: keep forever).
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u64,
+
+    /// Keep only each room's newest this many messages (0: no limit). At least HISTORY_CAP, so
+    /// the recent history a join shows is never more than the store keeps.
+    #[arg(long, env = "RETENTION_MESSAGES", default_value_t = 0)]
+    pub retention_messages: u64,
+
     /// Acknowledge a message only once this many replicas of its Redis node confirmed it (`WAIT`),
     /// so a failover loses nothing acknowledged. 0 acknowledges once the primary stored it.
     #[arg(long, env = "REDIS_WAIT_REPLICAS", default_value_t = 0)]
@@ -232,6 +253,14 @@ impl Config {
         }
     }
 
+    /// How long conversation is kept.
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            max_age: (self.retention_days > 0).then(|| Duration::from_secs(self.retention_days.saturating_mul(86_400))),
+            max_messages: (self.retention_messages > 0).then_some(self.retention_messages),
+        }
+    }
+
     /// What a send waits for before it is acknowledged.
     pub fn durability(&self) -> crate::broker::Durability {
         crate::broker::Durability {
@@ -250,6 +279,8 @@ impl Config {
         let mut config = Self::parse_from(["switchboard-server"]);
         config.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.redis_url = None;
+        config.database_url = None;
+        config.data_dir = None;
         config.drain_grace_ms = 0;
         config.drain_spread_ms = 200;
         config.drain_deadline_secs = 5;

@@ -18,6 +18,14 @@ pub fn redis_url(raw: &str) -> Result<String, String> {
     RedisTarget::parse(raw).map(|_| raw.to_owned()).map_err(|err| format!("not a Redis URL ({err})"))
 }
 
+/// A message-store URL: `postgres://…`, `postgresql://…` or `sqlite:…` (empty: none).
+pub fn database_url(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || crate::store::dialect::Dialect::of_url(raw).is_some() {
+        return Ok(raw.to_owned());
+    }
+    Err("not a database URL (postgres://user:password@host:5432/db, or sqlite:path)".to_owned())
+}
+
 /// An origin as browsers send it: `http://host` or `https://host:port`, nothing after (empty:
 /// none).
 pub fn origin(raw: &str) -> Result<String, String> {

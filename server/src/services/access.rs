@@ -108,6 +108,23 @@ impl RoomAccess {
         self.lists.of(key).await
     }
 
+    /// The rooms on the user's list they may read now: public rooms, private rooms they are
+    /// still a member of, and their own direct conversations (what a search covers).
+    pub async fn readable(&self, key: &AccountKey) -> Vec<RoomName> {
+        let mut readable = Vec::new();
+        for room in self.list(key).await.iter().filter_map(|raw| RoomName::parse(raw).ok()) {
+            let may = match room.kind() {
+                RoomKind::Public => true,
+                RoomKind::Private { .. } => self.still_member(key, &room).await,
+                RoomKind::Direct { .. } => room.partner(key).is_some(),
+            };
+            if may {
+                readable.push(room);
+            }
+        }
+        readable
+    }
+
     /// Lets `me` into `room` and puts it on their list (the asking socket holds `held` rooms),
     /// or says why not; for a private room, its members.
     pub async fn admit(&self, me: Asker<'_>, room: &RoomName, held: usize) -> Result<Option<Membership>, AccessError> {

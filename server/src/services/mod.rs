@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod blocks;
+pub mod history;
 pub mod private_rooms;
 pub mod profile;
 pub mod read_state;
@@ -22,6 +23,7 @@ use crate::auth::AuthService;
 use crate::chat::ChatService;
 
 pub use access::{AccessError, Asker, Membership, RoomAccess};
+pub use history::{History, HistoryError};
 pub use profile::{Profile, RenameError};
 pub use read_state::ReadState;
 pub use rooms::{Admission, RoomLists};
@@ -33,6 +35,8 @@ pub struct Services {
     pub chat: ChatService,
     /// Who may be in which room, each user's list of rooms (capped), private rooms, blocks.
     pub access: RoomAccess,
+    /// Scrollback, search and search results in context (the message store).
+    pub history: History,
     /// How far each user has read each room.
     pub read: ReadState,
     /// Display names and renames.

@@ -42,6 +42,7 @@ use crate::ws::woken::Woken;
 use crate::ws::writer::Writer;
 
 mod changes;
+mod history;
 mod live;
 mod rooms;
 mod waits;
@@ -294,6 +295,9 @@ impl Connection {
                 self.change(&room, client_id, id, op).await;
             }
             ClientFrame::Refresh { room, ids } => self.refresh(&room, ids).await,
+            ClientFrame::Older { room, before } => self.older(&room, before).await,
+            ClientFrame::Search { query } => self.search(query).await,
+            ClientFrame::Around { room, id } => self.around(&room, id).await,
         }
     }
 

@@ -47,10 +47,13 @@ where
 
 mod cluster;
 pub mod events;
+mod postgres;
 mod socket;
 
 #[allow(unused_imports)] // each test crate uses part of the harness
 pub use cluster::{RedisCluster, connect, shared_cluster, unique_prefix};
+#[allow(unused_imports)] // each test crate uses part of the harness
+pub use postgres::{Postgres, shared_postgres};
 #[allow(unused_imports)] // each test crate uses part of the harness
 pub use socket::{Raw, Socket};
 

@@ -8,11 +8,18 @@
 
 /// Trims the stream to about `cap` entries in batches of a tenth, records the newest id
 /// trimmed (so a catch-up can say exactly which range is gone) and forgets the states of
-/// the messages trimmed away.
+/// the messages trimmed away. `below(id)` is the id just before `id`: a stream started anew
+/// (a new room, or a Redis that lost its data) records the range before its first entry as
+/// not held, so a catch-up from an older id says so (and the message store fills it).
 const TRIM: &str = r#"
 local function id_parts(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
+end
+local function below(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if seq ~= '0' then return ms .. '-' .. string.format('%d', tonumber(seq) - 1) end
+  return string.format('%d', tonumber(ms) - 1) .. '-18446744073709551615'
 end
 local function trim(log, trimmed, rev, cap)
   local len = redis.call('XLEN', log)
@@ -53,7 +60,9 @@ end
 const APPEND: &str = r#"
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
+local fresh = redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0
 local id = redis.call('XADD', KEYS[2], '*', 'user', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4], 'name', ARGV[8])
+if fresh then redis.call('SET', KEYS[3], below(id)) end
 redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
 trim(KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]))
 redis.call(ARGV[9], ARGV[6], cjson.encode({kind = 'message', room = ARGV[7], id = id, user = ARGV[2], name = ARGV[8], text = ARGV[3], client_id = ARGV[4]}))
