@@ -119,6 +119,14 @@ pub struct Gap {
     pub until: MessageId,
 }
 
+impl Gap {
+    /// Everything after `after` may be gone: the history holds nothing of the room (its store
+    /// lost its data), so no end can be named.
+    pub const fn unknown_after(after: MessageId) -> Self {
+        Self { after, until: MessageId::new(u64::MAX, u64::MAX) }
+    }
+}
+
 /// The action of a `/me` message, or `None` for an ordinary one.
 pub fn action_text(text: &str) -> Option<&str> {
     let rest = text.strip_prefix("/me ")?;

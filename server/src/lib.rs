@@ -58,6 +58,9 @@ use crate::ws::registry::SocketRegistry;
 /// The longest a login waits for a password-hashing slot before it is answered "busy".
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The fewest messages a catch-up replays (from the message store when the cache holds less).
+const REPLAY_FROM_STORE: usize = 2_000;
+
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -78,8 +81,10 @@ pub enum StartError {
 fn services(config: &Config, backend: &Backend, instance: &str) -> services::Services {
     let chat_settings = ChatSettings {
         history_on_join: config.history_on_join,
-        // A catch-up may replay the whole history: the stream holds up to 1.1 × the cap between trims.
-        replay_limit: config.history_cap.saturating_mul(2),
+        // A catch-up may replay the whole cached history (the stream holds up to 1.1 × the cap
+        // between trims); from the message store, at least REPLAY_FROM_STORE messages (a client away
+        // longer gets the newest ones and an explicit gap before them).
+        replay_limit: config.history_cap.saturating_mul(2).max(REPLAY_FROM_STORE),
         max_message_chars: config.max_message_chars,
         grace: std::time::Duration::from_millis(config.presence_grace_ms),
         local: presence::LocalMemberships::default(),

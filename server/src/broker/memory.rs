@@ -228,7 +228,10 @@ impl Broker for MemoryBroker {
     }
 
     async fn since(&self, room: &RoomName, after: MessageId, limit: usize) -> Result<Replay, BrokerError> {
-        Ok(self.state().logs.get(room).map(|log| log.read(room, Some(after), limit)).unwrap_or_default())
+        // No log: this process holds nothing of the room (it restarted since), as a Redis that
+        // lost its data — nothing after `after` is known.
+        let unknown = || Replay { gap: Some(Gap::unknown_after(after)), ..Replay::default() };
+        Ok(self.state().logs.get(room).map_or_else(unknown, |log| log.read(room, Some(after), limit)))
     }
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {

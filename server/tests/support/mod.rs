@@ -314,8 +314,14 @@ pub struct ProcessInstance {
 impl ProcessInstance {
     /// Starts the server binary on a free port against `redis_url`.
     pub async fn start(redis_url: &str, id: &str) -> Self {
+        Self::start_with_env(redis_url, id, &[]).await
+    }
+
+    /// Like [`ProcessInstance::start`], with more environment (e.g. `DATABASE_URL`).
+    pub async fn start_with_env(redis_url: &str, id: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard-server"))
+            .envs(env.iter().copied())
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("REDIS_URL", redis_url)
             .env("INSTANCE_ID", id)

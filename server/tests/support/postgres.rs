@@ -6,7 +6,9 @@
 //! ([`Postgres::start`]). PostgreSQL refuses to run as root, so as root the server runs as the
 //! `postgres` system user (the package makes it). The shared server dies with the test
 //! process (`PR_SET_PDEATHSIG` from a thread that never ends); an owned one on drop.
-//! `fsync` and synchronous commits are off: a throwaway cluster, never the product's defaults.
+//! `fsync` is off (a throwaway cluster, never the product's default: a killed server still
+//! leaves its writes in the page cache); commits stay synchronous, so a test that kills the
+//! server sees what a crash does to acknowledged messages.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -146,7 +148,7 @@ impl Postgres {
         let socket_dir = self.dir.to_string_lossy().into_owned();
         command
             .args(["-D", &self.data(), "-p", &self.port.to_string(), "-k", &socket_dir])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=300"])
             .stdout(Stdio::null())
             .stderr(log);

@@ -159,6 +159,12 @@ impl Socket {
         self.history(room).await
     }
 
+    /// Joins `room` on a socket whose `welcome` was already taken; waits for the history.
+    pub async fn join_again(&mut self, room: &str) -> Vec<protocol::ChatMessage> {
+        self.send(&ClientFrame::Join { room: room.to_owned(), since: None }).await;
+        self.history(room).await.0
+    }
+
     /// Collects a join's history: every page (`history` frame) up to the one without `more`.
     pub async fn history(&mut self, room: &str) -> (Vec<protocol::ChatMessage>, Option<protocol::Gap>) {
         let answer = self.history_answer(room).await;

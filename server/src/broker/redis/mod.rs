@@ -106,8 +106,11 @@ pub async fn replay(
         .invoke_async(conn)
         .await?;
     let mut replay = entries::read(room, entries, &states);
-    // No trim yet reads as an empty string: no gap.
-    replay.gap = MessageId::parse(&trimmed).ok().filter(|&until| until > after).map(|until| Gap { after, until });
+    replay.gap = if trimmed == "unknown" {
+        Some(Gap::unknown_after(after))
+    } else {
+        MessageId::parse(&trimmed).ok().filter(|&until| until > after).map(|until| Gap { after, until })
+    };
     Ok(replay)
 }
 

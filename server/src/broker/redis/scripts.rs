@@ -113,10 +113,15 @@ redis.call(ARGV[9], ARGV[8], '{"kind":"revised","id":"' .. id .. '","revision":'
 return {1, id, state}
 "#;
 
-/// KEYS: stream, trimmed marker, states. ARGV: after, count.
+/// KEYS: stream, trimmed marker, states. ARGV: after, count. The trimmed marker is
+/// `unknown` when neither the stream nor the marker exists: Redis holds nothing of the room
+/// (its data was lost, or the room never had a message), so nothing after the id is known.
 const SINCE: &str = r#"
 local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
-local trimmed = redis.call('GET', KEYS[2]) or '0-0'
+local trimmed = redis.call('GET', KEYS[2])
+if not trimmed then
+  if redis.call('EXISTS', KEYS[1]) == 1 then trimmed = '0-0' else trimmed = 'unknown' end
+end
 return {entries, trimmed, states(entries, KEYS[3])}
 "#;
 
