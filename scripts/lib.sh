@@ -13,6 +13,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 ensure_deps() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
+  [ -x "$PG_BIN/postgres" ] || missing+=(postgresql)
   command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   [ "${NEED_BROWSER:-0}" = 1 ] && { command -v chromium >/dev/null || missing+=(chromium); }
   command -v curl >/dev/null || missing+=(curl)
@@ -53,6 +54,44 @@ npm_install_locked() {
     (cd "$dir" && npm ci --no-audit --no-fund)
     echo "$want" > "$stamp"
   fi
+}
+
+# PostgreSQL 15's server programs (Debian puts them off PATH).
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# Runs a PostgreSQL program as a user it accepts: PostgreSQL refuses root, so as root it runs
+# as the `postgres` system user (the Debian package makes it).
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# start_postgres DIR: this project's own PostgreSQL in DIR (initdb on first use, a random password
+# kept in DIR/password; its data stays in DIR across restarts) on a free port of 127.0.0.1, with a
+# database "switchboard"; writes DIR/url. PG_SETTINGS adds server settings (tests: -c fsync=off).
+start_postgres() {
+  local dir=$1 port
+  mkdir -p "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    rm -rf "$dir/data"
+    python3 -c 'import secrets; print(secrets.token_hex(16))' > "$dir/password"
+    chmod 600 "$dir/password"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+    pg_as "$PG_BIN/initdb" -D "$dir/data" -U switchboard --auth=scram-sha-256 --pwfile="$dir/password" \
+      -E UTF8 --no-instructions > "$dir/initdb.log"
+  fi
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  port=$(free_port)
+  pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 ${PG_SETTINGS:-}" start
+  local url="postgres://switchboard:$(cat "$dir/password")@127.0.0.1:$port"
+  if ! psql "$url/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'switchboard'" | grep -q 1; then
+    psql "$url/postgres" -qc "CREATE DATABASE switchboard" >/dev/null
+  fi
+  echo "$url/switchboard" > "$dir/url"
+}
+
+# stop_postgres DIR: stops the PostgreSQL start_postgres started in DIR (its data stays).
+stop_postgres() {
+  local dir=$1
+  if [ -f "$dir/data/postmaster.pid" ]; then pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -s stop || true; fi
 }
 
 # Prints a free TCP port on 127.0.0.1.

@@ -101,6 +101,8 @@ pub struct ChatLog {
     sends: HashSet<(String, String)>,
     notices: u64,
     last_id: Option<MessageId>,
+    /// The room's first message is shown: scrolling back has nothing more to load.
+    start_reached: bool,
 }
 
 impl ChatLog {
@@ -129,6 +131,27 @@ impl ChatLog {
             self.lines.iter().filter(|l| l.kind != LineKind::Deleted).filter_map(Line::id).collect();
         ids.sort();
         ids.split_off(ids.len().saturating_sub(limit))
+    }
+
+    /// The oldest stored message shown: where scrolling back goes on from.
+    pub fn oldest_id(&self) -> Option<MessageId> {
+        self.lines.iter().filter_map(Line::id).min()
+    }
+
+    /// Whether the room's first message is shown (nothing older to load).
+    pub fn reached_start(&self) -> bool {
+        self.start_reached
+    }
+
+    /// Puts a page of older messages (oldest first) before the lines shown; `complete`: the
+    /// page reaches the room's first message.
+    pub fn prepend_older(&mut self, messages: &[ChatMessage], complete: bool, me: &str) {
+        self.start_reached |= complete;
+        let before = std::mem::take(&mut self.lines);
+        for message in messages {
+            self.add_message(message, me);
+        }
+        self.lines.extend(before);
     }
 
     /// Whether the message with this id is shown already.

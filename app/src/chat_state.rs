@@ -15,6 +15,8 @@
 //! decided by [`inbound::apply`](crate::client::inbound::apply), which reaches
 //! these signals through [`ChatParts`]: they only store the result.
 
+mod reading;
+
 use std::collections::HashMap;
 
 use leptos::prelude::*;
@@ -23,6 +25,7 @@ use protocol::DEFAULT_ROOM;
 use crate::chat_log::ChatLog;
 use crate::client::ConnectionState;
 use crate::client::inbound::{Access, ChatParts, Members, Names, Typing, Unread, merge_rooms};
+use crate::search::Search;
 
 #[cfg(feature = "hydrate")]
 use crate::client::connection::Command;
@@ -51,6 +54,8 @@ pub struct ChatHandles {
     /// Where the room on screen had been read to when it was opened: the "new messages"
     /// divider goes before the first later message of someone else.
     pub divider: RwSignal<Divider>,
+    /// The search panel, and whether a page of older messages is on its way.
+    pub search: RwSignal<Search>,
     /// The room on screen.
     pub current: Memo<String>,
     /// The connection status.
@@ -74,6 +79,7 @@ impl ChatHandles {
         Self {
             names: RwSignal::new(HashMap::new()),
             my_name: RwSignal::new(my_name),
+            search: RwSignal::new(Search::default()),
             logs: RwSignal::new(HashMap::new()),
             rooms: RwSignal::new(vec![DEFAULT_ROOM.to_owned()]),
             unread: RwSignal::new(HashMap::new()),
@@ -316,6 +322,9 @@ impl ChatParts for ChatHandles {
     fn edit_access(&mut self, edit: impl FnOnce(&mut Access) -> bool) {
         self.access.maybe_update(edit);
     }
+    fn edit_search(&mut self, edit: impl FnOnce(&mut Search) -> bool) {
+        self.search.maybe_update(edit);
+    }
 }
 
 /// A client id unique enough per user: time, randomness and a counter.
@@ -362,7 +371,7 @@ mod tests {
     fn a_message_in_one_room_re_renders_only_that_room() {
         Owner::new().with(|| {
             let mut chat = ChatHandles::new(Memo::new(|_| "a".to_owned()), "alice", "alice".into());
-            let page = Page { me: "alice", current: "a", now_ms: 0.0, outbox: &[], leaving: &[] };
+            let page = Page { me: "alice", current: "a", now_ms: 0.0, outbox: &[], leaving: &[], searching: false };
             apply(&mut chat, &page, &message("a", "1-0"));
             apply(&mut chat, &page, &message("b", "2-0"));
             let (view_a, runs_a) = view_of(chat, "a");

@@ -15,6 +15,7 @@ pub mod chat_state;
 pub mod client;
 pub mod pages;
 pub mod room_label;
+pub mod search;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -58,7 +58,8 @@ fn the_compose_file_gives_the_instances_only_settings_the_server_knows() {
         }
         instances += 1;
         let env = keys(&service["environment"]);
-        assert!(env.contains("REDIS_URL") && env.contains("INSTANCE_ID"), "{name:?}: {env:?}");
+        let needed = ["REDIS_URL", "DATABASE_URL", "INSTANCE_ID"];
+        assert!(needed.iter().all(|setting| env.contains(*setting)), "{name:?}: {env:?}");
         let unknown: Vec<&String> = env.iter().filter(|setting| !known.contains(*setting)).collect();
         assert!(unknown.is_empty(), "{name:?} is given settings the server does not know: {unknown:?}");
     }

@@ -189,3 +189,18 @@ fn a_message_naming_me_is_a_mention() {
     log.apply(&revised("1-0", |r| r.text = Some("lunch?".into())), "alice");
     assert!(!log.lines()[0].mention);
 }
+
+#[test]
+fn older_pages_go_before_what_is_shown_once_each() {
+    let mut log = ChatLog::default();
+    log.apply(&ServerFrame::Message(msg("5-0", "bob", "five", None)), "alice");
+    log.apply(&ServerFrame::Message(msg("6-0", "bob", "six", None)), "alice");
+    let page = [msg("3-0", "bob", "three", None), msg("4-0", "bob", "four", None), msg("5-0", "bob", "five", None)];
+    log.prepend_older(&page, false, "alice");
+    let texts: Vec<&str> = log.lines().iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["three", "four", "five", "six"]);
+    assert_eq!((log.oldest_id(), log.last_id(), log.reached_start()), (Some(mid("3-0")), Some(mid("6-0")), false));
+    log.prepend_older(&[msg("1-0", "bob", "one", None)], true, "alice");
+    assert_eq!(log.lines()[0].text, "one");
+    assert!(log.reached_start());
+}

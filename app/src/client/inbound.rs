@@ -23,6 +23,7 @@ use protocol::{ChatMessage, ErrorCode, MessageId, ServerFrame};
 
 use super::outbox::Pending;
 use crate::chat_log::ChatLog;
+use crate::search::Search;
 
 #[cfg(test)]
 mod tests;
@@ -79,6 +80,8 @@ pub trait ChatParts {
     fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool);
     /// Edits who may be where.
     fn edit_access(&mut self, edit: impl FnOnce(&mut Access) -> bool);
+    /// Edits the search panel and the scrollback in flight.
+    fn edit_search(&mut self, edit: impl FnOnce(&mut Search) -> bool);
 }
 
 /// What the page knows besides its chat state, as [`apply`] needs it.
@@ -94,6 +97,8 @@ pub struct Page<'a> {
     pub outbox: &'a [Pending],
     /// Rooms the user left while disconnected: not taken back from `welcome`'s room list.
     pub leaving: &'a [String],
+    /// A search is waiting for its answer (an error without a client id answers it).
+    pub searching: bool,
 }
 
 impl Page<'_> {
@@ -207,8 +212,20 @@ pub fn apply<'f>(parts: &mut impl ChatParts, page: &Page<'_>, frame: &'f ServerF
             return FollowUp::TypingShown { room, user };
         }
         ServerFrame::Error { code, message, client_id } => return on_error(parts, page, *code, message, client_id),
+        ServerFrame::Older { room, messages, complete } => {
+            parts.edit_log(room, |log| {
+                log.prepend_older(messages, *complete, page.me);
+                true
+            });
+            parts.edit_search(|search| std::mem::replace(&mut search.loading_older, false));
+        }
+        ServerFrame::Found { query, results } => {
+            parts.edit_search(|search| search.found(query, results.clone()));
+        }
+        ServerFrame::Context { room, id, messages } => {
+            parts.edit_search(|search| search.opened(room, *id, messages.clone()));
+        }
         ServerFrame::Move { .. } | ServerFrame::Pong => {}
-        ServerFrame::Older { .. } | ServerFrame::Found { .. } | ServerFrame::Context { .. } => {}
     }
     FollowUp::Nothing
 }
@@ -368,6 +385,11 @@ fn on_error<'f>(
     client_id: &'f Option<String>,
 ) -> FollowUp<'f> {
     let client_id = client_id.as_deref();
+    if code == ErrorCode::BadSearch || (client_id.is_none() && page.searching) {
+        // A search's answer goes to the search panel, not into the transcript.
+        parts.edit_search(|search| search.refused(message));
+        return FollowUp::Nothing;
+    }
     let retryable = code.is_retryable();
     // A client id outside the outbox is a change to a message: said in the room on screen.
     let room = client_id.and_then(|id| page.pending(id)).map_or(page.current, |pending| pending.room.as_str());

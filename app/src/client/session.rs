@@ -219,7 +219,9 @@ impl<'a> Session<'a> {
         let outbox = self.outbox.entries();
         let current = self.chat.current.get_untracked();
         let now_ms = js_sys::Date::now();
-        let page = Page { me: self.me, current: &current, now_ms, outbox: &outbox, leaving: self.held.leaving() };
+        let searching = self.chat.search.with_untracked(|s| !s.asked.is_empty() && !s.answered);
+        let leaving = self.held.leaving();
+        let page = Page { me: self.me, current: &current, now_ms, outbox: &outbox, leaving, searching };
         let mut chat = *self.chat;
         let follow_up = inbound::apply(&mut chat, &page, frame);
         if let ServerFrame::History { room, more: false, .. } = frame

@@ -14,6 +14,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_params_map;
 use protocol::{DEFAULT_ROOM, RoomName};
 
+use super::search::{SearchBox, SearchPanel};
 use super::sidebar::{PanelToggle, SidePanel};
 use super::transcript_line::TranscriptLine;
 use crate::api::{ApiError, Logout, LogoutAll, Me, whoami};
@@ -90,6 +91,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
             <h1>"Switchboard"</h1>
             <span class="room" id="room-title">{move || room_label(&current.get(), &me_for_title)}</span>
             <PanelToggle chat open=panel_open/>
+            <SearchBox chat/>
             <span class="whoami">
                 "Logged in as " <strong class="me" title=move || chat.my_name.get()>{move || chat.my_name.get()}</strong>
             </span>
@@ -103,6 +105,7 @@ fn ChatRoom(me: Me) -> impl IntoView {
         <div class="layout">
             <SidePanel chat open=panel_open me=me.user.clone()/>
             <main class="conversation">
+                <SearchPanel chat me=me.user.clone()/>
                 <Conversation chat user=me.user.clone()/>
             </main>
         </div>
@@ -134,6 +137,7 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
         let first_new = divider.and_then(|read| lines.iter().position(|line| line.is_new_after(read)));
         lines.into_iter().enumerate().map(|(index, line)| (Some(index) == first_new, line)).collect::<Vec<_>>()
     };
+    let (transcript, scrolling) = (NodeRef::<leptos::html::Ol>::new(), Scrolling::follow(chat));
     let last_typing = StoredValue::new(0.0_f64);
     let typing_line = move || {
         let mut names: Vec<String> = chat
@@ -148,7 +152,19 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
     };
     view! {
         <Show when=valid_room fallback=|| view! { <p class="error">"That is not a valid room name."</p> }>
-            <ol class="transcript" aria-live="polite" aria-label="Messages">
+            <ol class="transcript" aria-live="polite" aria-label="Messages" node_ref=transcript
+                on:scroll=move |_| scrolling.scrolled(transcript)>
+                <li class="history-start">
+                    {move || if chat.log(&current.get()).is_some_and(|l| l.with(|l| l.reached_start())) {
+                        view! { <span class="notice">"The beginning of the conversation"</span> }.into_any()
+                    } else {
+                        view! {
+                            <button type="button" id="load-older" on:click=move |_| scrolling.older(transcript)>
+                                {move || if chat.search.with(|s| s.loading_older) { "Loading…" } else { "Load older messages" }}
+                            </button>
+                        }.into_any()
+                    }}
+                </li>
                 <For
                     each=lines
                     key=|(first_new, line)| (line.key.clone(), line.pending, line.version, *first_new)
@@ -178,6 +194,66 @@ fn Conversation(chat: ChatHandles, user: String) -> impl IntoView {
             <button type="submit" id="send">"Send"</button>
         </form>
         <p class="typing" id="typing" aria-live="polite">{typing_line}</p>
+    }
+}
+
+/// Where the transcript is scrolled: following the newest message while the reader is at the
+/// bottom, and keeping their place when a page of older messages goes in above.
+#[derive(Clone, Copy)]
+struct Scrolling {
+    chat: ChatHandles,
+    /// The reader is at (or near) the bottom: new messages scroll into view.
+    at_bottom: StoredValue<bool>,
+    /// Distance from the bottom when older messages were asked for, to restore once they are in.
+    anchor: StoredValue<Option<i32>>,
+}
+
+impl Scrolling {
+    /// Follows the room on screen's transcript as it grows.
+    fn follow(chat: ChatHandles) -> Self {
+        let me = Self { chat, at_bottom: StoredValue::new(true), anchor: StoredValue::new(None) };
+        #[cfg(feature = "hydrate")]
+        {
+            let transcript_changed =
+                move || chat.log(&chat.current.get()).map(|log| log.with(|l| (l.lines().len(), l.oldest_id())));
+            Effect::new(move |_| {
+                transcript_changed();
+                request_animation_frame(move || me.settle());
+            });
+        }
+        me
+    }
+
+    /// Asks for older messages, remembering where the reader is.
+    fn older(self, transcript: NodeRef<leptos::html::Ol>) {
+        if let Some(list) = transcript.get_untracked() {
+            self.anchor.set_value(Some(list.scroll_height() - list.scroll_top()));
+        }
+        self.chat.load_older();
+    }
+
+    /// The reader scrolled: near the top loads older messages; at the bottom resumes following.
+    fn scrolled(self, transcript: NodeRef<leptos::html::Ol>) {
+        let Some(list) = transcript.get_untracked() else { return };
+        self.at_bottom.set_value(list.scroll_height() - list.scroll_top() - list.client_height() < 48);
+        if list.scroll_top() < 64 && list.scroll_height() > list.client_height() {
+            self.older(transcript);
+        }
+    }
+
+    /// After the transcript changed: the reader's place kept (older messages went in above), or
+    /// the newest message shown (the reader was at the bottom).
+    #[cfg(feature = "hydrate")]
+    fn settle(self) {
+        let Some(list) = document().query_selector("ol.transcript").ok().flatten() else { return };
+        if let Some(from_bottom) = self.anchor.get_value()
+            && !self.chat.search.with_untracked(|s| s.loading_older)
+        {
+            self.anchor.set_value(None);
+            list.set_scroll_top(list.scroll_height() - from_bottom);
+        } else if self.at_bottom.get_value() && self.anchor.get_value().is_none() {
+            list.set_scroll_top(list.scroll_height());
+        }
     }
 }
 

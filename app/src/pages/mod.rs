@@ -5,5 +5,6 @@ pub mod conversations;
 pub mod field_form;
 pub mod login;
 pub mod people;
+mod search;
 pub mod sidebar;
 mod transcript_line;

@@ -12,7 +12,7 @@ use crate::chat_state::ChatHandles;
 const PICKER: [&str; 6] = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
 /// `HH:MM` of a timestamp, in the browser's time zone.
-fn clock(ts: u64) -> String {
+pub(super) fn clock(ts: u64) -> String {
     if ts == 0 {
         return String::new();
     }

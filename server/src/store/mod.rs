@@ -20,6 +20,7 @@ pub mod pruning;
 mod row;
 pub mod search;
 pub mod sql;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,12 +30,13 @@ use protocol::{ChatMessage, Gap, MessageId, Revision, RoomName};
 
 pub use search::{SearchError, SearchTerms};
 
-/// Why the store could not answer.
-#[derive(Debug, thiserror::Error)]
+/// Why the store could not answer. Cloneable: one failed batch of writes answers every
+/// send in it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached, or failed the statement; nothing was written.
     #[error("message store unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Arc<sqlx::Error>),
     /// The database answered with a row this version cannot read.
     #[error("message store returned unreadable data: {0}")]
     Corrupt(String),
@@ -56,8 +58,11 @@ pub enum StoreError {
         path: String,
         /// Why it failed.
         #[source]
-        source: sqlx::Error,
+        source: Arc<sqlx::Error>,
     },
+    /// The instance is stopping: its writer no longer takes writes.
+    #[error("message store closed: the instance is stopping")]
+    Closed,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -66,7 +71,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
                 Self::Corrupt(err.to_string())
             }
-            other => Self::Unavailable(other),
+            other => Self::Unavailable(Arc::new(other)),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! may retry freely.
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,10 +18,14 @@ use tracing::{info, instrument, warn};
 
 use super::dialect::Dialect;
 use super::row::{self, COLUMNS, StoredRow, TOP};
+use super::writer::Writer;
 use super::{Catchup, MessageStore, Older, Retention, SearchTerms, StoreError, age_cutoff, migrations};
 
 /// How long a statement may wait for a pooled connection before the store counts as down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Transactions committing messages at once on PostgreSQL (see [`super::writer`]).
+const WRITE_LANES: usize = 4;
 
 /// How long an instance waits at start for its database to answer.
 pub const START_PATIENCE: Duration = Duration::from_secs(30);
@@ -33,6 +37,7 @@ pub const SQLITE_FILE: &str = "history.sqlite3";
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    writer: Writer,
 }
 
 impl SqlStore {
@@ -43,7 +48,7 @@ impl SqlStore {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let dialect = Dialect::of_url(url).ok_or_else(|| StoreError::Open {
             path: redacted(url),
-            source: sqlx::Error::Configuration("the URL must start with postgres:// or sqlite:".into()),
+            source: Arc::new(sqlx::Error::Configuration("the URL must start with postgres:// or sqlite:".into())),
         })?;
         let pool = AnyPoolOptions::new()
             .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
@@ -61,8 +66,9 @@ impl SqlStore {
             })
             .connect(url)
             .await
-            .map_err(|source| StoreError::Open { path: redacted(url), source })?;
-        let store = Self { pool, dialect };
+            .map_err(|source| StoreError::Open { path: redacted(url), source: Arc::new(source) })?;
+        let lanes = if dialect == Dialect::Sqlite { 1 } else { WRITE_LANES };
+        let store = Self { writer: Writer::start(pool.clone(), lanes), pool, dialect };
         store.migrate().await?;
         Ok(store)
     }
@@ -88,8 +94,10 @@ impl SqlStore {
     pub async fn open_dir(dir: &Path) -> Result<Self, StoreError> {
         let shown = dir.display().to_string();
         std::fs::create_dir_all(dir)
-            .map_err(|err| StoreError::Open { path: shown.clone(), source: sqlx::Error::Io(err) })?;
-        let dir = dir.canonicalize().map_err(|err| StoreError::Open { path: shown, source: sqlx::Error::Io(err) })?;
+            .map_err(|err| StoreError::Open { path: shown.clone(), source: Arc::new(sqlx::Error::Io(err)) })?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|err| StoreError::Open { path: shown, source: Arc::new(sqlx::Error::Io(err)) })?;
         let file = dir.join(SQLITE_FILE);
         Self::open(&format!("sqlite://{}?mode=rwc", file.display())).await
     }
@@ -172,24 +180,7 @@ impl SqlStore {
 impl MessageStore for SqlStore {
     #[instrument(skip_all, fields(room = %message.room))]
     async fn record(&self, message: &ChatMessage) -> Result<(), StoreError> {
-        let (ms, seq) = row::id_columns(message.id);
-        sqlx::query(
-            "INSERT INTO messages (room, ms, seq, author, name, body, client_id, edited, deleted, reactions) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (room, ms, seq) DO NOTHING",
-        )
-        .bind(message.room.as_str())
-        .bind(ms)
-        .bind(seq)
-        .bind(message.user.as_str())
-        .bind(message.name.as_str())
-        .bind(if message.deleted { "" } else { message.text.as_str() })
-        .bind(message.client_id.clone())
-        .bind(i64::try_from(message.edited).unwrap_or(0))
-        .bind(i64::from(message.deleted))
-        .bind(row::reactions_json(&message.reactions))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.writer.record(message.clone()).await
     }
 
     #[instrument(skip_all, fields(room = %room))]

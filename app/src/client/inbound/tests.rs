@@ -22,6 +22,7 @@ struct Model {
     typing: Typing,
     my_name: String,
     access: Access,
+    search: crate::search::Search,
     changed: Vec<String>,
 }
 
@@ -62,6 +63,10 @@ impl ChatParts for Model {
         let changed = edit(&mut self.access);
         self.note("access".into(), changed);
     }
+    fn edit_search(&mut self, edit: impl FnOnce(&mut crate::search::Search) -> bool) {
+        let changed = edit(&mut self.search);
+        self.note("search".into(), changed);
+    }
     fn edit_my_name(&mut self, edit: impl FnOnce(&mut String) -> bool) {
         let changed = edit(&mut self.my_name);
         self.note("my name".into(), changed);
@@ -83,8 +88,14 @@ impl Fixture {
     }
 
     fn apply<'f>(&mut self, frame: &'f ServerFrame) -> FollowUp<'f> {
-        let page =
-            Page { me: "alice", current: &self.current, now_ms: 1_000.0, outbox: &self.outbox, leaving: &self.leaving };
+        let page = Page {
+            me: "alice",
+            current: &self.current,
+            now_ms: 1_000.0,
+            outbox: &self.outbox,
+            leaving: &self.leaving,
+            searching: false,
+        };
         apply(&mut self.model, &page, frame)
     }
 
