@@ -35,11 +35,13 @@ export default defineConfig({
   },
   projects: [
     // The cluster suite (scripts/test runs it against HAProxy in front of 3 instances).
-    { name: "chromium", testIgnore: /(embedded|redis-failover)\.spec\.ts/, use: chromium },
+    { name: "chromium", testIgnore: /(embedded|embedded-restart|redis-failover)\.spec\.ts/, use: chromium },
     // Instances on a real Redis Cluster (scripts/test: scripts/cluster up --redis-cluster): the core specs
     // again, and a Redis master SIGKILLed under a chat.
     { name: "redis-cluster", testMatch: /(foundation|presence|rooms|private|changes|fallback|redis-failover)\.spec\.ts/, use: chromium },
     // The embedded default: one instance with no REDIS_URL (scripts/test starts it after the cluster pass).
     { name: "embedded", testMatch: /embedded\.spec\.ts/, use: chromium },
+    // The same instance stopped and started again on its DATA_DIR (scripts/test): the history is still there.
+    { name: "embedded-restart", testMatch: /embedded-restart\.spec\.ts/, use: chromium },
   ],
 });

@@ -43,3 +43,14 @@ test("two users chat both ways, see history after a reload and log out", async (
   await aliceContext.close();
   await bobContext.close();
 });
+
+// What embedded-restart.spec.ts looks for after scripts/test restarted the instance on the same DATA_DIR.
+test("a conversation to keep across a restart", async ({ browser, baseURL }) => {
+  const [context, page] = await newPage(browser, baseURL!);
+  await register(page, uniqueUser("keeper"));
+  await page.goto("/r/kept-on-disk");
+  await expect(page.locator("#connection")).toHaveText(/^connected to /);
+  await say(page, "written before the restart");
+  await say(page, "and this one too");
+  await context.close();
+});

@@ -55,6 +55,8 @@ fn every_kind_of_bad_setting_stops_the_instance_with_one_line_naming_it() {
         ("MAX_FRAME_BYTES", "-1"),
         ("REDIS_WAIT_TIMEOUT_MS", "0"),
         ("INSTANCE_ID", "app one"),
+        ("DATABASE_URL", "mysql://db:3306/chat"),
+        ("RETENTION_DAYS", "-3"),
     ];
     for (name, value) in cases {
         let (code, stderr) = start_with(&[(name, value)]);

@@ -69,6 +69,17 @@ pub fn SearchPanel(chat: ChatHandles, me: String) -> impl IntoView {
     };
     let results = move || chat.search.with(|s| s.results.clone());
     let context = move || chat.search.with(|s| s.context.clone());
+    // An opened result is scrolled into the middle of its context.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if chat.search.with(|s| s.context.is_some()) {
+            request_animation_frame(|| {
+                if let Some(hit) = document().query_selector(".context-lines .hit").ok().flatten() {
+                    hit.scroll_into_view_with_bool(false);
+                }
+            });
+        }
+    });
     view! {
         <Show when=open>
             <section class="search-panel" aria-label="Search results">
