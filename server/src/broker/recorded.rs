@@ -62,7 +62,7 @@ impl RecordedBroker {
 
     /// The catch-up after `after` from the store (the cache could not serve it), or the cache's
     /// own answer (with its gap) when the store cannot answer.
-    async fn from_store(&self, room: &RoomName, after: MessageId, limit: usize, cached: Replay) -> Replay {
+    async fn caught_up_from_store(&self, room: &RoomName, after: MessageId, limit: usize, cached: Replay) -> Replay {
         match self.store.catch_up(room, after, limit).await {
             Ok(caught) => {
                 // What the cache holds beyond the store's newest (sent this instant, not yet
@@ -145,7 +145,7 @@ impl Broker for RecordedBroker {
         if cached.gap.is_none() {
             return Ok(cached);
         }
-        Ok(self.from_store(room, after, limit, cached).await)
+        Ok(self.caught_up_from_store(room, after, limit, cached).await)
     }
 
     async fn subscribe(&self, room: &RoomName) -> Result<Subscription, BrokerError> {
