@@ -47,7 +47,8 @@ test("two users chat both ways, see history after a reload and log out", async (
 // What embedded-restart.spec.ts looks for after scripts/test restarted the instance on the same DATA_DIR.
 test("a conversation to keep across a restart", async ({ browser, baseURL }) => {
   const [context, page] = await newPage(browser, baseURL!);
-  await register(page, uniqueUser("keeper"));
+  // A fixed name: scripts/test gives each run a fresh DATA_DIR.
+  await register(page, "keeper-on-disk");
   await page.goto("/r/kept-on-disk");
   await expect(page.locator("#connection")).toHaveText(/^connected to /);
   await say(page, "written before the restart");

@@ -1,6 +1,6 @@
 import { execSync } from "node:child_process";
 import { expect, Page, test } from "@playwright/test";
-import { cluster, instanceCount, newPage, register, restoreCluster, say, uniqueUser } from "./helpers";
+import { cluster, instanceCount, login, newPage, register, restoreCluster, say, uniqueUser } from "./helpers";
 
 // Every conversation kept (PostgreSQL behind the cluster): scrolling back to a room's first
 // message, searching and opening a result in its context, and every acknowledged message still
@@ -88,8 +88,9 @@ test("search finds a message in the user's rooms and opens it in its context", a
 test("every acknowledged message is still there after Redis lost its data and every instance was killed", async ({ browser, baseURL }) => {
   test.setTimeout(120_000);
   const room = uniqueUser("kept");
+  const aliceName = uniqueUser("alice");
   const [aliceContext, alice] = await newPage(browser, baseURL!);
-  await register(alice, uniqueUser("alice"));
+  await register(alice, aliceName);
   await openRoom(alice, room);
   const sent = [`first ${room}`, `second ${room}`, `third ${room}`];
   for (const text of sent) await say(alice, text);
@@ -99,11 +100,13 @@ test("every acknowledged message is still there after Redis lost its data and ev
   execSync(`redis-cli -p ${process.env.SB_REDIS_PORT} FLUSHALL`);
   await restoreCluster();
 
-  // The accounts were in Redis too: a new user reads the room.
-  const [carolContext, carol] = await newPage(browser, baseURL!);
-  await register(carol, uniqueUser("carol"));
-  await openRoom(carol, room);
-  const lines = carol.locator("ol.transcript .line:not(.notice) .text");
+  // The sessions were in Redis: alice logs in again (her account is in PostgreSQL) and finds the
+  // room on her list with every message.
+  const [againContext, again] = await newPage(browser, baseURL!);
+  await login(again, aliceName);
+  await expect(again.locator(`.room-entry[data-room="${room}"]`)).toBeVisible();
+  await openRoom(again, room);
+  const lines = again.locator("ol.transcript .line:not(.notice) .text");
   await expect(lines).toHaveText(sent);
-  await carolContext.close();
+  await againContext.close();
 });

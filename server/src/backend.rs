@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use crate::redact::redacted;
+
 use crate::accounts::SharedAccounts;
 use crate::accounts::memory::MemoryAccounts;
 use crate::accounts::redis::RedisAccounts;
@@ -147,39 +149,19 @@ impl Backend {
             }
         };
         info!(dialect = ?store.dialect(), ?retention, "message store ready");
-        Ok(backend.recorded(Arc::new(store), retention))
+        Ok(backend.on_database(Arc::new(store), retention))
     }
 
-    /// This backend with every message recorded in `store` before it is acknowledged.
-    pub fn recorded(mut self, store: SharedStore, retention: Retention) -> Self {
-        self.broker = Arc::new(RecordedBroker::new(self.broker, store.clone(), retention));
-        self.store = Some(store);
+    /// This backend with the database as the system of record: every message recorded in it
+    /// before it is acknowledged, and the accounts and rooms kept there (Redis, or memory, keeps
+    /// sessions, presence, limits, live delivery and each room's recent entries).
+    pub fn on_database(mut self, store: Arc<SqlStore>, retention: Retention) -> Self {
+        let messages: SharedStore = store.clone();
+        self.broker = Arc::new(RecordedBroker::new(self.broker, messages.clone(), retention));
+        self.accounts = store.clone();
+        self.rooms = store;
+        self.store = Some(messages);
         self.retention = retention;
         self
-    }
-}
-
-/// `url` with the password of its user info (`redis://user:secret@host`) replaced by `***`, for
-/// logs and error messages.
-pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => format!("{scheme}://***@{host}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redacted;
-
-    #[test]
-    fn passwords_never_reach_logs() {
-        assert_eq!(redacted("redis://:hunter2@10.0.0.1:6379/0"), "redis://:***@10.0.0.1:6379/0");
-        assert_eq!(redacted("rediss://app:p@ss@cache:6380/"), "rediss://app:***@cache:6380/");
-        assert_eq!(redacted("redis://secret-token@cache/"), "redis://***@cache/");
-        assert_eq!(redacted("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
-        assert_eq!(redacted("not a url"), "not a url");
     }
 }

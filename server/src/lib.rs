@@ -21,6 +21,7 @@ pub mod config;
 pub mod drain;
 pub mod presence;
 pub mod ratelimit;
+pub mod redact;
 pub mod redis_conn;
 pub mod rooms;
 pub mod routes;

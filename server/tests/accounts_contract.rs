@@ -1,6 +1,6 @@
-//! The account-store contract: [`AccountStore`] in memory and in Redis passes one
-//! suite — creation, case-insensitive name claims and their release on rename,
-//! generations, room lists, trusted devices.
+//! The account-store contract: [`AccountStore`] in memory, in Redis and in the database
+//! (PostgreSQL, SQLite) passes one suite — creation, case-insensitive name claims and their
+//! release on rename, generations, room lists, trusted devices.
 
 #[macro_use]
 mod support;
@@ -17,21 +17,32 @@ use switchboard::accounts::{Account, AccountKey, AccountStore, Rename, RoomAdd};
 struct Stores {
     accounts: Arc<dyn AccountStore>,
     _redis: Option<RedisServer>,
+    _db: Option<support::Database>,
 }
 
 async fn memory() -> Stores {
-    Stores { accounts: Arc::new(MemoryAccounts::default()), _redis: None }
+    Stores { accounts: Arc::new(MemoryAccounts::default()), _redis: None, _db: None }
 }
 
 async fn redis() -> Stores {
     let server = RedisServer::start().await;
     let conn = support::connect(&server.url()).await;
-    Stores { accounts: Arc::new(RedisAccounts::new(conn, "test:")), _redis: Some(server) }
+    Stores { accounts: Arc::new(RedisAccounts::new(conn, "test:")), _redis: Some(server), _db: None }
 }
 
 async fn cluster() -> Stores {
     let conn = support::connect(&support::shared_cluster().url()).await;
-    Stores { accounts: Arc::new(RedisAccounts::new(conn, &support::unique_prefix())), _redis: None }
+    Stores { accounts: Arc::new(RedisAccounts::new(conn, &support::unique_prefix())), _redis: None, _db: None }
+}
+
+async fn postgres() -> Stores {
+    let db = support::postgres_database().await;
+    Stores { accounts: db.store.clone(), _redis: None, _db: Some(db) }
+}
+
+async fn sqlite() -> Stores {
+    let db = support::sqlite_database().await;
+    Stores { accounts: db.store.clone(), _redis: None, _db: Some(db) }
 }
 
 fn key(user: &str) -> AccountKey {
@@ -212,7 +223,7 @@ async fn devices_are_independent(stores: Stores) {
     assert_eq!(accounts.device(two).await.expect("device"), Some((key("bob"), 5)));
 }
 
-contract_tests!([memory, redis, cluster]:
+contract_tests!([memory, redis, cluster, postgres, sqlite]:
     accounts_are_created_once,
     names_are_claimed_case_insensitively,
     a_rename_releases_the_old_display_name,

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use protocol::{ChatMessage, ClientFrame, ErrorCode, MessageId, ServerFrame};
-use support::{Postgres, ProcessInstance, RedisServer, Socket, chatter, shared_postgres};
+use support::{Browser, PASSWORD, Postgres, ProcessInstance, RedisServer, Socket, chatter, shared_postgres};
 use switchboard::config::Config;
 
 /// The test configuration on `redis` and the message store at `database`.
@@ -72,13 +72,15 @@ async fn every_acked_message_survives_redis_wiped_and_every_instance_killed() {
     redis.resume().await;
     let a = ProcessInstance::start_with_env(&redis.url(), "app-a2", &env).await;
     let b = ProcessInstance::start_with_env(&redis.url(), "app-b2", &env).await;
-    // The accounts were in Redis: carol is new. She sees the newest page, and scrolls to the first.
-    let (_carol, mut carol_ws) = chatter(&b.as_instance(), "carol").await;
-    carol_ws.send(&ClientFrame::Leave { room: "general".into() }).await;
-    let recent = carol_ws.join_again("general").await;
+    // The sessions were in Redis, the accounts in PostgreSQL: alice logs in again. She sees the
+    // newest page, and scrolls back to the first.
+    let again = Browser::new();
+    assert!(again.login(&b.as_instance(), "alice", PASSWORD).await.is_success(), "her account survived");
+    let mut alice_again = again.socket(&b.as_instance()).await.expect("admitted");
+    let recent = alice_again.join("general").await;
     assert_eq!(recent.len(), 50, "a join shows HISTORY_ON_JOIN messages from the store");
     assert_eq!(recent.last().map(|m| m.id), acked.last().copied());
-    let older = scroll_back(&mut carol_ws, "general", recent[0].id).await;
+    let older = scroll_back(&mut alice_again, "general", recent[0].id).await;
     let mut every: Vec<MessageId> = older.iter().chain(&recent).map(|m| m.id).collect();
     every.dedup();
     assert_eq!(every, acked, "every acknowledged message, once, in order, down to the first");
@@ -187,7 +189,7 @@ async fn search_finds_only_what_the_user_may_read_and_opens_it_in_context() {
 }
 
 #[tokio::test]
-async fn the_embedded_default_keeps_history_on_disk_across_a_restart() {
+async fn the_embedded_default_keeps_history_and_accounts_on_disk_across_a_restart() {
     let dir = std::env::temp_dir().join(format!("switchboard-embedded-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let start = || {
@@ -201,9 +203,11 @@ async fn the_embedded_default_keeps_history_on_disk_across_a_restart() {
     drop(ws);
     a.stop().await;
     let a = start().await;
-    let (_bob, mut ws) = chatter(&a, "bob").await;
-    ws.send(&ClientFrame::Leave { room: "general".into() }).await;
-    let history = ws.join_again("general").await;
+    // Her account is on disk too (her session was in memory): she logs in again.
+    let again = Browser::new();
+    assert!(again.login(&a, "alice", PASSWORD).await.is_success(), "the account survived the restart");
+    let mut ws = again.socket(&a).await.expect("admitted");
+    let history = ws.join("general").await;
     assert_eq!(history.iter().map(|m| (m.id, m.text.as_str())).collect::<Vec<_>>(), [(kept, "kept on disk")]);
     a.stop().await;
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1,6 +1,6 @@
-//! The room-store contract: [`RoomStore`] in memory, on one Redis and on a cluster passes one
-//! suite — private rooms created once, members added only to rooms that exist, removed once,
-//! the public directory counted and ordered.
+//! The room-store contract: [`RoomStore`] in memory, on one Redis, on a cluster and in the
+//! database (PostgreSQL, SQLite) passes one suite — private rooms created once, members added
+//! only to rooms that exist, removed once, the public directory counted and ordered.
 
 #[macro_use]
 mod support;
@@ -17,21 +17,32 @@ use switchboard::rooms::redis::RedisRooms;
 struct Stores {
     rooms: Arc<dyn RoomStore>,
     _redis: Option<RedisServer>,
+    _db: Option<support::Database>,
 }
 
 async fn memory() -> Stores {
-    Stores { rooms: Arc::new(MemoryRooms::default()), _redis: None }
+    Stores { rooms: Arc::new(MemoryRooms::default()), _redis: None, _db: None }
 }
 
 async fn redis() -> Stores {
     let server = RedisServer::start().await;
     let conn = support::connect(&server.url()).await;
-    Stores { rooms: Arc::new(RedisRooms::new(conn, "test:")), _redis: Some(server) }
+    Stores { rooms: Arc::new(RedisRooms::new(conn, "test:")), _redis: Some(server), _db: None }
 }
 
 async fn cluster() -> Stores {
     let conn = support::connect(&support::shared_cluster().url()).await;
-    Stores { rooms: Arc::new(RedisRooms::new(conn, &support::unique_prefix())), _redis: None }
+    Stores { rooms: Arc::new(RedisRooms::new(conn, &support::unique_prefix())), _redis: None, _db: None }
+}
+
+async fn postgres() -> Stores {
+    let db = support::postgres_database().await;
+    Stores { rooms: db.store.clone(), _redis: None, _db: Some(db) }
+}
+
+async fn sqlite() -> Stores {
+    let db = support::sqlite_database().await;
+    Stores { rooms: db.store.clone(), _redis: None, _db: Some(db) }
 }
 
 fn key(user: &str) -> AccountKey {
@@ -86,7 +97,7 @@ async fn the_directory_counts_public_rooms_busiest_first(stores: Stores) {
     assert_eq!(rooms.public_rooms(10).await.expect("directory"), ["rust", "general"], "no one holds it: gone");
 }
 
-contract_tests!([memory, redis, cluster]:
+contract_tests!([memory, redis, cluster, postgres, sqlite]:
     private_rooms_are_created_once_with_their_creator,
     members_join_only_rooms_that_exist_and_leave_once,
     the_directory_counts_public_rooms_busiest_first,

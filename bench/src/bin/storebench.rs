@@ -47,7 +47,8 @@ struct Args {
 }
 
 /// Common words of the filled text; one in ten messages has each.
-const WORDS: [&str; 10] = ["deploy", "lunch", "friday", "release", "coffee", "review", "bug", "meeting", "docs", "test"];
+const WORDS: [&str; 10] =
+    ["deploy", "lunch", "friday", "release", "coffee", "review", "bug", "meeting", "docs", "test"];
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
@@ -138,7 +139,10 @@ async fn sends(store: &Arc<dyn MessageStore>, args: &Args) -> Result<()> {
         waits.add(h)?;
     }
     let rate = total as f64 / args.seconds as f64;
-    println!("| messages committed/s ({} senders, {} rooms, {} s) | {rate:.0} |", args.senders, args.rooms, args.seconds);
+    println!(
+        "| messages committed/s ({} senders, {} rooms, {} s) | {rate:.0} |",
+        args.senders, args.rooms, args.seconds
+    );
     println!("| commit wait p50 / p99 | {:.1} / {:.1} ms |", ms(&waits, 0.5), ms(&waits, 0.99));
     Ok(())
 }
@@ -154,7 +158,11 @@ async fn reads(store: &Arc<dyn MessageStore>, args: &Args, size: u64) -> Result<
         pages.record(started.elapsed().as_micros() as u64)?;
         std::hint::black_box(page);
     }
-    println!("| {size} stored: scrollback page of 50, p50 / p99 | {:.2} / {:.2} ms |", ms(&pages, 0.5), ms(&pages, 0.99));
+    println!(
+        "| {size} stored: scrollback page of 50, p50 / p99 | {:.2} / {:.2} ms |",
+        ms(&pages, 0.5),
+        ms(&pages, 0.99)
+    );
     for (what, common) in [("rare word", false), ("common word", true)] {
         let mut searches = Histogram::<u64>::new(3)?;
         for _ in 0..args.reads {

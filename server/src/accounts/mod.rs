@@ -4,8 +4,10 @@
 //! under the case-folded user name (so `Alice` and `alice` are one account).
 //! Names are claimed case-insensitively: a display name can be neither another
 //! user's name nor another user's display name, so nobody can pose as someone else.
-//! [`memory::MemoryAccounts`] backs the single-instance mode, [`redis::RedisAccounts`]
-//! a cluster (`{p}user:<name>` hashes, `{p}user:<name>:rooms` and `:blocked` sets); both pass
+//! [`memory::MemoryAccounts`] backs a single instance without a database,
+//! [`redis::RedisAccounts`] a cluster without one (`{p}user:<name>` hashes, `{p}user:<name>:rooms`
+//! and `:blocked` sets), and the message store's database ([`crate::store`]) every deployment
+//! that has one, so accounts outlive a Redis that lost its data; all three pass
 //! `tests/accounts_contract.rs`. The user's room list lives here, not in the
 //! browser, so every tab and device shows the same rooms; its length is capped
 //! (`MAX_ROOMS_PER_USER`) in the same atomic step that adds a room.
@@ -73,6 +75,9 @@ pub enum AccountStoreError {
     /// The backend could not be reached.
     #[error("account store unavailable: {0}")]
     Unavailable(#[from] ::redis::RedisError),
+    /// The database behind the store failed (see [`crate::store`]).
+    #[error("account store unavailable: {0}")]
+    Store(#[source] crate::store::StoreError),
 }
 
 /// Stores accounts by their case-folded user name.

@@ -97,7 +97,7 @@ impl RedisTarget {
 }
 
 fn invalid(what: &'static str, url: &str) -> RedisError {
-    RedisError::from((ErrorKind::InvalidClientConfig, what, crate::backend::redacted(url)))
+    RedisError::from((ErrorKind::InvalidClientConfig, what, crate::redact::redacted(url)))
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@
 //! The directory counts, per public room, the users who hold it on their list,
 //! so browsing can offer the busiest rooms first.
 //!
-//! [`memory::MemoryRooms`] serves the single-instance mode, [`redis::RedisRooms`]
-//! a cluster (`{p}room:{<room>}:owner`, `{p}room:{<room>}:members`, tagged like
-//! the room's history; `{p}directory`, a sorted set); both pass
-//! `tests/rooms_contract.rs`.
+//! [`memory::MemoryRooms`] serves a single instance without a database, [`redis::RedisRooms`]
+//! a cluster without one (`{p}room:{<room>}:owner`, `{p}room:{<room>}:members`, tagged like
+//! the room's history; `{p}directory`, a sorted set), and the message store's database
+//! ([`crate::store`]) every deployment that has one; all three pass `tests/rooms_contract.rs`.
 
 pub mod memory;
 pub mod redis;
@@ -29,6 +29,9 @@ pub enum RoomStoreError {
     /// The backend could not be reached.
     #[error("room store unavailable: {0}")]
     Unavailable(#[from] ::redis::RedisError),
+    /// The database behind the store failed (see [`crate::store`]).
+    #[error("room store unavailable: {0}")]
+    Store(#[source] crate::store::StoreError),
 }
 
 /// Stores private rooms' members and the public directory.

@@ -110,9 +110,11 @@ impl RoomAccess {
 
     /// The rooms on the user's list they may read now: public rooms, private rooms they are
     /// still a member of, and their own direct conversations (what a search covers).
-    pub async fn readable(&self, key: &AccountKey) -> Vec<RoomName> {
+    /// An outage of the store is an error here, not an empty list: a search over no rooms would
+    /// answer "nothing found" for "cannot look".
+    pub async fn readable(&self, key: &AccountKey) -> Result<Vec<RoomName>, AccessError> {
         let mut readable = Vec::new();
-        for room in self.list(key).await.iter().filter_map(|raw| RoomName::parse(raw).ok()) {
+        for room in self.accounts.rooms(key).await?.iter().filter_map(|raw| RoomName::parse(raw).ok()) {
             let may = match room.kind() {
                 RoomKind::Public => true,
                 RoomKind::Private { .. } => self.still_member(key, &room).await,
@@ -122,7 +124,7 @@ impl RoomAccess {
                 readable.push(room);
             }
         }
-        readable
+        Ok(readable)
     }
 
     /// Lets `me` into `room` and puts it on their list (the asking socket holds `held` rooms),

@@ -1,4 +1,5 @@
-//! What differs between PostgreSQL and SQLite: the schema and the full-text search.
+//! What differs between PostgreSQL and SQLite: the schema, the full-text search, how a JSON
+//! list is expanded and how a row is locked.
 //!
 //! Everything else the store says is the same SQL in both (row values for keyset reads,
 //! `ON CONFLICT` upserts, `$n` parameters), so one implementation serves both. Every column
@@ -18,8 +19,62 @@ pub enum Dialect {
     Sqlite,
 }
 
+/// Version 2, the same in both databases: accounts (with the names they claim, their room
+/// lists, blocks, read positions and trusted devices), private rooms and their members, and
+/// the public directory — the rest of what a Redis that lost its data must not take along.
+const ACCOUNTS_AND_ROOMS: &str = r#"
+CREATE TABLE accounts (
+    account text PRIMARY KEY,
+    name text NOT NULL,
+    display text NOT NULL,
+    password_hash text NOT NULL,
+    generation bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE name_claims (
+    folded text PRIMARY KEY,
+    account text NOT NULL
+);
+CREATE TABLE room_lists (
+    account text NOT NULL,
+    room text NOT NULL,
+    PRIMARY KEY (account, room)
+);
+CREATE TABLE blocks (
+    account text NOT NULL,
+    other text NOT NULL,
+    PRIMARY KEY (account, other)
+);
+CREATE TABLE read_positions (
+    account text NOT NULL,
+    room text NOT NULL,
+    ms bigint NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (account, room)
+);
+CREATE TABLE devices (
+    token text PRIMARY KEY,
+    account text NOT NULL,
+    generation bigint NOT NULL,
+    until_ms bigint NOT NULL
+);
+CREATE TABLE private_rooms (
+    room text PRIMARY KEY,
+    owner text NOT NULL
+);
+CREATE TABLE room_members (
+    room text NOT NULL,
+    account text NOT NULL,
+    PRIMARY KEY (room, account)
+);
+CREATE TABLE directory (
+    room text PRIMARY KEY,
+    holders bigint NOT NULL
+);
+"#;
+
 /// PostgreSQL's migrations, version 1 first.
-const POSTGRES: &[&str] = &[r#"
+const POSTGRES: &[&str] = &[
+    r#"
 CREATE TABLE messages (
     room text NOT NULL,
     ms bigint NOT NULL,
@@ -50,11 +105,14 @@ CREATE TABLE retention_marks (
     ms bigint NOT NULL,
     seq bigint NOT NULL
 );
-"#];
+"#,
+    ACCOUNTS_AND_ROOMS,
+];
 
 /// SQLite's migrations, version 1 first. The full-text index is an FTS5 table over the
 /// messages' text, kept in step by triggers (a deletion's emptied text leaves the index too).
-const SQLITE: &[&str] = &[r#"
+const SQLITE: &[&str] = &[
+    r#"
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
     room text NOT NULL,
@@ -89,7 +147,9 @@ CREATE TABLE retention_marks (
     ms bigint NOT NULL,
     seq bigint NOT NULL
 );
-"#];
+"#,
+    ACCOUNTS_AND_ROOMS,
+];
 
 impl Dialect {
     /// The dialect of a database URL, if it is one the store speaks.
@@ -134,6 +194,23 @@ impl Dialect {
                  WHERE messages_fts MATCH $2 AND m.room IN (SELECT value FROM json_each($1)) AND m.deleted = 0 \
                  ORDER BY m.ms DESC, m.seq DESC LIMIT $3"
             }
+        }
+    }
+
+    /// A subquery of the text values of the JSON array bound as parameter `$n`.
+    pub fn json_values(self, n: usize) -> String {
+        match self {
+            Self::Postgres => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
+            Self::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        }
+    }
+
+    /// What takes the lock on an account's row for the rest of a transaction (SQLite has one
+    /// writer at a time: nothing to take).
+    pub fn lock_account(self) -> Option<&'static str> {
+        match self {
+            Self::Postgres => Some("SELECT 1 FROM accounts WHERE account = $1 FOR UPDATE"),
+            Self::Sqlite => None,
         }
     }
 

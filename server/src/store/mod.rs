@@ -14,9 +14,11 @@
 //! every value is a bind parameter, and search terms are reduced to words first
 //! ([`SearchTerms`]).
 
+mod accounts;
 pub mod dialect;
 pub mod migrations;
 pub mod pruning;
+mod rooms;
 mod row;
 pub mod search;
 pub mod sql;
@@ -145,9 +147,6 @@ pub trait MessageStore: Send + Sync + 'static {
 
     /// Removes what `retention` no longer keeps, as of `now_ms`; how many messages went.
     async fn prune(&self, retention: Retention, now_ms: u64) -> Result<u64, StoreError>;
-
-    /// Whether the store answers now.
-    async fn is_healthy(&self) -> bool;
 }
 
 /// A store shared by every part of the instance.

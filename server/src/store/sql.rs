@@ -20,6 +20,7 @@ use super::dialect::Dialect;
 use super::row::{self, COLUMNS, StoredRow, TOP};
 use super::writer::Writer;
 use super::{Catchup, MessageStore, Older, Retention, SearchTerms, StoreError, age_cutoff, migrations};
+use crate::redact::redacted;
 
 /// How long a statement may wait for a pooled connection before the store counts as down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -35,8 +36,8 @@ pub const SQLITE_FILE: &str = "history.sqlite3";
 
 /// Messages on PostgreSQL or SQLite.
 pub struct SqlStore {
-    pool: AnyPool,
-    dialect: Dialect,
+    pub(super) pool: AnyPool,
+    pub(super) dialect: Dialect,
     writer: Writer,
 }
 
@@ -131,6 +132,12 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The text column of every row `sql` selects with `$1` bound to `arg`.
+    pub(super) async fn strings(&self, sql: &str, arg: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(sql).bind(arg).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?)
     }
 
     /// Marks as removed, per room, everything at or below an id that retention no longer keeps.
@@ -300,14 +307,4 @@ impl MessageStore for SqlStore {
         .await?;
         Ok(gone.rows_affected())
     }
-
-    async fn is_healthy(&self) -> bool {
-        let ping = sqlx::query("SELECT 1").fetch_one(&self.pool);
-        matches!(tokio::time::timeout(Duration::from_secs(2), ping).await, Ok(Ok(_)))
-    }
-}
-
-/// `url` with any password replaced by `***`, for logs and errors.
-fn redacted(url: &str) -> String {
-    crate::backend::redacted(url)
 }

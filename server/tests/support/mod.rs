@@ -46,12 +46,15 @@ where
 }
 
 mod cluster;
+mod databases;
 pub mod events;
 mod postgres;
 mod socket;
 
 #[allow(unused_imports)] // each test crate uses part of the harness
 pub use cluster::{RedisCluster, connect, shared_cluster, unique_prefix};
+#[allow(unused_imports)] // each test crate uses part of the harness
+pub use databases::{Database, postgres_database, sqlite_database};
 #[allow(unused_imports)] // each test crate uses part of the harness
 pub use postgres::{Postgres, shared_postgres};
 #[allow(unused_imports)] // each test crate uses part of the harness

@@ -29,7 +29,10 @@ impl Connection {
 
     /// Answers the newest messages matching `query` in the rooms the user may read.
     pub(super) async fn search(&mut self, query: String) {
-        let rooms = self.services.access.readable(&self.key).await;
+        let rooms = match self.services.access.readable(&self.key).await {
+            Ok(rooms) => rooms,
+            Err(err) => return self.error(ErrorCode::Unavailable, err.to_string(), None).await,
+        };
         match self.services.history.search(&rooms, &query).await {
             Ok(results) => {
                 self.queue(ServerFrame::Found { query, results }).await;
@@ -45,7 +48,8 @@ impl Connection {
             Ok(room) => room,
             Err(err) => return self.fail(err, None).await,
         };
-        if !self.holds(&room) && !self.services.access.readable(&self.key).await.contains(&room) {
+        let readable = || async { self.services.access.readable(&self.key).await.is_ok_and(|r| r.contains(&room)) };
+        if !self.holds(&room) && !readable().await {
             return self
                 .error(ErrorCode::NoSuchRoom, format!("there is no room {room} that you can enter"), None)
                 .await;
