@@ -69,6 +69,7 @@ pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 start_postgres() {
   local dir=$1 port
   mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)   # the server runs in its data directory: every path it is given is absolute
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     rm -rf "$dir/data"
     python3 -c 'import secrets; print(secrets.token_hex(16))' > "$dir/password"
@@ -90,7 +91,8 @@ start_postgres() {
 
 # stop_postgres DIR: stops the PostgreSQL start_postgres started in DIR (its data stays).
 stop_postgres() {
-  local dir=$1
+  local dir
+  dir=$(cd "$1" 2>/dev/null && pwd) || return 0
   if [ -f "$dir/data/postmaster.pid" ]; then pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -s stop || true; fi
 }
 

@@ -72,10 +72,10 @@ CREATE TABLE directory (
 );
 "#;
 
-/// PostgreSQL's migrations, version 1 first.
-const POSTGRES: &[&str] = &[
-    r#"
-CREATE TABLE messages (
+/// The message columns both schemas share (a macro: `concat!` takes only literals).
+macro_rules! message_columns {
+    () => {
+        r#"
     room text NOT NULL,
     ms bigint NOT NULL,
     seq bigint NOT NULL,
@@ -88,7 +88,18 @@ CREATE TABLE messages (
     reactions text NOT NULL DEFAULT '{}',
     changed_ms bigint,
     changed_seq bigint,
-    words tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED,
+"#
+    };
+}
+
+/// PostgreSQL's migrations, version 1 first.
+const POSTGRES: &[&str] = &[
+    concat!(
+        r#"
+CREATE TABLE messages (
+"#,
+        message_columns!(),
+        r#"    words tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED,
     PRIMARY KEY (room, ms, seq)
 ) PARTITION BY HASH (room);
 DO $$
@@ -105,29 +116,21 @@ CREATE TABLE retention_marks (
     ms bigint NOT NULL,
     seq bigint NOT NULL
 );
-"#,
+"#
+    ),
     ACCOUNTS_AND_ROOMS,
 ];
 
 /// SQLite's migrations, version 1 first. The full-text index is an FTS5 table over the
 /// messages' text, kept in step by triggers (a deletion's emptied text leaves the index too).
 const SQLITE: &[&str] = &[
-    r#"
+    concat!(
+        r#"
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
-    room text NOT NULL,
-    ms bigint NOT NULL,
-    seq bigint NOT NULL,
-    author text NOT NULL,
-    name text NOT NULL DEFAULT '',
-    body text NOT NULL,
-    client_id text,
-    edited bigint NOT NULL DEFAULT 0,
-    deleted bigint NOT NULL DEFAULT 0,
-    reactions text NOT NULL DEFAULT '{}',
-    changed_ms bigint,
-    changed_seq bigint,
-    UNIQUE (room, ms, seq)
+"#,
+        message_columns!(),
+        r#"    UNIQUE (room, ms, seq)
 );
 CREATE INDEX messages_changed ON messages (room, changed_ms, changed_seq) WHERE changed_ms IS NOT NULL;
 CREATE INDEX messages_age ON messages (ms);
@@ -147,7 +150,8 @@ CREATE TABLE retention_marks (
     ms bigint NOT NULL,
     seq bigint NOT NULL
 );
-"#,
+"#
+    ),
     ACCOUNTS_AND_ROOMS,
 ];
 

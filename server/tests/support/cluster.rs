@@ -35,17 +35,7 @@ impl Drop for RedisCluster {
 /// The cluster every test of this binary may share (started on first use).
 pub fn shared_cluster() -> &'static RedisCluster {
     static SHARED: OnceLock<RedisCluster> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        // The servers die with the thread that started them: this one never ends.
-        std::thread::spawn(move || {
-            let _ = tx.send(RedisCluster::start_blocking(true));
-            loop {
-                std::thread::park();
-            }
-        });
-        rx.recv().expect("cluster started")
-    })
+    SHARED.get_or_init(|| super::started_for_the_whole_run(|| RedisCluster::start_blocking(true)))
 }
 
 /// A key prefix no other test of this process uses.

@@ -45,6 +45,20 @@ where
     }
 }
 
+/// Runs `start` on a thread that lives as long as the test process and returns what it made:
+/// servers started there with `PR_SET_PDEATHSIG` die with that thread, so with the process,
+/// however the tests end (a shared server is never dropped).
+pub fn started_for_the_whole_run<T: Send + 'static>(start: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(start());
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().expect("started")
+}
+
 mod cluster;
 mod databases;
 pub mod events;

@@ -40,16 +40,7 @@ impl Drop for Postgres {
 /// The server every test of this binary may share (started on first use).
 pub fn shared_postgres() -> &'static Postgres {
     static SHARED: OnceLock<Postgres> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(Postgres::start_blocking(true));
-            loop {
-                std::thread::park();
-            }
-        });
-        rx.recv().expect("postgres started")
-    })
+    SHARED.get_or_init(|| super::started_for_the_whole_run(|| Postgres::start_blocking(true)))
 }
 
 /// The `postgres` user's ids when running as root (PostgreSQL refuses root), else `None`.
