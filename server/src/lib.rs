@@ -108,7 +108,7 @@ fn services(config: &Config, backend: &Backend, instance: &str) -> services::Ser
             chat.clone(),
         ),
         profile: services::Profile::new(backend.accounts.clone(), chat.clone()),
-        history: services::History::new(backend.store.clone(), backend.retention),
+        history: services::History::new(backend.store.clone(), backend.retention, backend.limiter.clone()),
         read: services::ReadState::new(backend.accounts.clone(), backend.signals.clone()),
         sessions: services::SocketSessions::new(
             backend.sessions.clone(),

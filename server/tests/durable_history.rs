@@ -185,6 +185,12 @@ async fn search_finds_only_what_the_user_may_read_and_opens_it_in_context() {
         })
         .await;
     assert_eq!(refused, ErrorCode::NotJoined);
+    // Searching is the costliest read: 20 per user per 10 s, then a clear refusal.
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        answers.push(search(&mut mallory_ws, "filler").await.map(|found| found.len()));
+    }
+    assert!(answers.contains(&Err(ErrorCode::RateLimited)), "{answers:?}");
     a.stop().await;
 }
 

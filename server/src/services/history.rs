@@ -12,6 +12,7 @@ use protocol::{ChatMessage, ErrorCode, MessageId, RoomName};
 use tracing::instrument;
 
 use crate::broker::now_ms;
+use crate::ratelimit::{Limit, SharedLimiter, Verdict};
 use crate::store::{Older, Retention, SearchError, SearchTerms, SharedStore, StoreError, age_cutoff};
 
 /// Messages in one page of scrollback.
@@ -23,6 +24,10 @@ pub const SEARCH_RESULTS: usize = 50;
 /// Messages on each side of a search result opened in its context.
 pub const CONTEXT_EACH_SIDE: usize = 25;
 
+/// Searches one user may run (all sockets, all instances): a search is the costliest read the
+/// database answers, and a socket may send 40 frames a second.
+pub const SEARCHES: Limit = Limit { max: 20, window: std::time::Duration::from_secs(10) };
+
 /// Why a history read failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -32,6 +37,9 @@ pub enum HistoryError {
     /// The query cannot be searched as typed.
     #[error("{0}")]
     BadSearch(#[from] SearchError),
+    /// The user searches faster than [`SEARCHES`] allows; try again after this long.
+    #[error("you are searching too fast; wait {} s", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
     /// The store could not answer; try again shortly.
     #[error("history is unavailable right now; try again shortly")]
     Unavailable(#[from] StoreError),
@@ -42,6 +50,7 @@ impl HistoryError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadSearch(_) => ErrorCode::BadSearch,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::NotKept | Self::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
@@ -51,12 +60,14 @@ impl HistoryError {
 pub struct History {
     store: Option<SharedStore>,
     retention: Retention,
+    limiter: SharedLimiter,
 }
 
 impl History {
-    /// History over `store` (`None`: a deployment without one), honouring `retention`.
-    pub fn new(store: Option<SharedStore>, retention: Retention) -> Self {
-        Self { store, retention }
+    /// History over `store` (`None`: a deployment without one), honouring `retention`; searches
+    /// are counted in `limiter`.
+    pub fn new(store: Option<SharedStore>, retention: Retention, limiter: SharedLimiter) -> Self {
+        Self { store, retention, limiter }
     }
 
     fn store(&self) -> Result<&SharedStore, HistoryError> {
@@ -81,10 +92,13 @@ impl History {
         Ok(page)
     }
 
-    /// The newest messages of `rooms` matching `query`, newest first.
+    /// The newest messages of `rooms` matching `query`, newest first, for the user `key`.
     #[instrument(skip(self, rooms, query), fields(rooms = rooms.len()))]
-    pub async fn search(&self, rooms: &[RoomName], query: &str) -> Result<Vec<ChatMessage>, HistoryError> {
+    pub async fn search(&self, key: &str, rooms: &[RoomName], query: &str) -> Result<Vec<ChatMessage>, HistoryError> {
         let terms = SearchTerms::parse(query)?;
+        if let Verdict::Limited(wait) = SEARCHES.check(&*self.limiter, &format!("search:{key}")).await {
+            return Err(HistoryError::RateLimited(wait));
+        }
         let mut found = self.store()?.search(rooms, &terms, SEARCH_RESULTS).await?;
         self.retained(&mut found);
         Ok(found)

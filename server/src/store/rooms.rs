@@ -90,7 +90,7 @@ impl RoomStore for SqlStore {
     async fn members(&self, room: &RoomName) -> Result<Vec<String>, RoomStoreError> {
         self.strings("SELECT account FROM room_members WHERE room = $1 ORDER BY account", room.as_str())
             .await
-            .map_err(|err| RoomStoreError::Store(err))
+            .map_err(RoomStoreError::Store)
     }
 
     async fn count_public(&self, room: &RoomName, delta: i64) -> Result<(), RoomStoreError> {

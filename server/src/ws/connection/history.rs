@@ -33,7 +33,7 @@ impl Connection {
             Ok(rooms) => rooms,
             Err(err) => return self.error(ErrorCode::Unavailable, err.to_string(), None).await,
         };
-        match self.services.history.search(&rooms, &query).await {
+        match self.services.history.search(self.key.as_str(), &rooms, &query).await {
             Ok(results) => {
                 self.queue(ServerFrame::Found { query, results }).await;
             }
