@@ -51,6 +51,16 @@ async fn search(ws: &mut Socket, query: &str) -> Result<Vec<ChatMessage>, ErrorC
     .await
 }
 
+/// The error answering a history read; panics if the read was answered with history instead.
+async fn refusal(ws: &mut Socket) -> ErrorCode {
+    ws.expect(|f| match f {
+        ServerFrame::Error { code, .. } => Some(code),
+        ServerFrame::Context { .. } | ServerFrame::Older { .. } => panic!("answered with history: {f:?}"),
+        _ => None,
+    })
+    .await
+}
+
 #[tokio::test]
 async fn every_acked_message_survives_redis_wiped_and_every_instance_killed() {
     let mut redis = RedisServer::start().await;
@@ -168,23 +178,9 @@ async fn search_finds_only_what_the_user_may_read_and_opens_it_in_context() {
     let at = context.iter().position(|m| m.id == hit).expect("the result is in its context");
     assert_eq!((at, context.len() - at - 1), (25, 1), "25 before it, and what came after");
     mallory_ws.send(&ClientFrame::Around { room: private.clone(), id: hit }).await;
-    let refused = mallory_ws
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            ServerFrame::Context { .. } => panic!("context of a room she may not read"),
-            _ => None,
-        })
-        .await;
-    assert_eq!(refused, ErrorCode::NoSuchRoom);
+    assert_eq!(refusal(&mut mallory_ws).await, ErrorCode::NoSuchRoom, "no context of a room she may not read");
     mallory_ws.send(&ClientFrame::Older { room: private, before: MessageId::new(u64::MAX, 0) }).await;
-    let refused = mallory_ws
-        .expect(|f| match f {
-            ServerFrame::Error { code, .. } => Some(code),
-            ServerFrame::Older { .. } => panic!("scrollback of a room she did not join"),
-            _ => None,
-        })
-        .await;
-    assert_eq!(refused, ErrorCode::NotJoined);
+    assert_eq!(refusal(&mut mallory_ws).await, ErrorCode::NotJoined, "no scrollback of a room she did not join");
     // Searching is the costliest read: 20 per user per 10 s, then a clear refusal.
     let mut answers = Vec::new();
     for _ in 0..20 {

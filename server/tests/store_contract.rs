@@ -66,7 +66,7 @@ async fn fill(store: &dyn MessageStore, room: &str, count: u64) -> Vec<MessageId
     let mut ids = Vec::new();
     for i in 1..=count {
         let m = message(room, 1_000 + i, &format!("message number {i}"));
-        store.record(&m).await.expect("recorded");
+        store.record(m.clone()).await.expect("recorded");
         ids.push(m.id);
     }
     ids
@@ -100,7 +100,7 @@ async fn pages_back_to_the_first_message(db: Db) {
 async fn recording_twice_changes_nothing(db: Db) {
     let store = db.open().await;
     let m = message("general", 2_000, "helo");
-    store.record(&m).await.expect("recorded");
+    store.record(m.clone()).await.expect("recorded");
     let edited = Revision {
         target: m.id,
         user: "alice".into(),
@@ -109,7 +109,7 @@ async fn recording_twice_changes_nothing(db: Db) {
         ..Revision::default()
     };
     store.revise(&room("general"), MessageId::new(2_001, 0), &edited).await.expect("revised");
-    store.record(&m).await.expect("a retried record");
+    store.record(m.clone()).await.expect("a retried record");
     let stale = Revision { text: Some("stale".into()), ..edited.clone() };
     store.revise(&room("general"), MessageId::new(2_000, 5), &stale).await.expect("an older change");
     let page = store.older(&room("general"), None, 10).await.expect("page");
@@ -149,7 +149,7 @@ async fn a_long_absence_gets_the_newest_and_an_explicit_gap(db: Db) {
 async fn deletion_leaves_a_tombstone_and_nothing_searchable(db: Db) {
     let store = db.open().await;
     let m = message("general", 3_000, "the secret launch codes");
-    store.record(&m).await.expect("recorded");
+    store.record(m.clone()).await.expect("recorded");
     let terms = SearchTerms::parse("launch").expect("terms");
     assert_eq!(store.search(&[room("general")], &terms, 10).await.expect("search").len(), 1);
     let deleted = Revision { target: m.id, user: "alice".into(), deleted: true, ..Revision::default() };
@@ -161,10 +161,10 @@ async fn deletion_leaves_a_tombstone_and_nothing_searchable(db: Db) {
 
 async fn search_covers_only_the_given_rooms(db: Db) {
     let store = db.open().await;
-    store.record(&message("general", 4_001, "Deploying on Friday, brave")).await.expect("recorded");
-    store.record(&message("general", 4_002, "lunch?")).await.expect("recorded");
-    store.record(&message("general", 4_003, "the deploy went fine")).await.expect("recorded");
-    store.record(&message("secret", 4_004, "deploy the secret thing")).await.expect("recorded");
+    store.record(message("general", 4_001, "Deploying on Friday, brave")).await.expect("recorded");
+    store.record(message("general", 4_002, "lunch?")).await.expect("recorded");
+    store.record(message("general", 4_003, "the deploy went fine")).await.expect("recorded");
+    store.record(message("secret", 4_004, "deploy the secret thing")).await.expect("recorded");
     let terms = SearchTerms::parse("DEPLOY").expect("terms");
     let found = store.search(&[room("general")], &terms, 10).await.expect("search");
     let texts: Vec<&str> = found.iter().map(|m| m.text.as_str()).collect();
@@ -204,7 +204,7 @@ async fn retention_removes_by_count_and_age_and_says_so(db: Db) {
 
 async fn migrations_run_once_and_refuse_a_newer_schema(db: Db) {
     let store = db.open().await;
-    store.record(&message("general", 5_000, "kept")).await.expect("recorded");
+    store.record(message("general", 5_000, "kept")).await.expect("recorded");
     drop(store);
     let again = db.open().await;
     assert_eq!(again.older(&room("general"), None, 10).await.expect("page").messages.len(), 1);
@@ -230,10 +230,10 @@ async fn concurrent_records_all_land_once(db: Db) {
         let store = store.clone();
         sends.push(tokio::spawn(async move {
             let m = message("busy", 10_000 + i, &format!("burst {i}"));
-            store.record(&m).await.expect("recorded");
+            store.record(m.clone()).await.expect("recorded");
             // A retry of the same message (the outbox after a lost ack) changes nothing.
             if i % 10 == 0 {
-                store.record(&m).await.expect("recorded again");
+                store.record(m.clone()).await.expect("recorded again");
             }
         }));
     }

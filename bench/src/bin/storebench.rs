@@ -124,7 +124,7 @@ async fn sends(store: &Arc<dyn MessageStore>, args: &Args) -> Result<()> {
                     ..ChatMessage::default()
                 };
                 let started = Instant::now();
-                store.record(&message).await.expect("recorded");
+                store.record(message).await.expect("recorded");
                 let _ = waits.record(started.elapsed().as_micros() as u64);
                 n += 1;
             }

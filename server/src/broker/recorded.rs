@@ -92,7 +92,7 @@ impl Broker for RecordedBroker {
             // Stored in the cache before; perhaps never committed (the store failed then).
             Appended::Duplicate(id) => draft.stored(room, *id),
         };
-        self.committed(self.store.record(&message)).await?;
+        self.committed(self.store.record(message)).await?;
         Ok(appended)
     }
 

@@ -121,7 +121,7 @@ pub struct Older {
 pub trait MessageStore: Send + Sync + 'static {
     /// Records a message the broker stored. Recording the same (room, id) again changes nothing,
     /// so a retried send (or a duplicate) is safe.
-    async fn record(&self, message: &ChatMessage) -> Result<(), StoreError>;
+    async fn record(&self, message: ChatMessage) -> Result<(), StoreError>;
 
     /// Records a message's state after the change stored under `at`. A change older than the
     /// one recorded last for the message changes nothing (replays are safe).

@@ -186,8 +186,8 @@ impl SqlStore {
 #[async_trait]
 impl MessageStore for SqlStore {
     #[instrument(skip_all, fields(room = %message.room))]
-    async fn record(&self, message: &ChatMessage) -> Result<(), StoreError> {
-        self.writer.record(message.clone()).await
+    async fn record(&self, message: ChatMessage) -> Result<(), StoreError> {
+        self.writer.record(message).await
     }
 
     #[instrument(skip_all, fields(room = %room))]
